@@ -1,0 +1,1 @@
+"""The ``aura`` command line: one module per command group."""
