@@ -1,0 +1,1 @@
+"""Streaming model backends behind one interface (``aura.models.base.StreamingModel``)."""
