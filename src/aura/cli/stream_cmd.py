@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from aura.errors import InputFileError
 from aura.fileio import read_json, write_jsonl_atomic
 from aura.stream import (
+    SILENT_TOKEN,
     AssistantResponse,
     ContextConfig,
     Silence,
@@ -91,6 +92,34 @@ def _describe(message: Message) -> str:
     return " ".join(parts)
 
 
+def _fold_silent_runs(messages: list[Message]) -> list[str]:
+    """One line per message, with each run of (video-only user, silent) pairs shown as one line."""
+    lines: list[str] = []
+    run: list[int] = []
+
+    def flush() -> None:
+        if run:
+            span = f"chunk {run[0]}" if len(run) == 1 else f"chunks {run[0]}-{run[-1]}"
+            lines.append(f"  {'...':9s} {span}: video, {SILENT_TOKEN}")
+            run.clear()
+
+    i = 0
+    while i < len(messages):
+        m = messages[i]
+        nxt = messages[i + 1] if i + 1 < len(messages) else None
+        parts = video_parts(m)
+        if parts and not message_text(m) and nxt is not None and is_silent(nxt):
+            run.append(parts[0]["chunk"])
+            i += 2
+            continue
+        flush()
+        tag = "silent" if is_silent(m) else m["role"]
+        lines.append(f"  {tag:9s} {_describe(m)}")
+        i += 1
+    flush()
+    return lines
+
+
 def run_replay(args: argparse.Namespace) -> int:
     """Play a timeline through the context, printing questions, replies, evictions, the final prompt."""
     path = Path(args.timeline) if args.timeline else _bundled_timeline()
@@ -118,10 +147,9 @@ def run_replay(args: argparse.Namespace) -> int:
         share = reused / rendered_total if rendered_total else 0.0
         print(f"  {ctx.chunks_seen} chunks, {ctx.evictions} evictions; "
               f"{share:.1%} of rendered messages were an unchanged prefix of the previous step")
-        print("-- final context --")
-        for m in ctx.messages():
-            tag = "silent" if is_silent(m) else m["role"]
-            print(f"  {tag:9s} {_describe(m)}")
+        print("-- final context (runs of silent video-only turns folded) --")
+        for line in _fold_silent_runs(ctx.messages()):
+            print(line)
     return 0
 
 
