@@ -1,0 +1,116 @@
+"""The Silent-Speech Balanced Loss (reference §5) and its two ablation variants.
+
+Every token of a training sample carries a *kind* (see ``TokenKind``): not supervised, part of
+a ``<|silent|>`` assistant message, part of an earlier non-silent answer, or part of the target
+(the last message, its end-of-turn token included). A sample also carries ``n_silent``, the
+number of silent assistant messages it holds. From these the three variants derive, for a
+whole padded batch at once, the mask ``m_t`` and the weights ``w_t`` of one formula::
+
+    L = -(1 / sum_t m_t) * sum_t m_t * w_t * log p(y_t | x, y_<t)        (per sample)
+
+- ``balanced``: m_t = 1 on silent and target tokens; w_t = 1/N_silent on silent tokens, else 1.
+- ``masked``: the same mask, every w_t = 1 (ablation: no silence weighting).
+- ``plain``: m_t = 1 on every assistant token (earlier answers too), w_t = 1 (ablation:
+  plain cross-entropy on all assistant tokens).
+
+The batch loss is the mean of the per-sample losses over the samples that have at least one
+supervised token. Nothing loops over tokens in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+IGNORE_INDEX = -100
+LossVariant = Literal["balanced", "masked", "plain"]
+LOSS_VARIANTS: tuple[LossVariant, ...] = ("balanced", "masked", "plain")
+
+
+class TokenKind(IntEnum):
+    """What a token is, for the loss."""
+
+    NONE = 0  # system, user, template scaffolding, padding
+    SILENT = 1  # a token of a ``<|silent|>`` assistant message
+    EARLIER = 2  # a token of an earlier non-silent assistant answer
+    TARGET = 3  # a token of the last (target) assistant message
+
+
+@dataclass
+class LossOutput:
+    """A batch loss with what it was made of.
+
+    ``loss``: scalar to backpropagate; ``per_sample``: (B,) per-sample losses (0 where nothing
+    is supervised); ``n_tokens``: (B,) supervised tokens per sample.
+    """
+
+    loss: torch.Tensor
+    per_sample: torch.Tensor
+    n_tokens: torch.Tensor
+
+
+def supervision(
+    kinds: torch.Tensor, n_silent: torch.Tensor, variant: LossVariant = "balanced"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask ``m`` (bool, B×T) and weights ``w`` (float, B×T) of every token under ``variant``.
+
+    ``kinds`` is (B, T) of ``TokenKind`` values (padding is ``NONE``); ``n_silent`` is (B,) the
+    silent-message count of each sample. Weights are 0 wherever the mask is 0.
+    """
+    if variant not in LOSS_VARIANTS:
+        raise ValueError(f"unknown loss variant {variant!r} (choose from {', '.join(LOSS_VARIANTS)})")
+    silent = kinds == TokenKind.SILENT
+    target = kinds == TokenKind.TARGET
+    if variant == "plain":
+        mask = silent | target | (kinds == TokenKind.EARLIER)
+    else:
+        mask = silent | target
+    weights = mask.to(torch.float32)
+    if variant == "balanced":
+        inv = 1.0 / n_silent.to(torch.float32).clamp(min=1.0)
+        weights = torch.where(silent, inv[:, None].expand_as(weights), weights)
+    return mask, weights
+
+
+def labels_from(input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``input_ids`` where ``mask`` holds, ``IGNORE_INDEX`` (-100) elsewhere."""
+    return torch.where(mask, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+
+
+def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> LossOutput:
+    """The §5 formula over a padded batch: logits (B, T, V) at position t predict labels[t+1].
+
+    ``labels`` is (B, T) with ``IGNORE_INDEX`` where m_t = 0; ``weights`` (B, T) gives w_t. Each
+    sample's loss is its weighted token NLL summed and divided by its supervised-token count;
+    the batch loss is the mean over samples with at least one supervised token (0 if none).
+    """
+    shift_logits = logits[:, :-1, :]
+    shift_labels = labels[:, 1:]
+    shift_weights = weights[:, 1:].to(torch.float32)
+    b, t, v = shift_logits.shape
+    nll = F.cross_entropy(
+        shift_logits.reshape(b * t, v).float(), shift_labels.reshape(b * t), ignore_index=IGNORE_INDEX, reduction="none"
+    ).view(b, t)
+    mask = shift_labels != IGNORE_INDEX
+    n_tokens = mask.sum(dim=1)
+    summed = (nll * shift_weights * mask).sum(dim=1)
+    per_sample = summed / n_tokens.clamp(min=1).to(summed.dtype)
+    has = (n_tokens > 0).to(summed.dtype)
+    loss = (per_sample * has).sum() / has.sum().clamp(min=1.0)
+    return LossOutput(loss=loss, per_sample=per_sample, n_tokens=n_tokens)
+
+
+def stream_loss(
+    logits: torch.Tensor,
+    input_ids: torch.Tensor,
+    kinds: torch.Tensor,
+    n_silent: torch.Tensor,
+    variant: LossVariant = "balanced",
+) -> LossOutput:
+    """The loss of ``variant`` for a padded batch: ``supervision`` then ``weighted_token_loss``."""
+    mask, weights = supervision(kinds, n_silent, variant)
+    return weighted_token_loss(logits, labels_from(input_ids, mask), weights)

@@ -1,0 +1,131 @@
+"""The Silent-Speech Balanced Loss against values computed by hand from the §5 formula."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from aura.train.loss import (
+    IGNORE_INDEX,
+    TokenKind,
+    labels_from,
+    stream_loss,
+    supervision,
+    weighted_token_loss,
+)
+
+N, S, E, T = TokenKind.NONE, TokenKind.SILENT, TokenKind.EARLIER, TokenKind.TARGET
+
+
+def _logp(logits: torch.Tensor, t: int, token: int) -> float:
+    """log p(token) from the logits row that predicts position t (row t-1), by hand."""
+    row = [float(x) for x in logits[t - 1]]
+    m = max(row)
+    lse = m + math.log(sum(math.exp(x - m) for x in row))
+    return row[token] - lse
+
+
+def _example() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    # sample 0: [sys, user, S, S, user, E, E, user, S, user, T, T]  (2 silent messages)
+    # sample 1: [sys, user, S, user, T, pad...]                      (1 silent message)
+    kinds = torch.tensor([
+        [N, N, S, S, N, E, E, N, S, N, T, T],
+        [N, N, S, N, T, N, N, N, N, N, N, N],
+    ])
+    ids = torch.randint(0, 7, (2, 12))
+    logits = torch.randn(2, 12, 7)
+    n_silent = torch.tensor([2, 1])
+    return logits, ids, kinds, n_silent
+
+
+def test_balanced_loss_equals_hand_computed_formula() -> None:
+    logits, ids, kinds, n_silent = _example()
+    out = stream_loss(logits, ids, kinds, n_silent, "balanced")
+    # sample 0: supervised positions 2,3 (silent, msg 1), 8 (silent, msg 2), 10,11 (target); N_silent = 2
+    s0 = [(2, 0.5), (3, 0.5), (8, 0.5), (10, 1.0), (11, 1.0)]
+    l0 = -sum(w * _logp(logits[0], t, int(ids[0, t])) for t, w in s0) / len(s0)
+    # sample 1: position 2 (silent, N_silent = 1 -> weight 1), 4 (target)
+    s1 = [(2, 1.0), (4, 1.0)]
+    l1 = -sum(w * _logp(logits[1], t, int(ids[1, t])) for t, w in s1) / len(s1)
+    assert out.per_sample.tolist() == pytest.approx([l0, l1], rel=1e-5)
+    assert float(out.loss) == pytest.approx((l0 + l1) / 2, rel=1e-5)
+    assert out.n_tokens.tolist() == [5, 2]
+
+
+def test_earlier_answers_get_weight_zero() -> None:
+    logits, ids, kinds, n_silent = _example()
+    mask, weights = supervision(kinds, n_silent, "balanced")
+    earlier = kinds == E
+    assert earlier.any()
+    assert not mask[earlier].any()
+    assert (weights[earlier] == 0).all()
+    # perturbing logits that predict earlier-answer tokens leaves the loss unchanged
+    base = stream_loss(logits, ids, kinds, n_silent).loss
+    bumped = logits.clone()
+    bumped[0, 4:6] += 3.0 * torch.randn(2, 7)  # rows 4 and 5 predict positions 5 and 6 (the earlier answer)
+    assert float(stream_loss(bumped, ids, kinds, n_silent).loss) == pytest.approx(float(base), rel=1e-6)
+    # ... but the plain variant does supervise them
+    assert float(stream_loss(bumped, ids, kinds, n_silent, "plain").loss) != pytest.approx(
+        float(stream_loss(logits, ids, kinds, n_silent, "plain").loss), rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 40])
+def test_silent_weight_follows_n_silent(n: int) -> None:
+    logits, ids, kinds, _ = _example()
+    n_silent = torch.tensor([n, 1])
+    mask, weights = supervision(kinds, n_silent, "balanced")
+    assert torch.allclose(weights[0][kinds[0] == S], torch.full((3,), 1.0 / n))
+    assert (weights[0][kinds[0] == T] == 1.0).all()
+    # the silent part of the loss scales exactly as 1/N_silent
+    only_silent = torch.where(kinds == T, torch.full_like(kinds, N), kinds)
+    a = stream_loss(logits, ids, only_silent, torch.tensor([1, 1])).per_sample[0]
+    b = stream_loss(logits, ids, only_silent, n_silent).per_sample[0]
+    assert float(b) == pytest.approx(float(a) / n, rel=1e-5)
+
+
+def test_normaliser_is_token_count_not_weight_sum() -> None:
+    logits, ids, kinds, n_silent = _example()
+    mask, weights = supervision(kinds, n_silent, "balanced")
+    out = weighted_token_loss(logits, labels_from(ids, mask), weights)
+    # doubling the weights doubles the loss (a weight-sum normaliser would cancel it)
+    out2 = weighted_token_loss(logits, labels_from(ids, mask), weights * 2)
+    assert float(out2.loss) == pytest.approx(2 * float(out.loss), rel=1e-6)
+
+
+def test_variants_share_the_formula() -> None:
+    logits, ids, kinds, n_silent = _example()
+    masked = stream_loss(logits, ids, kinds, n_silent, "masked")
+    s0 = [2, 3, 8, 10, 11]
+    l0 = -sum(_logp(logits[0], t, int(ids[0, t])) for t in s0) / len(s0)
+    assert float(masked.per_sample[0]) == pytest.approx(l0, rel=1e-5)
+    plain = stream_loss(logits, ids, kinds, n_silent, "plain")
+    p0 = [2, 3, 5, 6, 8, 10, 11]
+    lp = -sum(_logp(logits[0], t, int(ids[0, t])) for t in p0) / len(p0)
+    assert float(plain.per_sample[0]) == pytest.approx(lp, rel=1e-5)
+    assert plain.n_tokens.tolist() == [7, 2]
+    with pytest.raises(ValueError, match="unknown loss variant"):
+        supervision(kinds, n_silent, "bogus")  # type: ignore[arg-type]
+
+
+def test_gradients_flow_only_to_supervised_positions() -> None:
+    logits, ids, kinds, n_silent = _example()
+    logits.requires_grad_(True)
+    stream_loss(logits, ids, kinds, n_silent).loss.backward()
+    grad_rows = logits.grad.abs().sum(dim=-1) > 0  # (B, T): row t-1 predicts token t
+    mask, _ = supervision(kinds, n_silent, "balanced")
+    expected = torch.zeros_like(grad_rows)
+    expected[:, :-1] = mask[:, 1:]
+    assert torch.equal(grad_rows, expected)
+
+
+def test_padding_and_empty_samples() -> None:
+    logits, ids, kinds, n_silent = _example()
+    kinds[1] = N  # nothing supervised in sample 1
+    out = stream_loss(logits, ids, kinds, n_silent)
+    assert float(out.per_sample[1]) == 0.0
+    assert float(out.loss) == pytest.approx(float(out.per_sample[0]), rel=1e-6)
+    assert labels_from(ids, kinds > 0)[1].eq(IGNORE_INDEX).all()
