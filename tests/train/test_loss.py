@@ -77,7 +77,7 @@ def test_earlier_answers_get_weight_zero() -> None:
 def test_silent_weight_follows_n_silent(n: int) -> None:
     logits, ids, kinds, _ = _example()
     n_silent = torch.tensor([n, 1])
-    mask, weights = supervision(kinds, n_silent, "balanced")
+    _mask, weights = supervision(kinds, n_silent, "balanced")
     assert torch.allclose(weights[0][kinds[0] == S], torch.full((3,), 1.0 / n))
     assert (weights[0][kinds[0] == T] == 1.0).all()
     # the silent part of the loss scales exactly as 1/N_silent

@@ -65,10 +65,7 @@ def supervision(
         raise ValueError(f"unknown loss variant {variant!r} (choose from {', '.join(LOSS_VARIANTS)})")
     silent = kinds == TokenKind.SILENT
     target = kinds == TokenKind.TARGET
-    if variant == "plain":
-        mask = silent | target | (kinds == TokenKind.EARLIER)
-    else:
-        mask = silent | target
+    mask = silent | target | (kinds == TokenKind.EARLIER) if variant == "plain" else silent | target
     weights = mask.to(torch.float32)
     if variant == "balanced":
         inv = 1.0 / n_silent.to(torch.float32).clamp(min=1.0)

@@ -1,0 +1,35 @@
+"""Shared fixtures: a tiny random Qwen3-VL checkpoint and samples unrolled from the demo timeline."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from aura.fileio import read_json, write_jsonl_atomic
+from aura.stream import ContextConfig, Timeline, unroll
+
+SMALL_CONTEXT = ContextConfig(window_chunks=4, float_chunks=2, history_groups=3)
+
+
+def demo_samples(config: ContextConfig = SMALL_CONTEXT) -> list[dict]:
+    """Every sample the bundled demo timeline unrolls into (as plain JSON dicts)."""
+    data = read_json(Path(str(resources.files("aura") / "assets" / "demo_timeline.json")))
+    timeline = Timeline.model_validate(data)
+    return [s.model_dump(mode="json") for s in unroll(timeline, config)]
+
+
+@pytest.fixture(scope="session")
+def qwen3_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from aura.models.hf.tiny import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "qwen3", "qwen3_vl", hidden_size=32,
+                                 vision_hidden=32, vision_depth=1, num_layers=2)
+
+
+@pytest.fixture(scope="session")
+def samples_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "samples.jsonl"
+    write_jsonl_atomic(path, demo_samples())
+    return path

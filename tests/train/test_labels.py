@@ -1,0 +1,91 @@
+"""Labels from rendered samples under the Qwen3-VL chat format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from transformers import AutoTokenizer
+
+from aura.models.hf.chat import ChatFormat
+from aura.stream.config import SILENT_TOKEN
+from aura.train.labels import SampleError, SampleTooLongError, encode_sample
+from aura.train.loss import IGNORE_INDEX, TokenKind
+
+from .conftest import demo_samples
+
+
+def _grid(part: dict) -> tuple[int, int, int]:
+    return (1, 4, 4)
+
+
+def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
+    spans, start = [], None
+    for i, m in enumerate([*mask.tolist(), False]):
+        if m and start is None:
+            start = i
+        elif not m and start is not None:
+            spans.append((start, i))
+            start = None
+    return spans
+
+
+@pytest.fixture(scope="module")
+def fmt(qwen3_dir):
+    tok = AutoTokenizer.from_pretrained(str(qwen3_dir))
+    return ChatFormat.from_tokenizer(tok, "qwen3_vl", 2)
+
+
+def test_supervised_spans_decode_to_silent_turns_and_target(fmt) -> None:
+    samples = demo_samples()
+    assert len(samples) >= 5
+    checked_earlier = 0
+    for sample in samples:
+        enc = encode_sample(sample, fmt, _grid)
+        labels, weights = enc.targets("balanced")
+        supervised = labels != IGNORE_INDEX
+        spans = _spans(supervised)
+        decoded = [fmt.tokenizer.decode(enc.input_ids[a:b].tolist(), skip_special_tokens=False) for a, b in spans]
+        silent_msgs = [m for m in sample["messages"] if m["role"] == "assistant" and m["content"] == SILENT_TOKEN]
+        expected = [SILENT_TOKEN + "<|im_end|>"] * len(silent_msgs) + [sample["messages"][-1]["content"] + "<|im_end|>"]
+        assert decoded == expected
+        assert enc.n_silent == len(silent_msgs)
+        # silent tokens weigh 1/N_silent, target tokens 1
+        if silent_msgs:
+            assert np.allclose(weights[enc.kinds == TokenKind.SILENT], 1.0 / len(silent_msgs))
+        assert np.all(weights[enc.kinds == TokenKind.TARGET] == 1.0)
+        # earlier answers are encoded (and decodable) but unsupervised
+        earlier = [m["content"] for m in sample["messages"][:-1]
+                   if m["role"] == "assistant" and m["content"] != SILENT_TOKEN]
+        e_spans = _spans(enc.kinds == TokenKind.EARLIER)
+        assert [fmt.tokenizer.decode(enc.input_ids[a:b].tolist()) for a, b in e_spans] == [
+            e + "<|im_end|>" for e in earlier
+        ]
+        checked_earlier += len(earlier)
+        # the plain variant supervises the earlier answers too
+        plain_labels, _ = enc.targets("plain")
+        assert int((plain_labels != IGNORE_INDEX).sum()) == int(supervised.sum()) + int(
+            (enc.kinds == TokenKind.EARLIER).sum()
+        )
+        # video placeholders: one block of 4 pads per 2x2-merged 4x4 grid per chunk
+        n_videos = sum(1 for m in sample["messages"] if isinstance(m["content"], list)
+                       for p in m["content"] if p["type"] == "video")
+        assert int((enc.mm_token_type_ids == 2).sum()) == 4 * n_videos
+        assert len(enc.video_parts) == n_videos
+    assert checked_earlier > 0
+
+
+def test_bad_samples_give_one_line_errors(fmt) -> None:
+    sample = demo_samples()[3]
+    with pytest.raises(SampleError, match="no assistant turn"):
+        encode_sample({"id": "x", "messages": [{"role": "user", "content": "hi"}]}, fmt, _grid)
+    with pytest.raises(SampleError, match="target"):
+        encode_sample({"id": "x", "messages": sample["messages"][:-1]}, fmt, _grid)
+    with pytest.raises(SampleError, match="no messages"):
+        encode_sample({"id": "x"}, fmt, _grid)
+    with pytest.raises(SampleTooLongError, match="the target alone is"):
+        long = dict(sample, messages=[*sample["messages"][:-1], {"role": "assistant", "content": "word " * 50}])
+        encode_sample(long, fmt, _grid, max_length=20)
+    n = len(encode_sample(sample, fmt, _grid))
+    with pytest.raises(SampleTooLongError, match=f"{n} tokens, over max_length {n - 1}"):
+        encode_sample(sample, fmt, _grid, max_length=n - 1)
+    assert "\n" not in str(SampleTooLongError("x"))
