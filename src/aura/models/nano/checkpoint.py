@@ -1,0 +1,91 @@
+"""Saving and loading aura-nano checkpoints: config.json + model.safetensors + tokenizer.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+from transformers import PreTrainedTokenizerFast
+
+from aura.errors import AuraError
+from aura.models.nano.config import NanoConfig
+from aura.models.nano.model import NanoVLM
+from aura.models.nano.tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS
+
+BUNDLED = "nano"
+
+
+class CheckpointError(AuraError):
+    """A checkpoint directory is missing, incomplete or not an aura-nano checkpoint."""
+
+
+def bundled_checkpoint() -> Path:
+    """The directory of the aura-nano weights shipped inside the package."""
+    return Path(str(resources.files("aura") / "assets" / BUNDLED))
+
+
+def save_checkpoint(directory: str | os.PathLike[str], model: NanoVLM, tokenizer: PreTrainedTokenizerFast) -> Path:
+    """Write config, weights and tokenizer into ``directory`` atomically (a temp dir, then rename)."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        (tmp / "config.json").write_text(json.dumps({"model_type": "aura_nano", **model.cfg.model_dump()}, indent=2))
+        state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k != "head.weight"}
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def load_tokenizer(directory: str | os.PathLike[str]) -> PreTrainedTokenizerFast:
+    """The tokenizer saved in a checkpoint directory."""
+    path = Path(directory) / "tokenizer.json"
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: no tokenizer.json (not an aura-nano checkpoint)")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_file=str(path),
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=SPECIAL_TOKENS[1:],
+    )
+    tok.chat_template = CHAT_TEMPLATE
+    return tok
+
+
+def load_checkpoint(directory: str | os.PathLike[str]) -> tuple[NanoVLM, PreTrainedTokenizerFast]:
+    """Model (eval mode, CPU) and tokenizer from a checkpoint directory."""
+    directory = Path(directory)
+    cfg_path = directory / "config.json"
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{directory}: no config.json (not a checkpoint directory)")
+    try:
+        raw = json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{cfg_path}: malformed JSON ({exc.msg})") from None
+    if raw.pop("model_type", None) != "aura_nano":
+        raise CheckpointError(f"{directory}: not an aura-nano checkpoint (model_type is not aura_nano)")
+    cfg = NanoConfig.model_validate(raw)
+    tok = load_tokenizer(directory)
+    model = NanoVLM(cfg, video_pad_id=tok.convert_tokens_to_ids("<|video_pad|>"))
+    weights = directory / "model.safetensors"
+    if not weights.is_file():
+        raise CheckpointError(f"{directory}: no model.safetensors")
+    state = load_file(str(weights))
+    state["head.weight"] = state["embed.weight"]
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"{directory}: weights do not match the config (missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]})")
+    model.eval()
+    return model, tok

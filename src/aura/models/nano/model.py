@@ -1,0 +1,207 @@
+"""aura-nano: a small vision-language model you can read in one sitting.
+
+    frames (F, S, S, 3) ──CNN──> grid x grid features ──projector──> visual token embeddings
+    text tokens ──embedding──┐                                         │
+                             └── placeholders <|video_pad|> replaced ──┘
+                                         │
+                      decoder-only transformer (RoPE, causal, KV cache)
+                                         │
+                                   next-token logits
+
+The KV cache is a list of (key, value) tensors per layer, shape (1, heads, T, head_dim); the
+streaming backend appends to it and crops it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aura.models.nano.config import NanoConfig
+
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class FrameEncoder(nn.Module):
+    """A chunk's frames (B, F*3, S, S) in [0, 1] -> (B, grid*grid, C) features."""
+
+    def __init__(self, cfg: NanoConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3 * cfg.frames_per_chunk
+        for c_out in cfg.vision_channels:
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(8, c_out), nn.GELU()]
+            layers += [nn.Conv2d(c_out, c_out, 3, padding=1), nn.GroupNorm(8, c_out), nn.GELU()]
+            c_in = c_out
+        self.net = nn.Sequential(*layers)
+        self.pos = nn.Parameter(torch.zeros(1, cfg.visual_tokens, c_in))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        feats = self.net(pixels * 2.0 - 1.0)  # (B, C, g, g)
+        return feats.flatten(2).transpose(1, 2) + self.pos
+
+
+class Projector(nn.Module):
+    """Vision features -> decoder embeddings (a two-layer MLP, as in LLaVA-style models)."""
+
+    def __init__(self, c: int, d: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(c, d), nn.GELU(), nn.Linear(d, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def rope_tables(head_dim: int, positions: torch.Tensor, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (T, head_dim) for rotary embeddings at the given integer positions."""
+    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    angles = positions.float()[:, None] * inv[None, :]
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate (B, H, T, D) queries/keys by position."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rotated * sin
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: causal self-attention with a KV cache, then an MLP."""
+
+    def __init__(self, cfg: NanoConfig) -> None:
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.ln1 = nn.LayerNorm(cfg.d_model)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model),
+            nn.GELU(),
+            nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model),
+        )
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        past: tuple[torch.Tensor, torch.Tensor] | None,
+        attn_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        if attn_mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None and t > 1)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
+        x = x + self.mlp(self.ln2(x))
+        return x, (k, v)
+
+
+class NanoVLM(nn.Module):
+    """The whole model: ``forward(input_ids, pixels, past)`` -> (logits, new cache)."""
+
+    def __init__(self, cfg: NanoConfig, video_pad_id: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.video_pad_id = video_pad_id
+        self.vision = FrameEncoder(cfg)
+        self.projector = Projector(cfg.vision_channels[-1], cfg.d_model)
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_f = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.head.weight = self.embed.weight  # tied, as in GPT-2 / nanoGPT
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def embed_inputs(self, input_ids: torch.Tensor, pixels: torch.Tensor | None) -> torch.Tensor:
+        """Token embeddings with every ``<|video_pad|>`` replaced by its visual token, in order.
+
+        ``pixels``: (n_chunks, F*3, S, S) for the chunks whose placeholders appear in ``input_ids``.
+        """
+        x = self.embed(input_ids)
+        mask = input_ids == self.video_pad_id
+        n_pad = int(mask.sum())
+        if n_pad == 0:
+            return x
+        if pixels is None or pixels.shape[0] * self.cfg.visual_tokens != n_pad:
+            have = 0 if pixels is None else pixels.shape[0]
+            raise ValueError(f"{n_pad} video placeholders but {have} chunks of pixels")
+        vis = self.projector(self.vision(pixels)).reshape(-1, self.cfg.d_model).to(x.dtype)
+        return x.masked_scatter(mask.unsqueeze(-1), vis)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        pixels: torch.Tensor | None = None,
+        past: KVCache | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, KVCache]:
+        """Logits (B, T, V) for ``input_ids`` (B, T) appended after ``past`` (if any).
+
+        ``attention_mask`` (B, T) marks real tokens (1) vs right padding (0) in a training batch.
+        """
+        x = self.embed_inputs(input_ids, pixels)
+        start = 0 if past is None else past[0][0].shape[2]
+        positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
+        cos, sin = rope_tables(self.cfg.d_model // self.cfg.n_heads, positions, self.cfg.rope_theta)
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+        mask = None
+        if attention_mask is not None or (past is not None and input_ids.shape[1] > 1):
+            mask = self._mask(input_ids.shape[1], start, attention_mask, x.device)
+        new_cache: KVCache = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, cos, sin, None if past is None else past[i], mask)
+            new_cache.append(kv)
+        return self.head(self.ln_f(x)), new_cache
+
+    @staticmethod
+    def _mask(t: int, start: int, attention_mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+        total = start + t
+        causal = torch.ones(t, total, dtype=torch.bool, device=device).tril(diagonal=start)
+        if attention_mask is None:
+            return causal[None, None]
+        keys = torch.cat(
+            [torch.ones(attention_mask.shape[0], start, dtype=torch.bool, device=device), attention_mask.bool()], dim=1
+        )
+        return causal[None, None] & keys[:, None, None, :]
+
+    def num_parameters(self) -> int:
+        """Trainable parameters (tied weights counted once)."""
+        return sum(p.numel() for p in self.parameters())
+
+
+def crop_cache(cache: KVCache, length: int) -> KVCache:
+    """The cache truncated to its first ``length`` positions."""
+    return [(k[:, :, :length], v[:, :, :length]) for k, v in cache]
+
+
+def cache_length(cache: KVCache | None) -> int:
+    """Positions held in the cache."""
+    return 0 if not cache else cache[0][0].shape[2]
+
+
+def count_flops_per_token(cfg: NanoConfig) -> float:
+    """Rough training FLOPs per text token (6 x decoder parameters), for throughput reports."""
+    per_layer = 12 * cfg.d_model**2
+    return 6.0 * per_layer * cfg.n_layers + 6.0 * cfg.d_model * cfg.vocab_size * math.log(2)

@@ -1,0 +1,114 @@
+"""aura-nano streaming: cached steps equal from-scratch forwards; silence; bounds; checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aura.errors import AuraError
+from aura.models.hf.chat import concat
+from aura.models.nano import NanoConfig, NanoStreamingModel, NanoVLM, load_checkpoint, save_checkpoint
+from aura.models.nano.tokenizer import train_tokenizer
+from aura.stream import ContextConfig, VideoChunk
+
+CORPUS = [
+    "<|im_start|>user\nWhat colour is the circle?<|im_end|>\n<|im_start|>assistant\nThe circle is red.<|im_end|>\n",
+    "Tell me when a blue square appears. OK, I will tell you. How many objects are there? There are 3 objects.",
+] * 20
+
+
+def tiny_model(seed: int = 0) -> tuple[NanoVLM, object]:
+    torch.manual_seed(seed)
+    tok = train_tokenizer(CORPUS, vocab_size=300)
+    cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), d_model=32, n_layers=2,
+                     n_heads=2)
+    return NanoVLM(cfg, tok.convert_tokens_to_ids("<|video_pad|>")), tok
+
+
+def frames(k: int) -> np.ndarray:
+    rng = np.random.default_rng(k)
+    return rng.integers(0, 256, size=(2, 24, 40, 3), dtype=np.uint8)
+
+
+def chunk(k: int) -> VideoChunk:
+    return VideoChunk(k, float(k), float(k + 1), frames(k))
+
+
+def test_cached_steps_equal_from_scratch_forward() -> None:
+    model, tok = tiny_model()
+    nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
+                              max_new_tokens=4)
+    rebuilds = 0
+    for k in range(40):
+        question = "What colour is the circle?" if k % 7 == 3 else None
+        step = nano.begin_step(chunk(k), question)
+        messages = nano.context.messages()
+        encoded = nano.encode(messages)
+        ids, _ = concat(encoded)
+        ids += nano.format.generation_prompt()
+        with torch.inference_mode():
+            reference, _ = model(torch.tensor([ids]), nano.pixels_for(encoded))
+        assert torch.allclose(step._first_logits, reference[0, -1], atol=1e-4)
+        result = step.finish()
+        rebuilds += result.timings.cache_rebuilt
+        if k > 0 and not result.timings.cache_rebuilt:
+            assert result.timings.reused_tokens > 0
+    assert rebuilds >= 5  # one at the start plus the evictions
+
+
+def test_pixel_store_and_context_stay_bounded() -> None:
+    model, tok = tiny_model()
+    nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=3, float_chunks=2), max_new_tokens=2)
+    for k in range(2000):
+        nano.step(VideoChunk(k, k, k + 1, frames(k % 50)))
+        assert len(nano._pixels) <= 4
+        assert len(nano.context.window) <= 4
+        assert nano._cache is not None and nano._cache[0][0].shape[2] < 400
+
+
+def test_silent_first_token_stops_at_once() -> None:
+    model, tok = tiny_model()
+    nano = NanoStreamingModel(model, tok)
+    with torch.no_grad():  # final features = the silent token's own embedding: <|silent|> wins every argmax
+        model.ln_f.weight.zero_()
+        model.ln_f.bias.copy_(model.embed.weight[nano.format.silent_token_id] * 100)
+    step = nano.begin_step(chunk(0), "What colour is the circle?")
+    assert list(step) == []
+    result = step.finish()
+    assert result.silent and result.text == "" and result.timings.generated_tokens == 1
+    assert nano.context.window[-1].reply is None
+
+
+def test_bad_frames_and_questions_leave_session_usable() -> None:
+    model, tok = tiny_model()
+    nano = NanoStreamingModel(model, tok, max_new_tokens=2)
+    nano.step(chunk(0))
+    with pytest.raises(AuraError):
+        nano.begin_step(VideoChunk(1, 1.0, 2.0, np.zeros((2, 8, 8), np.uint8)))
+    with pytest.raises(AuraError):
+        nano.begin_step(VideoChunk(1, 1.0, 2.0, np.zeros((2, 8, 8, 3), np.float32)))
+    with pytest.raises(AuraError):
+        nano.begin_step(VideoChunk(1, 1.0, 2.0, None))
+    with pytest.raises(AuraError):
+        nano.begin_step(chunk(1), "   ")
+    with pytest.raises(AuraError):
+        nano.begin_step(chunk(1), "hi <|im_start|> there")
+    result = nano.step(chunk(1), "How many objects are there?")
+    assert result.chunk_index == 1
+
+
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
+    model, tok = tiny_model(seed=3)
+    save_checkpoint(tmp_path / "ckpt", model, tok)
+    loaded, tok2 = load_checkpoint(tmp_path / "ckpt")
+    ids = torch.tensor([tok("What colour is the circle?").input_ids])
+    with torch.inference_mode():
+        a, _ = model.eval()(ids)
+        b, _ = loaded(ids)
+    assert torch.equal(a, b)
+    assert tok2.convert_tokens_to_ids("<|silent|>") == tok.convert_tokens_to_ids("<|silent|>")
+    with pytest.raises(AuraError, match="not a checkpoint"):
+        load_checkpoint(tmp_path / "nothing")
