@@ -1,0 +1,231 @@
+"""Per-message ChatML encoding of rendered stream messages (the one tokenisation for training and inference).
+
+Every message is encoded on its own, so the encoding of a conversation is exactly the
+concatenation of its messages' encodings. Training (labels from ``supervised`` spans) and
+incremental inference (prefill only the messages appended since the cached prefix) therefore
+agree token for token. For text-only messages the result equals the tokenizer's ChatML chat
+template; video parts expand into the placeholder layout each model family expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aura.errors import AuraError
+from aura.stream.config import SILENT_TOKEN
+
+Style = Literal["qwen3_vl", "qwen2_5_vl", "plain"]
+GridFn = Callable[[dict], tuple[int, int, int]]
+
+IM_START, IM_END = "<|im_start|>", "<|im_end|>"
+VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
+IMAGE_PAD, VIDEO_PAD = "<|image_pad|>", "<|video_pad|>"
+_RESERVED = (IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)
+
+TEXT, IMAGE, VIDEO = 0, 1, 2
+
+
+class ChatFormatError(AuraError):
+    """A message cannot be encoded (unknown part type, reserved token text, tokenizer lacks a token)."""
+
+
+@dataclass(frozen=True)
+class EncodedMessage:
+    """One message's tokens.
+
+    ``mm_token_type_ids`` marks each token as text (0), image (1) or video (2) placeholder, as
+    transformers' Qwen-VL ``get_rope_index`` expects. ``supervised`` is the ``[start, end)``
+    span of an assistant message's content plus its ``<|im_end|>`` (None for other roles).
+    ``video_chunks`` lists the chunk indexes whose frames fill the video placeholders, in order.
+    """
+
+    input_ids: list[int]
+    mm_token_type_ids: list[int]
+    supervised: tuple[int, int] | None
+    video_chunks: list[int]
+    video_grids: tuple[tuple[int, int, int], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+class ChatFormat:
+    """Encodes rendered messages in Qwen's ChatML layout, one message at a time.
+
+    Styles: ``qwen3_vl`` writes ``<t seconds><|vision_start|>`` + pads + ``<|vision_end|>`` per
+    temporal patch (timestamps restart in every chunk: each chunk is its own video);
+    ``qwen2_5_vl`` and ``plain`` write ``<|vision_start|>`` + pads + ``<|vision_end|>`` per video.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        style: Style,
+        merge_size: int = 2,
+        temporal_patch_size: int = 2,
+        fps: float = 2.0,
+    ) -> None:
+        if style not in ("qwen3_vl", "qwen2_5_vl", "plain"):
+            raise ChatFormatError(f"unknown chat style {style!r} (expected qwen3_vl, qwen2_5_vl or plain)")
+        self.tokenizer = tokenizer
+        self.style: Style = style
+        self.merge_size = merge_size
+        self.temporal_patch_size = temporal_patch_size
+        self.fps = fps
+        self.ids = {tok: self._token_id(tok) for tok in (*_RESERVED, SILENT_TOKEN)}
+        self.silent_token_id: int = self.ids[SILENT_TOKEN]
+        self.end_of_turn_id: int = self.ids[IM_END]
+        self.video_pad_id: int = self.ids[VIDEO_PAD]
+        self.image_pad_id: int = self.ids[IMAGE_PAD]
+        self._newline = self._encode("\n")
+        self._generation_prompt = self._encode(f"{IM_START}assistant\n")
+
+    @classmethod
+    def from_tokenizer(
+        cls,
+        tokenizer: Any,
+        style: Style,
+        merge_size: int = 2,
+        *,
+        temporal_patch_size: int = 2,
+        fps: float = 2.0,
+    ) -> ChatFormat:
+        """A format for ``tokenizer`` (which must know the Qwen special tokens and ``<|silent|>``)."""
+        return cls(tokenizer, style, merge_size, temporal_patch_size, fps)
+
+    # ------------------------------------------------------------------ helpers
+    def _token_id(self, token: str) -> int:
+        tid = self.tokenizer.convert_tokens_to_ids(token)
+        unk = getattr(self.tokenizer, "unk_token_id", None)
+        if tid is None or (unk is not None and tid == unk and token != self.tokenizer.unk_token):
+            raise ChatFormatError(f"the tokenizer has no {token} token")
+        encoded = self.tokenizer.encode(token, add_special_tokens=False)
+        if encoded != [tid]:
+            raise ChatFormatError(f"the tokenizer does not treat {token} as one special token")
+        return int(tid)
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def _check_text(self, text: str, role: str) -> str:
+        if not isinstance(text, str):
+            raise ChatFormatError(f"a {role} message has non-text content {type(text).__name__}")
+        for tok in _RESERVED:
+            if tok in text:
+                raise ChatFormatError(f"a {role} message contains the reserved token text {tok}")
+        return text
+
+    def _video_text(self, grid: tuple[int, int, int]) -> tuple[str, list[int]]:
+        """The placeholder text of one video (one pad per vision block) and the pad count of each block."""
+        t, h, w = (int(v) for v in grid)
+        if t < 1 or h < 1 or w < 1 or (h * w) % (self.merge_size**2):
+            raise ChatFormatError(f"video grid {grid} does not fit merge size {self.merge_size}")
+        per_patch = h * w // self.merge_size**2
+        if self.style == "qwen3_vl":
+            pieces, counts = [], []
+            tp = self.temporal_patch_size
+            for k in range(t):
+                first, last = k * tp, k * tp + tp - 1
+                seconds = (first + last) / 2 / self.fps
+                pieces.append(f"<{seconds:.1f} seconds>{VISION_START}{VIDEO_PAD}{VISION_END}")
+                counts.append(per_patch)
+            return "".join(pieces), counts
+        return f"{VISION_START}{VIDEO_PAD}{VISION_END}", [t * per_patch]
+
+    # ------------------------------------------------------------------ encoding
+    def encode_message(self, message: dict, grid_for_chunk: GridFn) -> EncodedMessage:
+        """Encode one message; ``grid_for_chunk(video_part)`` gives the chunk's (t, h, w) patch grid."""
+        role = message.get("role")
+        if role not in ("system", "user", "assistant"):
+            raise ChatFormatError(f"unknown message role {role!r}")
+        content = message.get("content")
+        body: list[str] = []
+        pad_counts: list[int] = []
+        chunks: list[int] = []
+        grids: list[tuple[int, int, int]] = []
+        if isinstance(content, str):
+            body.append(self._check_text(content, role))
+        elif isinstance(content, list):
+            for part in content:
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind == "text":
+                    body.append(self._check_text(part.get("text", ""), role))
+                elif kind == "video" and role == "user":
+                    grid = tuple(int(v) for v in grid_for_chunk(part))
+                    text, counts = self._video_text(grid)  # type: ignore[arg-type]
+                    body.append(text)
+                    pad_counts.extend(counts)
+                    chunks.append(int(part["chunk"]))
+                    grids.append(grid)  # type: ignore[arg-type]
+                else:
+                    raise ChatFormatError(f"a {role} message has an unsupported part {kind!r}")
+        elif content is None:
+            body.append("")
+        else:
+            raise ChatFormatError(f"a {role} message has content of type {type(content).__name__}")
+        header = f"{IM_START}{role}\n"
+        text = header + "".join(body) + f"{IM_END}\n"
+        raw = self._encode(text)
+
+        ids: list[int] = []
+        types: list[int] = []
+        pads = iter(pad_counts)
+        for tid in raw:
+            if tid == self.video_pad_id:
+                n = next(pads, None)
+                if n is None:
+                    raise ChatFormatError("more video placeholders than videos in a message")
+                ids.extend([tid] * n)
+                types.extend([VIDEO] * n)
+            else:
+                ids.append(tid)
+                types.append(IMAGE if tid == self.image_pad_id else TEXT)
+        if next(pads, None) is not None:
+            raise ChatFormatError("fewer video placeholders than videos in a message")
+
+        supervised = None
+        if role == "assistant":
+            supervised = self._assistant_span(raw, text, len(header))
+        return EncodedMessage(ids, types, supervised, chunks, tuple(grids))
+
+    def _assistant_span(self, ids: list[int], text: str, header_chars: int) -> tuple[int, int]:
+        """``[start, end)`` of the content and ``<|im_end|>`` inside an assistant message's tokens."""
+        head = self._generation_prompt
+        tail = self._newline
+        if (
+            ids[: len(head)] == head
+            and ids[len(ids) - len(tail):] == tail
+            and ids[len(ids) - len(tail) - 1] == self.end_of_turn_id
+        ):
+            return len(head), len(ids) - len(tail)
+        # Rare: the content's first characters merged with the header's newline. Use character offsets.
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        start = next(i for i, (a, _) in enumerate(offsets) if a >= header_chars)
+        end_char = len(text) - 1  # the final newline is not supervised
+        end = max(i for i, (_, b) in enumerate(offsets) if b <= end_char) + 1
+        return start, end
+
+    def encode_messages(self, messages: Sequence[dict], grid_for_chunk: GridFn) -> list[EncodedMessage]:
+        """Encode each message; the conversation's tokens are the concatenation of the results."""
+        return [self.encode_message(m, grid_for_chunk) for m in messages]
+
+    def generation_prompt(self) -> list[int]:
+        """The tokens that open the assistant's reply: ``<|im_start|>assistant\\n``."""
+        return list(self._generation_prompt)
+
+    def is_silent_content(self, content: str) -> bool:
+        """True when an assistant reply is the silent token."""
+        return content.strip() == SILENT_TOKEN
+
+
+def concat(encoded: Sequence[EncodedMessage]) -> tuple[list[int], list[int]]:
+    """The conversation's token ids and token types: the concatenation of per-message encodings."""
+    ids: list[int] = []
+    types: list[int] = []
+    for e in encoded:
+        ids.extend(e.input_ids)
+        types.extend(e.mm_token_type_ids)
+    return ids, types
