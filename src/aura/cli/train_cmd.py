@@ -1,0 +1,59 @@
+"""``aura train``: fine-tune a checkpoint on stream samples with the Silent-Speech Balanced Loss."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` command to the ``aura`` parser."""
+    p = sub.add_parser(
+        "train",
+        help="train on stream samples (accelerate; runs under `accelerate launch` too)",
+        description="Train with the Silent-Speech Balanced Loss. Settings come from a YAML config; "
+        "flags and --set section.key=value override it.",
+    )
+    p.add_argument("--config", required=True, help="YAML config (see configs/)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (repeatable), e.g. --set optim.lr=2e-5")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
+    p.add_argument("--output-dir", help="override train.output_dir")
+    p.add_argument("--train-data", help="override data.train")
+    p.add_argument("--model", dest="model_path", help="override model.path")
+    p.add_argument("--loss", choices=["balanced", "masked", "plain"], help="override train.loss")
+    p.add_argument("--max-steps", type=int, help="override train.max_steps")
+    p.add_argument("--stop-after", type=int, metavar="N",
+                   help="checkpoint and exit after N more steps (time-sliced jobs; resume later)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+
+
+def overrides_from_args(args: argparse.Namespace) -> list[str]:
+    """The ``section.key=value`` overrides named by the flags, after the ``--set`` ones."""
+    out = list(args.overrides)
+    for flag, key in (("output_dir", "train.output_dir"), ("train_data", "data.train"), ("model_path", "model.path"),
+                      ("loss", "train.loss"), ("max_steps", "train.max_steps")):
+        value = getattr(args, flag)
+        if value is not None:
+            out.append(f"{key}={value}")
+    if args.no_progress:
+        out.append("train.progress=false")
+    return out
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Load the config, build the trainer, train, print where the checkpoint is."""
+    from aura.errors import ConfigError
+    from aura.train.config import load_config
+    from aura.train.trainer import Trainer
+
+    if args.stop_after is not None and args.stop_after < 1:
+        raise ConfigError("--stop-after must be at least 1")
+    config = load_config(args.config, overrides_from_args(args))
+    trainer = Trainer(config)
+    result = trainer.train(resume=args.resume, stop_after=args.stop_after)
+    if trainer.is_main:
+        last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
+        print(f"trained steps {result.start_step}->{result.step} of {result.total_steps}; last loss {last}; "
+              f"skipped samples {result.skipped_samples}; checkpoint {result.checkpoint}")
+    return 0
