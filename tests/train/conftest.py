@@ -33,3 +33,19 @@ def samples_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "samples.jsonl"
     write_jsonl_atomic(path, demo_samples())
     return path
+
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_CONFIG = REPO / "configs" / "tiny_cpu.yaml"
+
+
+def tiny_overrides(out: Path, model: Path, samples: Path, *extra: str) -> list[str]:
+    """Overrides that point configs/tiny_cpu.yaml at test paths (no progress bar)."""
+    return [f"model.path={model}", f"data.train={samples}", f"train.output_dir={out}", "train.progress=false", *extra]
+
+
+def tiny_config(out: Path, model: Path, samples: Path, *extra: str):
+    """configs/tiny_cpu.yaml pointed at test paths, with extra ``section.key=value`` overrides."""
+    from aura.train.config import load_config
+
+    return load_config(TINY_CONFIG, tiny_overrides(out, model, samples, *extra))

@@ -1,0 +1,111 @@
+"""The trainer on a tiny random Qwen3-VL (built in code, saved, loaded with from_pretrained)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from aura.errors import ConfigError
+from aura.train.model import part_of
+from aura.train.trainer import Trainer, list_checkpoints, read_metrics
+
+from .conftest import tiny_config
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_thirty_steps_loss_falls_and_checkpoints(tmp_path: Path, qwen3_dir: Path, samples_path: Path) -> None:
+    cfg = tiny_config(tmp_path / "run", qwen3_dir, samples_path)
+    trainer = Trainer(cfg)
+    assert trainer.total_steps == 30
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    result = trainer.train()
+    assert result.step == 30 and len(result.losses) == 30
+    first, last = sum(result.losses[:5]) / 5, sum(result.losses[-5:]) / 5
+    assert last < first - 0.5, (first, last)
+    # frozen vision encoder and projector did not move; the LLM did
+    moved = {n: not torch.equal(before[n], p.detach()) for n, p in trainer.model.named_parameters()}
+    vision = [n for n in moved if part_of(n, cfg.model) != "llm"]
+    assert vision and not any(moved[n] for n in vision)
+    assert any(moved[n] for n in moved if part_of(n, cfg.model) == "llm")
+    # checkpoints every 10 steps, the last 2 kept, each complete and loadable
+    ckpts = list_checkpoints(tmp_path / "run")
+    assert [c.name for c in ckpts] == ["step-00000020", "step-00000030"]
+    final = ckpts[-1]
+    assert json.loads((final / "trainer_state.json").read_text())["step"] == 30
+    assert (final / "config.yaml").is_file() and (final / "model" / "preprocessor_config.json").is_file()
+    saved = load_file(str(final / "model" / "model.safetensors"))
+    live = dict(trainer.model.named_parameters())
+    name = next(n for n in live if "language_model" in n and n.endswith("q_proj.weight"))
+    assert torch.equal(saved[name], live[name].detach())
+    from transformers import AutoModelForImageTextToText
+
+    reloaded = AutoModelForImageTextToText.from_pretrained(str(final / "model"))
+    assert torch.equal(dict(reloaded.named_parameters())[name], live[name].detach())
+    # metrics JSONL: one row per step, with loss, lr and throughput
+    rows = read_metrics(tmp_path / "run")
+    assert [r["step"] for r in rows] == list(range(1, 31))
+    assert all(r["tokens_per_s"] > 0 and r["lr"] > 0 for r in rows)
+    assert [r["loss"] for r in rows] == pytest.approx(result.losses)
+
+
+def test_resume_gives_the_same_next_steps(tmp_path: Path, qwen3_dir: Path, samples_path: Path) -> None:
+    extra = ("train.max_steps=7", "train.save_every=100")
+    full = Trainer(tiny_config(tmp_path / "full", qwen3_dir, samples_path, *extra)).train()
+    part = Trainer(tiny_config(tmp_path / "cut", qwen3_dir, samples_path, *extra)).train(stop_after=4)
+    assert part.step == 4 and [c.name for c in list_checkpoints(tmp_path / "cut")] == ["step-00000004"]
+    assert part.losses == pytest.approx(full.losses[:4], rel=1e-6)
+    resumed = Trainer(tiny_config(tmp_path / "cut", qwen3_dir, samples_path, *extra)).train(resume=True)
+    assert resumed.start_step == 4 and resumed.step == 7
+    assert resumed.losses == pytest.approx(full.losses[4:], rel=1e-5, abs=1e-6)
+    assert [r["step"] for r in read_metrics(tmp_path / "cut")] == list(range(1, 8))
+
+
+def test_refuses_to_overwrite_and_to_resume_from_nothing(tmp_path: Path, qwen3_dir: Path, samples_path: Path) -> None:
+    cfg = tiny_config(tmp_path / "run", qwen3_dir, samples_path, "train.max_steps=1")
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        Trainer(cfg).train(resume=True)
+    Trainer(cfg).train()
+    with pytest.raises(ConfigError, match="already holds checkpoints"):
+        Trainer(cfg).train()
+    other = tiny_config(tmp_path / "run", qwen3_dir, samples_path, "train.max_steps=1", "train.global_batch_size=4")
+    with pytest.raises(ConfigError, match="grad_accum=2, now 4"):
+        Trainer(other).train(resume=True)
+
+
+def test_unfrozen_vision_and_lora(tmp_path: Path, qwen3_dir: Path, samples_path: Path) -> None:
+    cfg = tiny_config(tmp_path / "v", qwen3_dir, samples_path, "train.max_steps=2", "model.freeze_vision=false",
+                      "model.freeze_projector=false")
+    trainer = Trainer(cfg)
+    assert trainer.trainable["vision"] > 0 and trainer.trainable["projector"] > 0
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if part_of(n, cfg.model) == "vision"}
+    trainer.train()
+    assert any(not torch.equal(before[n], p.detach()) for n, p in trainer.model.named_parameters() if n in before)
+
+    lcfg = tiny_config(tmp_path / "l", qwen3_dir, samples_path, "train.max_steps=2", "model.lora={r: 4, alpha: 8}")
+    lt = Trainer(lcfg)
+    trainable = [n for n, p in lt.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n and "language_model" in n for n in trainable)
+    frozen_before = {n: p.detach().clone() for n, p in lt.model.named_parameters() if not p.requires_grad}
+    res = lt.train()
+    assert res.step == 2
+    assert all(torch.equal(frozen_before[n], p.detach()) for n, p in lt.model.named_parameters() if n in frozen_before)
+    assert (res.checkpoint / "model" / "adapter_model.safetensors").is_file()
+
+
+def test_loss_variants_train(tmp_path: Path, qwen3_dir: Path, samples_path: Path) -> None:
+    losses = {}
+    for variant in ("masked", "plain"):
+        cfg = tiny_config(tmp_path / variant, qwen3_dir, samples_path, "train.max_steps=1", f"train.loss={variant}")
+        losses[variant] = Trainer(cfg).train().losses[0]
+    assert losses["masked"] != pytest.approx(losses["plain"])
