@@ -42,12 +42,12 @@ def make(script=None, **kw):
 
 
 def test_frames_become_chunks_of_two_frames() -> None:
-    clock, model, core = make()
+    _clock, model, core = make()
     for i in range(5):
         core.push_frame(np.full((8, 8, 3), i, np.uint8), i * 0.5)
     assert core.ready_chunks == 2  # chunks 0 and 1 are complete; chunk 2 is filling
     core.run_step()
-    chunk, question = model.seen[-1]
+    chunk, _question = model.seen[-1]
     assert chunk.frames.shape == (2, 8, 8, 3) and (chunk.start, chunk.end) == (0.0, 2.0)
     assert [int(f[0, 0, 0]) for f in chunk.frames] == [0, 3]  # merged catch-up: spread over, newest last
     assert core.metrics.counters["catchup_steps"] == 1 and core.metrics.counters["chunks_merged"] == 1
@@ -106,7 +106,7 @@ def test_question_mid_generation_cancels_text_and_audio_and_goes_to_next_chunk()
 
 
 def test_question_while_speaking_cancels_queued_audio() -> None:
-    clock, model, core = make(lambda c, q: None if q is None else "First sentence. Second sentence. Third one.")
+    _clock, _model, core = make(lambda c, q: None if q is None else "First sentence. Second sentence. Third one.")
     core.push_frame(FRAME, 0.0)
     core.ask("Talk to me")
     core.push_frame(FRAME, 1.0)

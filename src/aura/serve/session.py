@@ -257,6 +257,11 @@ class SessionCore:
             self.metrics.inc("chunks_dropped")
 
     @property
+    def stream_time(self) -> float:
+        """The stream time of the newest frame (0 before any)."""
+        return max(self._last_frame_t, 0.0)
+
+    @property
     def ready_chunks(self) -> int:
         """Completed chunks waiting for the model."""
         return len(self._ready)
@@ -283,7 +288,7 @@ class SessionCore:
         if self._pending.started is None:
             self._pending.started = now if started is None else started
         self.metrics.inc("questions")
-        when = stream_time if stream_time is not None else max(self._last_frame_t, 0.0)
+        when = stream_time if stream_time is not None else self.stream_time
         self._emit(QuestionEvent(text=text, stream_time=when, source=source))
         self._update_gauges()
 
@@ -349,10 +354,20 @@ class SessionCore:
 
     def begin(self, plan: StepPlan) -> StepGeneration:
         """Start the model on ``plan`` (the caller iterates the result, calling ``on_piece``)."""
+        self.mark_active(plan)
+        return self.attach(plan, self.model.begin_step(plan.chunk, plan.question))
+
+    def mark_active(self, plan: StepPlan) -> None:
+        """``plan`` is now running (call before ``model.begin_step`` when that runs in another thread)."""
         self.active = plan
         plan.began_at = self.clock()
-        self._active_gen = self.model.begin_step(plan.chunk, plan.question)
-        return self._active_gen
+
+    def attach(self, plan: StepPlan, gen: StepGeneration) -> StepGeneration:
+        """Bind the generation started for ``plan``; cancel it at once if a question came meanwhile."""
+        self._active_gen = gen
+        if plan.cancel_requested:
+            gen.cancel()
+        return gen
 
     def on_piece(self, plan: StepPlan, piece: str) -> bool:
         """Handle one decoded piece; return False when the caller must cancel the generation now."""
