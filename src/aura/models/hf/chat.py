@@ -221,6 +221,13 @@ class ChatFormat:
         return content.strip() == SILENT_TOKEN
 
 
+def strip_reserved(text: str) -> str:
+    """Generated text without chat-structure token text (so it can be recorded and re-encoded), stripped."""
+    for tok in _RESERVED:
+        text = text.replace(tok, "")
+    return text.strip()
+
+
 def concat(encoded: Sequence[EncodedMessage]) -> tuple[list[int], list[int]]:
     """The conversation's token ids and token types: the concatenation of per-message encodings."""
     ids: list[int] = []
