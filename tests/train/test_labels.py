@@ -35,7 +35,25 @@ def fmt(qwen3_dir):
     return ChatFormat.from_tokenizer(tok, "qwen3_vl", 2)
 
 
-def test_supervised_spans_decode_to_silent_turns_and_target(fmt) -> None:
+@pytest.fixture(scope="module")
+def formats(fmt, tmp_path_factory):
+    """The Qwen3-VL format, the Qwen2.5-VL format, and the nano model's tokenizer with the plain format."""
+    from aura.models.hf.tiny import build_tiny_tokenizer
+    from aura.models.nano.tokenizer import train_tokenizer
+
+    q25 = build_tiny_tokenizer(tmp_path_factory.mktemp("q25"))
+    texts = [m["content"] if isinstance(m["content"], str) else "" for s in demo_samples() for m in s["messages"]]
+    nano = train_tokenizer(texts, vocab_size=300)
+    return {
+        "qwen3_vl": (fmt, 4),
+        "qwen2_5_vl": (ChatFormat.from_tokenizer(q25, "qwen2_5_vl", 2), 4),
+        "nano_plain": (ChatFormat.from_tokenizer(nano, "plain", merge_size=1), 16),
+    }
+
+
+@pytest.mark.parametrize("name", ["qwen3_vl", "qwen2_5_vl", "nano_plain"])
+def test_supervised_spans_decode_to_silent_turns_and_target(formats, name: str) -> None:
+    fmt, pads_per_chunk = formats[name]
     samples = demo_samples()
     assert len(samples) >= 5
     checked_earlier = 0
@@ -66,10 +84,10 @@ def test_supervised_spans_decode_to_silent_turns_and_target(fmt) -> None:
         assert int((plain_labels != IGNORE_INDEX).sum()) == int(supervised.sum()) + int(
             (enc.kinds == TokenKind.EARLIER).sum()
         )
-        # video placeholders: one block of 4 pads per 2x2-merged 4x4 grid per chunk
+        # video placeholders: a 4x4 grid per chunk, 2x2-merged (Qwen) or not (nano)
         n_videos = sum(1 for m in sample["messages"] if isinstance(m["content"], list)
                        for p in m["content"] if p["type"] == "video")
-        assert int((enc.mm_token_type_ids == 2).sum()) == 4 * n_videos
+        assert int((enc.mm_token_type_ids == 2).sum()) == pads_per_chunk * n_videos
         assert len(enc.video_parts) == n_videos
     assert checked_earlier > 0
 

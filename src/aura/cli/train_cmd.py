@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,13 +44,18 @@ def overrides_from_args(args: argparse.Namespace) -> list[str]:
 
 def run_train(args: argparse.Namespace) -> int:
     """Load the config, build the trainer, train, print where the checkpoint is."""
-    from aura.errors import ConfigError
+    from aura.errors import ConfigError, InputFileError
     from aura.train.config import load_config
-    from aura.train.trainer import Trainer
+    from aura.train.model import checkpoint_model_type
+    from aura.train.trainer import Trainer, check_output_dir
 
     if args.stop_after is not None and args.stop_after < 1:
         raise ConfigError("--stop-after must be at least 1")
     config = load_config(args.config, overrides_from_args(args))
+    check_output_dir(config.train.output_dir, args.resume)  # fail fast, before loading anything
+    checkpoint_model_type(config.model.path)
+    if not Path(config.data.train).is_file():
+        raise InputFileError(f"data.train {config.data.train}: no such file")
     trainer = Trainer(config)
     result = trainer.train(resume=args.resume, stop_after=args.stop_after)
     if trainer.is_main:

@@ -146,10 +146,17 @@ def validate_config(data: Any, source: str = "config") -> Config:
 
 
 def _parse_value(text: str) -> Any:
+    """A YAML value; numbers YAML 1.1 leaves as strings (``2e-5``) become floats."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -85,6 +85,16 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(CKPT_PREFIX):]))
 
 
+def check_output_dir(output_dir: str | Path, resume: bool) -> list[Path]:
+    """The checkpoints to resume from; ``ConfigError`` if resuming from none or about to overwrite a run."""
+    existing = list_checkpoints(output_dir)
+    if resume and not existing:
+        raise ConfigError(f"--resume: no checkpoint under {Path(output_dir) / 'checkpoints'}")
+    if not resume and existing:
+        raise ConfigError(f"{output_dir} already holds checkpoints; pass --resume or choose another output_dir")
+    return existing
+
+
 def _mixed_precision(setting: str) -> str:
     if setting != "auto":
         return setting
@@ -211,13 +221,9 @@ class Trainer:
         run is overwritten.
         """
         acc, cfg = self.accelerator, self.config.train
-        existing = list_checkpoints(self.out)
+        existing = check_output_dir(self.out, resume)
         if resume:
-            if not existing:
-                raise ConfigError(f"--resume: no checkpoint under {self.out / 'checkpoints'}")
             self._load(existing[-1])
-        elif existing:
-            raise ConfigError(f"{self.out} already holds checkpoints; pass --resume or choose another output_dir")
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.out / "config.yaml", config_to_yaml(self.config))

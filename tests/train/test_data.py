@@ -1,0 +1,132 @@
+"""Streaming, length-grouped, sharded micro-batch plans and bad-input handling."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from aura.errors import InputFileError
+from aura.fileio import write_jsonl_atomic
+from aura.train.data import (
+    BatchBuilder,
+    Plan,
+    count_micro_batches,
+    estimate_length,
+    iter_samples,
+    plan_micro_batches,
+    shard,
+)
+from aura.train.frames import SyntheticFrames
+from aura.train.labels import SampleError, SampleTooLongError
+
+from .conftest import demo_samples
+
+
+def _rows(n: int) -> list[tuple[int, dict]]:
+    base = demo_samples()
+    return [(i + 1, dict(base[i % len(base)], id=f"s{i}")) for i in range(n)]
+
+
+@pytest.mark.parametrize(("n", "mbs", "buf"), [(10, 1, 8), (37, 3, 4), (64, 4, 4), (5, 2, 1), (1, 4, 3)])
+def test_plan_covers_every_sample_once_and_counts_match(n: int, mbs: int, buf: int) -> None:
+    plan = Plan(mbs, buf, seed=7)
+    batches = list(plan_micro_batches(iter(_rows(n)), plan, epoch=0))
+    assert len(batches) == count_micro_batches(n, plan)
+    ids = sorted(r[1]["id"] for b in batches for r in b)
+    assert ids == sorted(f"s{i}" for i in range(n))
+    assert all(1 <= len(b) <= mbs for b in batches)
+
+
+def test_plan_is_deterministic_length_grouped_and_reshuffled_per_epoch() -> None:
+    plan = Plan(2, 8, seed=1)
+    rows = _rows(32)
+    a = [[r[0] for r in b] for b in plan_micro_batches(iter(rows), plan, 0)]
+    assert a == [[r[0] for r in b] for b in plan_micro_batches(iter(rows), plan, 0)]
+    assert a != [[r[0] for r in b] for b in plan_micro_batches(iter(rows), plan, 1)]
+    # within each buffer of 16 samples, micro-batches are consecutive runs of the length-sorted order
+    lengths = {i: estimate_length(s, plan.video_tokens_estimate) for i, s in rows}
+    for start in range(0, len(a), 8):
+        buffer = a[start : start + 8]
+        ordered = sorted(buffer, key=lambda b: (lengths[b[0]], b[0]))
+        flat = [lengths[i] for b in ordered for i in b]
+        assert flat == sorted(flat)
+
+
+def test_plan_reads_lazily_one_buffer_at_a_time() -> None:
+    consumed = 0
+
+    def rows():
+        nonlocal consumed
+        for r in _rows(1000):
+            consumed += 1
+            yield r
+
+    it = plan_micro_batches(rows(), Plan(2, 4, seed=0), 0)
+    next(it)
+    assert consumed == 8
+
+
+def test_shards_are_disjoint_and_complete() -> None:
+    plan = Plan(1, 4, seed=3)
+    full = [b[0][0] for b in plan_micro_batches(iter(_rows(11)), plan, 0)]
+    parts = [[b[0][0] for b in shard(plan_micro_batches(iter(_rows(11)), plan, 0), r, 3)] for r in range(3)]
+    assert all(len(p) == 3 for p in parts)  # 11 micro-batches: the incomplete last round of 2 is dropped
+    assert sorted(x for p in parts for x in p) == sorted(full[:9])
+    assert parts[1] == full[1:9:3]
+
+
+def test_malformed_line_stops_with_file_and_line_or_is_skipped_loudly(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "s.jsonl"
+    good = [json.dumps(s) for s in demo_samples()[:3]]
+    path.write_text("\n".join([good[0], good[1], "{not json", good[2]]) + "\n")
+    with pytest.raises(InputFileError, match=r"s\.jsonl:3: malformed JSON"):
+        list(iter_samples(path, skip_bad=False))
+    with caplog.at_level(logging.WARNING):
+        got = list(iter_samples(path, skip_bad=True))
+    assert [n for n, _ in got] == [1, 2, 4]
+    assert "s.jsonl:3" in caplog.text
+
+
+def test_sample_without_assistant_turn_names_file_and_line(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "s.jsonl"
+    bad = {"id": "x", "messages": [{"role": "system", "content": "hi"}, {"role": "user", "content": "q"}]}
+    write_jsonl_atomic(path, [demo_samples()[0], bad, [1, 2]])
+    with pytest.raises(SampleError, match=r"s\.jsonl:2: sample x: no assistant turn"):
+        list(iter_samples(path, skip_bad=False))
+    stats: dict[str, int] = {}
+    with caplog.at_level(logging.WARNING):
+        assert [n for n, _ in iter_samples(path, skip_bad=True, stats=stats)] == [1]
+    assert stats["skipped"] == 2
+    assert "s.jsonl:3" in caplog.text and "not an object" in caplog.text
+
+
+def test_too_long_target_at_batch_time(qwen3_dir: Path, caplog) -> None:
+    from transformers import AutoTokenizer
+
+    from aura.models.hf.chat import ChatFormat
+    from aura.models.hf.preprocess import PatchSpec, preprocess_frames
+
+    tok = AutoTokenizer.from_pretrained(str(qwen3_dir))
+    fmt = ChatFormat.from_tokenizer(tok, "qwen3_vl", 2)
+    spec = PatchSpec.from_checkpoint(qwen3_dir)
+    sample = demo_samples()[2]
+    long = dict(sample, id="long", messages=[*sample["messages"][:-1], {"role": "assistant", "content": "a b " * 400}])
+    rows = [(1, sample), (2, long)]
+
+    def builder(skip: bool) -> BatchBuilder:
+        return BatchBuilder(fmt, SyntheticFrames(32, 32), lambda f: preprocess_frames(f, spec), max_length=600,
+                            pad_id=tok.pad_token_id, skip_bad=skip, source_name="data.jsonl")
+
+    with pytest.raises(SampleTooLongError, match=r"^data\.jsonl:2: sample long: the target alone is \d+ tokens"):
+        builder(False).build(rows)
+    b = builder(True)
+    with caplog.at_level(logging.WARNING):
+        batch = b.build(rows)
+    assert batch.ids == [sample["id"]] and b.skipped == 1 and "data.jsonl:2" in caplog.text
+    # the batch is well formed: one video grid per video placeholder block, pixels for every patch
+    assert batch.video_grid_thw is not None
+    assert batch.pixel_values_videos.shape[0] == int(batch.video_grid_thw.prod(dim=1).sum())
+    assert int(batch.n_tokens) == int(batch.attention_mask.sum())
