@@ -1,0 +1,84 @@
+"""The web page in a real headless Chromium: fake camera from a y4m clip, a typed question, the answer shown."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aura.serve.realtime_app import create_realtime_app
+from aura.serve.ws import RealtimeConfig
+from tests.serve import browser
+from tests.serve.live_server import running
+from tests.serve.scripted import ScriptedModel
+
+pytestmark = pytest.mark.skipif(not browser.available(), reason="needs Debian chromium + chromium-driver (.ci/run)")
+
+
+def bundled_or_generated_clip(tmp_path: Path) -> Path:
+    assets = sorted((Path(__file__).resolve().parents[2] / "src" / "aura" / "assets").glob("*.y4m"))
+    return assets[0] if assets else browser.write_y4m(tmp_path / "camera.y4m")
+
+
+def save_artifact(path: Path) -> None:
+    target = os.environ.get("AURA_TEST_ARTIFACTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(target) / path.name)
+
+
+def wait(pred, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_page_streams_the_fake_camera_and_shows_the_answer(tmp_path: Path) -> None:
+    models: list[ScriptedModel] = []
+
+    def script(chunk, question):
+        if question is None:
+            return None
+        r, g, b = chunk.frames.reshape(-1, 3).mean(axis=0)
+        colour = "mostly red" if r > g + 60 and r > b + 60 else "not red"
+        return f"The picture is {colour}. You asked: {question}"
+
+    def factory() -> ScriptedModel:
+        models.append(ScriptedModel(script))
+        return models[-1]
+
+    clip = bundled_or_generated_clip(tmp_path)
+    app = create_realtime_app(factory, RealtimeConfig(token="t0k"))
+    with running(app) as address:
+        driver = browser.launch(tmp_path, clip)
+        try:
+            driver.get(f"http://{address}/?token=t0k&autostart=camera")
+            wait(lambda: int(driver.execute_script("return document.body.dataset.framesSent || 0")) >= 3,
+                 30, "the page to send camera frames")
+            box = driver.find_element("id", "question")
+            box.send_keys("What colour is the picture?")
+            driver.find_element("id", "btn-ask").click()
+            answer = wait(lambda: [e.text for e in driver.find_elements("css selector", "li.assistant")
+                                   if "You asked" in e.text], 30, "the assistant's answer on the page")
+            wait(lambda: "chunks / s" in driver.find_element("id", "latency").text, 10, "the latency panel")
+            shot = tmp_path / "browser-answer.png"
+            driver.save_screenshot(str(shot))
+            save_artifact(shot)
+        finally:
+            driver.quit()
+    text = answer[0]
+    assert "The picture is mostly red. You asked: What colour is the picture?" in text
+    assert " s" in text.split("aura")[0]  # the line starts with its stream time ("2.0 s aura ...")
+    user_lines = [m for m in models[0].seen if m[1]]
+    assert user_lines and user_lines[0][1] == "What colour is the picture?"
+    frames = np.concatenate([c.frames for c, _ in models[0].seen])
+    assert frames.shape[1:] == (240, 320, 3) or max(frames.shape[1:3]) <= 448
+    assert shot.stat().st_size > 10_000
