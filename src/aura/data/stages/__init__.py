@@ -1,0 +1,1 @@
+"""The five stages: prepare, synthesize, refine, structure, verify (one module each)."""
