@@ -1,0 +1,181 @@
+"""``aura bench loss``: the cost of the Silent-Speech Balanced Loss versus plain cross-entropy.
+
+On the tiny CPU configuration (a tiny random Qwen3-VL built in a temporary directory, samples
+unrolled from the bundled demo timeline, synthetic frames), the same micro-batches are trained
+with each loss in turn: forward, loss, backward, AdamW step. Variants are interleaved within
+each repeat so drift on a shared machine hits them alike; the report gives medians over the
+repeats, plus the loss computation alone on fixed logits. Everything runs in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from aura.train.loss import IGNORE_INDEX, labels_from, stream_loss, supervision
+
+VARIANTS = ("balanced", "plain", "reference_ce")
+"""balanced / plain: ``aura.train.loss`` variants; reference_ce: ``F.cross_entropy`` mean over the
+plain variant's tokens (what a stock trainer computes), as a floor."""
+
+
+def _reference_ce(logits: torch.Tensor, input_ids: torch.Tensor, kinds: torch.Tensor,
+                  n_silent: torch.Tensor) -> torch.Tensor:
+    mask, _ = supervision(kinds, n_silent, "plain")
+    labels = labels_from(input_ids, mask)
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels[:, 1:].reshape(-1),
+                           ignore_index=IGNORE_INDEX)
+
+
+def _loss_fn(variant: str) -> Callable[..., torch.Tensor]:
+    if variant == "reference_ce":
+        return _reference_ce
+    return lambda logits, ids, kinds, n_silent: stream_loss(logits, ids, kinds, n_silent, variant).loss  # type: ignore[arg-type]
+
+
+def _machine() -> str:
+    """CPU model (from /proc/cpuinfo where readable) and core count, or the platform's machine name."""
+    import os
+
+    name = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    if torch.cuda.is_available():
+        name += f", GPU {torch.cuda.get_device_name(0)} (unused: CPU run)"
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def _demo_samples() -> list[dict[str, Any]]:
+    from aura.fileio import read_json
+    from aura.stream import ContextConfig, Timeline, unroll
+
+    data = read_json(Path(str(resources.files("aura") / "assets" / "demo_timeline.json")))
+    cfg = ContextConfig(window_chunks=8, float_chunks=4, history_groups=4)
+    return [s.model_dump(mode="json") for s in unroll(Timeline.model_validate(data), cfg)]
+
+
+def run_loss_bench(*, repeats: int = 20, warmup: int = 2, micro_batch_size: int = 2, threads: int | None = 1,
+                   model_dir: str | None = None) -> dict[str, Any]:
+    """Time training steps and loss-only calls per variant; return medians (ms) and overheads.
+
+    ``threads`` sets ``torch.set_num_threads`` for the run (None leaves it). Builds a tiny
+    Qwen3-VL in a temporary directory unless ``model_dir`` names a checkpoint.
+    """
+    from aura.train.config import DataConfig, ModelConfig
+    from aura.train.data import BatchBuilder, Plan, plan_micro_batches
+    from aura.train.frames import SyntheticFrames
+    from aura.train.model import apply_freezing, load_for_training
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        if model_dir is None:
+            from aura.models.hf.tiny import build_tiny_checkpoint
+
+            model_dir = str(build_tiny_checkpoint(Path(tmp) / "tiny", "qwen3_vl", hidden_size=32, vision_hidden=32,
+                                                  vision_depth=1))
+        mcfg = ModelConfig(path=model_dir)
+        loaded = load_for_training(mcfg)
+    model = loaded.model
+    model.config.use_cache = False
+    apply_freezing(model, mcfg)
+    dcfg = DataConfig(train="-", frames="synthetic", synthetic_size=32)
+    builder = BatchBuilder(loaded.chat_format, SyntheticFrames(32, 32), loaded.preprocess,
+                           max_length=dcfg.max_length, pad_id=loaded.pad_id)
+    samples = _demo_samples()
+    plan = Plan(micro_batch_size, 8, seed=0)
+    batches = [builder.build(rows) for rows in plan_micro_batches(iter(enumerate(samples, 1)), plan, 0)]
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    model.train()
+
+    def step(variant: str) -> float:
+        fn = _loss_fn(variant)
+        t0 = time.perf_counter()
+        for b in batches:
+            out = model(**b.model_inputs(), use_cache=False)
+            loss = fn(out.logits, b.input_ids, b.kinds, b.n_silent)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        return (time.perf_counter() - t0) / len(batches)
+
+    with torch.no_grad():
+        fixed = [(model(**b.model_inputs(), use_cache=False).logits.detach(), b) for b in batches]
+
+    def loss_only(variant: str) -> float:
+        fn = _loss_fn(variant)
+        t0 = time.perf_counter()
+        for logits, b in fixed:
+            lg = logits.requires_grad_(True)
+            fn(lg, b.input_ids, b.kinds, b.n_silent).backward()
+            lg.grad = None
+        return (time.perf_counter() - t0) / len(fixed)
+
+    step_ms: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    loss_ms: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for r in range(warmup + repeats):
+        order = VARIANTS if r % 2 == 0 else tuple(reversed(VARIANTS))
+        for v in order:
+            s, lo = step(v), loss_only(v)
+            if r >= warmup:
+                step_ms[v].append(s * 1000)
+                loss_ms[v].append(lo * 1000)
+    med_step = {v: statistics.median(x) for v, x in step_ms.items()}
+    med_loss = {v: statistics.median(x) for v, x in loss_ms.items()}
+    tokens = sum(int(b.attention_mask.sum()) for b in batches) / len(batches)
+    return {
+        "command": "aura bench loss",
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "machine": _machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "repeats": repeats,
+        "micro_batches": len(batches),
+        "micro_batch_size": micro_batch_size,
+        "tokens_per_micro_batch": tokens,
+        "vocab": int(model.config.get_text_config().vocab_size),
+        "step_ms": med_step,
+        "loss_ms": med_loss,
+        "step_overhead_balanced_vs_plain": med_step["balanced"] / med_step["plain"] - 1.0,
+        "step_overhead_balanced_vs_reference_ce": med_step["balanced"] / med_step["reference_ce"] - 1.0,
+    }
+
+
+def format_report(res: dict[str, Any]) -> str:
+    """A Markdown table of a ``run_loss_bench`` result."""
+    lines = [
+        f"aura bench loss — {res['date']}, {res['machine']}, torch {res['torch']}, "
+        f"{res['threads']} thread(s), {res['micro_batches']} micro-batches of {res['micro_batch_size']} "
+        f"(~{res['tokens_per_micro_batch']:.0f} tokens), median of {res['repeats']} repeats",
+        "",
+        "| loss | training step (ms) | loss fwd+bwd only (ms) |",
+        "|---|---:|---:|",
+    ]
+    for v in VARIANTS:
+        lines.append(f"| {v} | {res['step_ms'][v]:.2f} | {res['loss_ms'][v]:.3f} |")
+    lines.append("")
+    lines.append(f"step overhead, balanced vs plain: {res['step_overhead_balanced_vs_plain']:+.1%}; "
+                 f"vs reference_ce: {res['step_overhead_balanced_vs_reference_ce']:+.1%} (goal: at most +5%)")
+    return "\n".join(lines)
+
+
+def main_loss(repeats: int, threads: int | None, as_json: bool, model_dir: str | None = None) -> int:
+    """Run the benchmark and print the report (or JSON)."""
+    res = run_loss_bench(repeats=repeats, threads=threads, model_dir=model_dir)
+    print(json.dumps(res, indent=2) if as_json else format_report(res))
+    return 0
