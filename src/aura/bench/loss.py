@@ -55,8 +55,6 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    if torch.cuda.is_available():
-        name += f", GPU {torch.cuda.get_device_name(0)} (unused: CPU run)"
     return f"{name}, {os.cpu_count()} cores"
 
 
@@ -70,12 +68,15 @@ def _demo_samples() -> list[dict[str, Any]]:
 
 
 def run_loss_bench(*, repeats: int = 20, warmup: int = 2, micro_batch_size: int = 2, threads: int | None = 1,
-                   model_dir: str | None = None) -> dict[str, Any]:
+                   model_dir: str | None = None, device: str = "cpu") -> dict[str, Any]:
     """Time training steps and loss-only calls per variant; return medians (ms) and overheads.
 
     ``threads`` sets ``torch.set_num_threads`` for the run (None leaves it). Builds a tiny
-    Qwen3-VL in a temporary directory unless ``model_dir`` names a checkpoint.
+    Qwen3-VL in a temporary directory unless ``model_dir`` names a checkpoint. ``device`` is
+    where the model runs (``cpu`` or ``cuda``); CUDA timings synchronise before reading the clock.
     """
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     from aura.train.config import DataConfig, ModelConfig
     from aura.train.data import BatchBuilder, Plan, plan_micro_batches
     from aura.train.frames import SyntheticFrames
@@ -91,7 +92,7 @@ def run_loss_bench(*, repeats: int = 20, warmup: int = 2, micro_batch_size: int 
                                                   vision_depth=1))
         mcfg = ModelConfig(path=model_dir)
         loaded = load_for_training(mcfg)
-    model = loaded.model
+    model = loaded.model.to(dev)
     model.config.use_cache = False
     apply_freezing(model, mcfg)
     dcfg = DataConfig(train="-", frames="synthetic", synthetic_size=32)
@@ -99,12 +100,13 @@ def run_loss_bench(*, repeats: int = 20, warmup: int = 2, micro_batch_size: int 
                            max_length=dcfg.max_length, pad_id=loaded.pad_id)
     samples = _demo_samples()
     plan = Plan(micro_batch_size, 8, seed=0)
-    batches = [builder.build(rows) for rows in plan_micro_batches(iter(enumerate(samples, 1)), plan, 0)]
+    batches = [builder.build(rows).to(dev) for rows in plan_micro_batches(iter(enumerate(samples, 1)), plan, 0)]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     model.train()
 
     def step(variant: str) -> float:
         fn = _loss_fn(variant)
+        sync()
         t0 = time.perf_counter()
         for b in batches:
             out = model(**b.model_inputs(), use_cache=False)
@@ -112,6 +114,7 @@ def run_loss_bench(*, repeats: int = 20, warmup: int = 2, micro_batch_size: int 
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+        sync()
         return (time.perf_counter() - t0) / len(batches)
 
     with torch.no_grad():
@@ -119,11 +122,13 @@ def run_loss_bench(*, repeats: int = 20, warmup: int = 2, micro_batch_size: int 
 
     def loss_only(variant: str) -> float:
         fn = _loss_fn(variant)
+        sync()
         t0 = time.perf_counter()
         for logits, b in fixed:
             lg = logits.requires_grad_(True)
             fn(lg, b.input_ids, b.kinds, b.n_silent).backward()
             lg.grad = None
+        sync()
         return (time.perf_counter() - t0) / len(fixed)
 
     step_ms: dict[str, list[float]] = {v: [] for v in VARIANTS}
@@ -141,7 +146,8 @@ def run_loss_bench(*, repeats: int = 20, warmup: int = 2, micro_batch_size: int 
     return {
         "command": "aura bench loss",
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "machine": _machine(),
+        "machine": _machine() + (f", {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else ""),
+        "device": dev.type,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "repeats": repeats,
@@ -159,7 +165,7 @@ def run_loss_bench(*, repeats: int = 20, warmup: int = 2, micro_batch_size: int 
 def format_report(res: dict[str, Any]) -> str:
     """A Markdown table of a ``run_loss_bench`` result."""
     lines = [
-        f"aura bench loss — {res['date']}, {res['machine']}, torch {res['torch']}, "
+        f"aura bench loss — {res['date']}, {res['machine']}, {res['device']}, torch {res['torch']}, "
         f"{res['threads']} thread(s), {res['micro_batches']} micro-batches of {res['micro_batch_size']} "
         f"(~{res['tokens_per_micro_batch']:.0f} tokens), median of {res['repeats']} repeats",
         "",
@@ -174,8 +180,9 @@ def format_report(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main_loss(repeats: int, threads: int | None, as_json: bool, model_dir: str | None = None) -> int:
+def main_loss(repeats: int, threads: int | None, as_json: bool, model_dir: str | None = None,
+              device: str = "cpu") -> int:
     """Run the benchmark and print the report (or JSON)."""
-    res = run_loss_bench(repeats=repeats, threads=threads, model_dir=model_dir)
+    res = run_loss_bench(repeats=repeats, threads=threads, model_dir=model_dir, device=device)
     print(json.dumps(res, indent=2) if as_json else format_report(res))
     return 0
