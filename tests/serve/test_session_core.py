@@ -203,3 +203,29 @@ def test_queues_stay_bounded_over_2000_chunks() -> None:
     assert c["steps"] + c["chunks_merged"] + c["chunks_dropped"] + core.ready_chunks == c["chunks_in"]
     for summary in core.metrics.summaries.values():
         assert len(summary.recent) <= 512
+
+
+def test_a_question_is_answered_now_not_at_the_next_chunk_boundary() -> None:
+    _clock, model, core = make()
+    core.push_frame(FRAME, 0.0)
+    core.push_frame(FRAME, 0.5)
+    core.push_frame(FRAME, 1.0)
+    assert core.run_step() is not None  # chunk [0, 1)
+    core.ask("What now?")  # at t=1.0, mid-chunk: the chunk ends at the newest frame
+    assert core.ready_chunks == 1
+    core.run_step()
+    chunk, question = model.seen[-1]
+    assert (chunk.start, chunk.end, question) == (1.0, 1.5, "What now?")
+    core.push_frame(FRAME, 1.5)  # the rest of that second continues from where the early chunk ended
+    core.push_frame(FRAME, 2.0)
+    core.run_step()
+    assert (model.seen[-1][0].start, model.seen[-1][0].end) == (1.5, 2.0)
+    core.ask("And now?")  # the frame at 2.0 is buffered: its chunk ends at once
+    core.run_step()
+    assert (model.seen[-1][0].start, model.seen[-1][0].end, model.seen[-1][1]) == (2.0, 2.5, "And now?")
+    core.ask("Still?")  # nothing buffered: the chunk ends at the next frame
+    assert core.ready_chunks == 0
+    core.push_frame(FRAME, 2.5)
+    assert core.ready_chunks == 1
+    core.run_step()
+    assert (model.seen[-1][0].start, model.seen[-1][0].end, model.seen[-1][1]) == (2.5, 3.0, "Still?")

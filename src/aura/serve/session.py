@@ -66,6 +66,9 @@ class SessionConfig(BaseModel):
     max_events_queued: int = Field(1024, ge=16)
     max_response_chars: int = Field(4000, ge=1)
     speak: bool = True
+    question_closes_chunk: bool = Field(
+        True, description="a question ends the chunk being filled at the newest frame, so it is answered now "
+                          "instead of at the next 1-second boundary")
 
     @property
     def frames_per_chunk(self) -> int:
@@ -186,7 +189,10 @@ class SessionCore:
         self.events: deque[Event] = deque(maxlen=self.config.max_events_queued)
         self.sentences: deque[Sentence] = deque(maxlen=self.config.max_sentences_queued)
         self._slots: dict[int, np.ndarray] = {}
-        self._filling: int | None = None
+        self._filling: int | None = None  # nominal index (floor(t / chunk_seconds)) of the chunk being filled
+        self._fill_start = 0.0
+        self._chunk_floor = 0.0  # end of the last completed chunk: chunks never overlap
+        self._close_on_next_frame = False
         self._ready: deque[VideoChunk] = deque()
         self._pending = _Pending()
         self._last_frame_t = -math.inf
@@ -221,16 +227,20 @@ class SessionCore:
                                f"{self._frame_shape[1]}x{self._frame_shape[0]}")
         self._frame_shape = frame.shape
         self._last_frame_t = t
-        chunk = int(t // self.config.chunk_seconds)
+        cs = self.config.chunk_seconds
+        chunk = int(t // cs)
         if self._filling is not None and chunk != self._filling:
             self._complete_filling()
-        self._filling = chunk
-        slot = min(self.config.frames_per_chunk - 1,
-                   int((t - chunk * self.config.chunk_seconds) * self.config.fps))
+        if self._filling is None:
+            self._filling = chunk
+            self._fill_start = max(chunk * cs, self._chunk_floor)
+        slot = min(self.config.frames_per_chunk - 1, int((t - chunk * cs) * self.config.fps))
         if slot in self._slots:
             self.metrics.inc("frames_dropped")
         self._slots[slot] = frame
         self.metrics.inc("frames_in")
+        if self._close_on_next_frame:
+            self._close_early()
         self._update_gauges()
 
     def end_of_stream(self) -> None:
@@ -239,7 +249,15 @@ class SessionCore:
             self._complete_filling()
         self._update_gauges()
 
-    def _complete_filling(self) -> None:
+    def _close_early(self) -> None:
+        """A question asks about *now*: end the chunk being filled at the newest frame."""
+        self._close_on_next_frame = False
+        assert self._filling is not None
+        nominal_end = (self._filling + 1) * self.config.chunk_seconds
+        end = min(nominal_end, self._last_frame_t + 1.0 / self.config.fps)
+        self._complete_filling(max(end, self._fill_start + 1e-3))
+
+    def _complete_filling(self, end: float | None = None) -> None:
         assert self._filling is not None
         k = self._filling
         frames = [self._slots[s] for s in sorted(self._slots)]
@@ -249,8 +267,9 @@ class SessionCore:
             return
         while len(frames) < self.config.frames_per_chunk:  # a missing slot repeats the newest frame
             frames.append(frames[-1])
-        cs = self.config.chunk_seconds
-        self._ready.append(VideoChunk(index=k, start=k * cs, end=(k + 1) * cs, frames=np.stack(frames)))
+        end = (k + 1) * self.config.chunk_seconds if end is None else end
+        self._ready.append(VideoChunk(index=k, start=self._fill_start, end=end, frames=np.stack(frames)))
+        self._chunk_floor = end
         self.metrics.chunk_completed(self.clock())
         while len(self._ready) > self.config.max_ready_chunks:
             self._ready.popleft()
@@ -288,6 +307,11 @@ class SessionCore:
         if self._pending.started is None:
             self._pending.started = now if started is None else started
         self.metrics.inc("questions")
+        if self.config.question_closes_chunk:
+            if self._slots:
+                self._close_early()
+            else:
+                self._close_on_next_frame = True
         when = stream_time if stream_time is not None else self.stream_time
         self._emit(QuestionEvent(text=text, stream_time=when, source=source))
         self._update_gauges()
