@@ -3,5 +3,5 @@
 Modules: ``tiny`` (tiny random checkpoints for tests), ``chat`` (per-message ChatML encoding),
 ``preprocess`` (numpy frame preprocessing), ``loader`` (local checkpoint loading), ``engine``
 (prefix-cached prefill/decode), ``generate`` (sampling and streaming decode), ``backend``
-(the ``StreamingModel``), ``mp4`` (chunk <-> H.264 mp4 bytes).
+(the ``StreamingModel``), ``chat_backend`` (chat completions for ``aura serve``).
 """
