@@ -60,3 +60,18 @@ def make_pattern(
         for packet in stream.encode(None):
             out.mux(packet)
     return path
+
+
+def make_audio_only(path: Path, seconds: float = 1.0) -> Path:
+    """An mp4 holding only an AAC audio stream (no video stream)."""
+    with av.open(str(path), mode="w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=16000)
+        for i in range(round(seconds * 16000 / 1024)):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate = 16000
+            frame.pts = i * 1024
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path

@@ -90,7 +90,7 @@ class PrepareConfig(_Strict):
 class SynthesizeConfig(_Strict):
     """Stage 2: scene descriptions, candidate QAs of the three types, verification of each."""
 
-    sample_fps: float = Field(1.0, gt=0, le=2, description="frames per second shown to the MLLM")
+    sample_fps: float = Field(2.0, gt=0, le=2, description="frame rate of the pool requests draw from")
     max_frames: int = Field(32, ge=1, le=512, description="most frames in one request")
     max_realtime: int = Field(4, ge=0)
     max_proactive: int = Field(4, ge=0)
@@ -130,7 +130,7 @@ class VerifyConfig(_Strict):
     judge: bool = True
     judge_acks: bool = False
     max_frames: int = Field(32, ge=1, le=512)
-    sample_fps: float = Field(1.0, gt=0, le=2)
+    sample_fps: float = Field(2.0, gt=0, le=2)
 
 
 class DataConfig(_Strict):

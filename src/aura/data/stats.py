@@ -18,7 +18,7 @@ def _reason_class(reason: str) -> str:
     """A reason with its specifics (times, ids, parenthesised details) removed, for grouping."""
     text = re.sub(r"\(.*?\)", "", reason)
     text = re.sub(r"\S*\.(mp4|mkv|webm|mov|avi|txt|bin)\b", "<file>", text)
-    text = re.sub(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?s?", "N", text)
+    text = re.sub(r"(?<![\w/.])[-+]?\d+(\.\d+)?s?\b", "N", text)
     return " ".join(text.split()).strip(" :")
 
 

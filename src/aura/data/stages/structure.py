@@ -41,6 +41,12 @@ def build_timeline(seg: SegmentQAs, config: ContextConfig) -> tuple[Timeline, li
     responses: list[TimelineResponse] = []
     dropped: list[dict[str, Any]] = []
     for qa in sorted(seg.qas, key=lambda q: (q.question_time, q.id)):
+        if qa.type == "multi":  # answers clashing with earlier replies go; the rest may still stand
+            free = [a for a in qa.answers if chunk_of(a.time, config) not in taken]
+            if len(free) >= 2 and len(free) < len(qa.answers):
+                dropped.append({"qa": qa.id, "type": qa.type,
+                                "reason": f"{len(qa.answers) - len(free)} answer(s) clash with earlier replies"})
+                qa = qa.model_copy(update={"answers": free})
         replies = qa_responses(qa)
         chunks = [chunk_of(r.time, config) for r in replies]
         qchunk = chunk_of(qa.question_time, config)

@@ -24,7 +24,13 @@ STAGE = "verify"
 EPS = 1e-6
 _WORDS = re.compile(r"[a-z0-9]+")
 
-JUDGE_FIELDS = ("correct", "grounded", "temporally_consistent", "not_hallucinated", "timing_ok")
+JUDGE_FIELDS = {
+    "correct": "incorrect",
+    "grounded": "not grounded",
+    "temporally_consistent": "temporally inconsistent",
+    "not_hallucinated": "hallucinated",
+    "timing_ok": "mistimed",
+}
 
 
 def window_span(messages: list[dict[str, Any]]) -> tuple[float, float] | None:
@@ -93,9 +99,9 @@ def verify_sample(payload: dict[str, Any], env: ModelStage | None, cfg: VerifyCo
             history=transcript(messages), question=payload.get("question") or "(unknown)",
             target=message_text(messages[-1]),
         )
-        bad = [f for f in JUDGE_FIELDS if not getattr(judged, f)]
+        bad = [label for f, label in JUDGE_FIELDS.items() if not getattr(judged, f)]
         if bad:
-            reasons.append(f"judge: not {', not '.join(b.replace('_', ' ') for b in bad)}"
+            reasons.append(f"judge: {', '.join(bad)}"
                            + (f" ({judged.reason})" if judged.reason else ""))
     if reasons:
         return Outcome(rejected=[{"id": sample["id"], "video_id": sample["video_id"], "qa_type": sample.get("qa_type"),
