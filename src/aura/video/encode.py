@@ -54,6 +54,7 @@ def write_mp4(
     try:
         with av.open(tmp, mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
             count = _encode(out, frames, fps, crf, preset)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a video is an ordinary readable file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
