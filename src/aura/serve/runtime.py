@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aura.audio.stack import SpeechStack
 from aura.audio.vad import SAMPLE_RATE, Utterance, UtteranceSegmenter
+from aura.errors import AuraError
 from aura.serve import protocol as p
 from aura.serve.session import (
     CancelEvent,
@@ -319,7 +320,11 @@ class LiveSession:
                 await self._wake_model.wait()
                 continue
             core.mark_active(plan)
-            gen = core.attach(plan, await asyncio.to_thread(core.model.begin_step, plan.chunk, plan.question))
+            try:
+                gen = core.attach(plan, await asyncio.to_thread(core.model.begin_step, plan.chunk, plan.question))
+            except AuraError as exc:  # the model refused this chunk or question: skip it, keep going
+                core.abort(plan, exc)
+                continue
             it = iter(gen)
             try:
                 while True:

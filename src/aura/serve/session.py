@@ -435,12 +435,26 @@ class SessionCore:
         self._update_gauges()
         return event
 
+    def abort(self, plan: StepPlan, error: AuraError) -> None:
+        """The model refused ``plan`` (bad chunk, bad question): tell the client and carry on."""
+        self.active, self._active_gen = None, None
+        self.metrics.inc("steps")
+        self._emit(NoticeEvent(f"step {plan.step} skipped: {error}"))
+        self._update_gauges()
+
     def run_step(self) -> StepEvent | None:
-        """Run one whole step synchronously (tests, benchmarks): plan, decode, cancel if asked, close."""
+        """Run one whole step synchronously (tests, benchmarks): plan, decode, cancel if asked, close.
+
+        Returns None when no chunk is ready or the model refused the step (see ``abort``).
+        """
         plan = self.take_step()
         if plan is None:
             return None
-        gen = self.begin(plan)
+        try:
+            gen = self.begin(plan)
+        except AuraError as exc:
+            self.abort(plan, exc)
+            return None
         for piece in gen:
             if not self.on_piece(plan, piece):
                 gen.cancel()
