@@ -43,7 +43,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fake() -> FakeMLLM:
-    truths = {name: Truth(squares) for name, (_, squares, _, _) in GOOD.items()}
+    recovering = {"flaky": "flaky", "junkonce": "junk_once"}  # one bad reply per request, then fine
+    truths = {name: Truth(squares, recovering.get(name)) for name, (_, squares, _, _) in GOOD.items()}
     truths.update({name: Truth([Square("red", 1, 3)], fault) for name, fault in API_FAULTS.items()})
     return FakeMLLM(truths=truths, segment_seconds=SEGMENT_SECONDS, sleep_s=1.5)
 
