@@ -74,3 +74,15 @@ def test_cli_train_and_errors(tmp_path: Path, qwen3_dir: Path, samples_path: Pat
     rc = main(["train", "--config", str(TINY_CONFIG), *sets, *other])
     err = capsys.readouterr().err
     assert rc == 2 and "not a checkpoint directory" in err
+
+
+def test_bench_loss_command_reports_every_variant(capsys) -> None:
+    import json
+
+    rc = main(["bench", "loss", "--repeats", "1", "--json"])
+    res = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert set(res["step_ms_cpu"]) == {"balanced", "plain", "reference_ce"}
+    assert all(v > 0 for v in res["step_ms_wall"].values()) and res["micro_batches"] > 0
+    assert res["command"] == "aura bench loss" and res["date"] and res["machine"]
+    assert main(["bench", "loss", "--repeats", "0"]) == 2
