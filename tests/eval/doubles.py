@@ -91,7 +91,7 @@ class ScriptedModel(StreamingModel):
     - "Yes or No" -> "Yes." if the event is on, else "No.";
     - 'output "X"' or "Notify me" or "What does he do next" -> X / "It is happening now." at once if
       the event is on, else "OK, I will let you know." and say it later at the first event chunk;
-    - "User:" (a conversation to overhear) -> silence;
+    - "User:" (a conversation to overhear) -> silence; "echo: X" -> X;
     - any other question -> "red" while the event is on, else "blue";
     - no question: the pending announcement at an event chunk, else silence.
     """
@@ -140,4 +140,6 @@ class ScriptedModel(StreamingModel):
             return "OK, I will let you know."
         if question.startswith("User:"):
             return None
+        if question.startswith("echo:"):
+            return question[len("echo:"):].strip() or None
         return "red" if on else "blue"

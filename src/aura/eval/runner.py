@@ -100,9 +100,9 @@ def with_lookahead(chunks: Iterable[VideoChunk], n: int) -> Iterator[tuple[Video
         raise error
 
 
-def force_silence(model: StreamingModel, chunk: VideoChunk) -> StepResult:
+def force_silence(model: StreamingModel, chunk: VideoChunk, question: str | None = None) -> StepResult:
     """Teacher-force a silent turn: start the step and cancel before any text (recorded as silence)."""
-    gen = model.begin_step(chunk, None)
+    gen = model.begin_step(chunk, question)
     gen.cancel()
     return gen.finish()
 
@@ -168,6 +168,7 @@ class Runner:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self._check_meta(out, meta or {})
+        drop_partial_line(out / RESULTS)
         finished = finished_ids(out / RESULTS)
         pending = [it for it in items if it.id not in finished]
         by_video: dict[str, list[Item]] = {}
@@ -240,15 +241,23 @@ class Runner:
         return self._row(item, status="error", error=message)
 
     # ------------------------------------------------------------------ protocol mode
-    def _ask(self, model: StreamingModel, window: list[VideoChunk], prompt: str) -> tuple[StepResult, float]:
+    def _ask(self, model: StreamingModel, window: list[VideoChunk], prompt: str,
+             held_at: int | None = None) -> tuple[StepResult, float]:
+        """Reset, teacher-force ``window[:-1]`` silent, ask ``prompt`` with the last chunk.
+
+        With ``held_at`` the prompt is not asked at the end but attached (silently) to the turn of
+        chunk ``held_at`` (or the window's first turn if that chunk scrolled out).
+        """
         model.reset()
+        if held_at is not None:
+            held_at = max(held_at, window[0].index)
         for ch in window[:-1]:
-            res = force_silence(model, ch)
+            res = force_silence(model, ch, prompt if ch.index == held_at else None)
             if not res.silent and not self._warned_force:
                 self._warned_force = True
                 log.warning("%s did not record a cancelled step as silence", model.name)
         t0 = self.clock()
-        res = model.step(window[-1], prompt)
+        res = model.step(window[-1], None if held_at is not None else prompt)
         return res, self.clock() - t0
 
     def _protocol(self, model: StreamingModel, video: str, group: list[Item], todo: set[str],
@@ -316,12 +325,13 @@ class Runner:
         """One poll of a polling probe at ``chunk``; True when the probe is finished."""
         c = self.config.chunk_seconds
         if run.poll_time is None:
-            run.poll_time, run.polls = probe.time, 0
-        until = probe.until if probe.until is not None else math.inf
-        finished = final or chunk_of(run.poll_time, c) > chunk_of(until, c)
+            run.poll_time, run.polls = probe.time + (c if probe.hold else 0.0), 0
+        last_poll = chunk_of(probe.until, c) if probe.until is not None else math.inf
+        finished = final or chunk_of(run.poll_time, c) > last_poll
         if not finished and chunk_of(run.poll_time, c) <= chunk.index:
             window = [ch for ch in chunks if ch.index <= chunk.index][-self.config.window_chunks:]
-            res, dt = self._ask(model, window, probe.prompt)
+            held = chunk_of(probe.time, c) if probe.hold else None
+            res, dt = self._ask(model, window, probe.prompt, held)
             run.polls += 1
             said = res.text.strip() if not res.silent else ""
             hit = bool(said) and (probe.stop_on == "reply" or "yes" in said.lower())
@@ -333,7 +343,7 @@ class Runner:
                 self._finish_poll(run, probe, chunk.end, said, follow, dt, res)
                 return True
             run.poll_time = chunk.end + c * 0.5
-            finished = chunk_of(run.poll_time, c) > chunk_of(until, c) or (
+            finished = chunk_of(run.poll_time, c) > last_poll or (
                 duration is not None and chunk.end >= duration and not probe.until_end)
         if finished:
             self._finish_poll(run, probe, None, "", None, 0.0, None)
@@ -444,6 +454,21 @@ class Runner:
 def _mine(item_id: str, asked_now: frozenset[str]) -> bool:
     """Stream attribution: a reply belongs to the questions asked in its chunk, or (none asked) to all waiting."""
     return not asked_now or item_id in asked_now
+
+
+def drop_partial_line(path: Path) -> bool:
+    """Cut a half-written last line (a run killed mid-append) off a JSONL file; True if one was cut."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with open(path, "rb+") as f:
+        f.seek(-1, 2)
+        if f.read(1) == b"\n":
+            return False
+        data = f.seek(0) or f.read()
+        keep = data.rfind(b"\n") + 1
+        f.truncate(keep)
+    log.warning("%s: dropped a half-written last line (%d bytes)", path, len(data) - keep)
+    return True
 
 
 def finished_ids(path: Path) -> set[str]:

@@ -38,6 +38,10 @@ class Probe(BaseModel):
     A poll (``until`` set, or ``until_end``) re-asks the prompt at every chunk up to ``until`` and stops at the
     first reply that satisfies ``stop_on`` (any reply, or one containing "yes"); then, if
     ``follow_up`` is set, asks it once more in the same context and records that answer.
+    With ``hold`` a poll does not re-ask: the question stays in the turn of its own time (or the
+    window's first turn once that has scrolled out), teacher-forced like every earlier turn, and
+    each poll only lets the model decide whether to speak now; polling starts one chunk after
+    the question (the reply to the question's own chunk is its acknowledgement).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -50,6 +54,7 @@ class Probe(BaseModel):
     until_end: bool = False
     stop_on: Literal["reply", "yes"] = "reply"
     follow_up: str | None = None
+    hold: bool = False
 
 
 class Injection(BaseModel):

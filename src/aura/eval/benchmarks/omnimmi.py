@@ -182,7 +182,7 @@ class OmniMMI(Benchmark):
             p = _PA.model_validate(row)
             s, e = span_seconds(p.answer, what="answer")
             return Item(id=iid, benchmark=self.name, task=task, category=cat, video=resolve_video(root, p.video),
-                        probes=[Probe(key="poll", time=0, until_end=True, prompt=p.question)],
+                        probes=[Probe(key="poll", time=0, until_end=True, hold=True, prompt=p.question)],
                         injections=[Injection(key="0", time=0, text=p.question)], to_end=True,
                         gold={"span": [s, e]})
         t = _PT.model_validate(row)
