@@ -103,8 +103,10 @@ def build_tiny_tokenizer(path: str | Path, *, vocab_size: int = 400, add_silent_
 
 
 def _tiny_config(arch: Arch, vocab: int, ids: dict[str, int], hidden_size: int, num_layers: int,
-                 vision_depth: int, vision_hidden: int):
-    heads = max(1, hidden_size // 16)
+                 vision_depth: int, vision_hidden: int, num_heads: int | None = None):
+    heads = num_heads or max(1, hidden_size // 16)
+    if hidden_size % heads or (hidden_size // heads) % 8:
+        raise ValueError(f"hidden_size {hidden_size} does not split into {heads} heads of a multiple of 8")
     head_dim = hidden_size // heads
     half = head_dim // 2
     mrope = [half - 2 * (half // 4), half // 4, half // 4]  # temporal, height, width rotary sections
@@ -214,12 +216,14 @@ def build_tiny_checkpoint(
     seed: int = 0,
     add_silent_token: bool = True,
     max_pixels: int | None = None,
+    num_heads: int | None = None,
 ) -> Path:
     """Build a tiny random ``arch`` checkpoint in code and save it under ``path``; return the path.
 
     The directory holds the model (safetensors + config), the tokenizer with a ChatML chat
     template and the Qwen special tokens (``<|silent|>`` when ``add_silent_token``), and a
-    ``preprocessor_config.json``. Deterministic for a given ``seed``.
+    ``preprocessor_config.json`` (``max_pixels`` caps a frame's resized pixel count). Attention
+    heads default to ``hidden_size // 16``. Deterministic for a given ``seed``.
     """
     import torch
 
@@ -227,7 +231,7 @@ def build_tiny_checkpoint(
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tiny_tokenizer(out, add_silent_token=add_silent_token)
     ids = {s: tokenizer.convert_tokens_to_ids(s) for s in QWEN_SPECIAL_TOKENS}
-    cfg = _tiny_config(arch, len(tokenizer), ids, hidden_size, num_layers, vision_depth, vision_hidden)
+    cfg = _tiny_config(arch, len(tokenizer), ids, hidden_size, num_layers, vision_depth, vision_hidden, num_heads)
     if arch == "qwen3_vl":
         from transformers import Qwen3VLForConditionalGeneration as Cls
     else:

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``aura bench ...`` (results recorded in docs/benchmarks.md)."""

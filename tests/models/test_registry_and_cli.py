@@ -1,0 +1,45 @@
+"""``load_model`` specs, and ``aura serve`` / ``aura bench ttft`` bad input: one-line errors, exit status 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from aura.cli.main import main
+from aura.errors import ConfigError
+from aura.models.hf.backend import HFStreamingModel
+from aura.models.hf.loader import CheckpointError
+from aura.models.openai_backend import BackendError, OpenAIStreamingModel
+from aura.models.registry import load_model
+from aura.stream import ContextConfig
+
+
+def test_specs(tiny_dirs):
+    m = load_model(f"hf:{tiny_dirs['qwen2_5_vl']}", ContextConfig(window_chunks=3), max_new_tokens=7)
+    assert isinstance(m, HFStreamingModel) and m.max_new_tokens == 7 and m.context_config.window_chunks == 3
+    o = load_model("openai:http://127.0.0.1:9/v1#aura")
+    assert isinstance(o, OpenAIStreamingModel) and o.model == "aura" and o.base_url == "http://127.0.0.1:9/v1"
+    with pytest.raises(ConfigError, match="SCHEME:TARGET"):
+        load_model("checkpoint")
+    with pytest.raises(ConfigError, match="unknown model scheme 'gguf'"):
+        load_model("gguf:/x")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_model("hf:/no/such/dir")
+    with pytest.raises(BackendError, match="http"):
+        load_model("openai:ftp://host")
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["serve", "--model", "hf:/no/such/dir"], "does not exist"),
+        (["serve", "--model", "openai:http://127.0.0.1:9/v1"], "cannot expose"),
+        (["serve", "--model", "hf:/x", "--port", "0"], "--port"),
+        (["serve", "--model", "hf:/x", "--api-key-file", "/no/such/key"], "API key file"),
+        (["bench", "ttft", "--seconds", "0"], "--seconds"),
+        (["bench", "ttft", "--window", "0"], "--window"),
+    ],
+)
+def test_cli_errors_are_one_line(capsys, argv, needle):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aura: error:") and needle in err and "\n" not in err
