@@ -109,3 +109,39 @@ def test_loss_variants_train(tmp_path: Path, qwen3_dir: Path, samples_path: Path
         cfg = tiny_config(tmp_path / variant, qwen3_dir, samples_path, "train.max_steps=1", f"train.loss={variant}")
         losses[variant] = Trainer(cfg).train().losses[0]
     assert losses["masked"] != pytest.approx(losses["plain"])
+
+
+def test_qwen2_5_vl_trains(tmp_path: Path, samples_path: Path) -> None:
+    from aura.models.hf.tiny import build_tiny_checkpoint
+
+    ckpt = build_tiny_checkpoint(tmp_path / "q25", "qwen2_5_vl", hidden_size=32, vision_hidden=32, vision_depth=1)
+    cfg = tiny_config(tmp_path / "run", ckpt, samples_path, "train.max_steps=3", "data.synthetic_size=28")
+    trainer = Trainer(cfg)
+    assert trainer.loaded.chat_format.style == "qwen2_5_vl"
+    result = trainer.train()
+    assert result.step == 3 and all(x == x for x in result.losses)
+
+
+def test_skip_bad_samples_keeps_training(tmp_path: Path, qwen3_dir: Path, caplog) -> None:
+    import logging
+
+    from aura.fileio import write_jsonl_atomic
+
+    from .conftest import demo_samples
+
+    good = demo_samples()[:4]
+    too_long = dict(good[1], id="long", messages=[*good[1]["messages"][:-1],
+                                                   {"role": "assistant", "content": "word " * 3000}])
+    path = tmp_path / "s.jsonl"
+    write_jsonl_atomic(path, [good[0], too_long, good[2], good[3]])
+    with path.open("a") as f:
+        f.write("{broken\n")
+    cfg = tiny_config(tmp_path / "stop", qwen3_dir, path, "train.max_steps=2")
+    with pytest.raises(Exception, match=r"s\.jsonl:5: malformed JSON"):
+        Trainer(cfg)
+    cfg = tiny_config(tmp_path / "skip", qwen3_dir, path, "train.max_steps=2", "data.on_bad_sample=skip")
+    with caplog.at_level(logging.WARNING):
+        result = Trainer(cfg).train()
+    assert result.step == 2 and result.skipped_samples == 1
+    assert "s.jsonl:2" in caplog.text and "s.jsonl:5" in caplog.text
+    assert read_metrics(tmp_path / "skip")[-1]["skipped_samples"] == 1
