@@ -40,8 +40,8 @@ def read_results(bench: Benchmark, path: str | Path, *, model: str | None = None
     if not p.is_file():
         raise AnnotationError(f"{p}: no such results file")
     data = _parse(p)
-    if isinstance(data, dict) and not bench.looks_official(data) and "item_id" in data:
-        data = [data]
+    if isinstance(data, dict) and not bench.looks_official(data):
+        data = [data]  # a one-line JSONL file
     if is_ours(data):
         other = {r.get("benchmark") for r in data} - {bench.name, None}
         if other:
