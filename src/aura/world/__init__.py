@@ -6,6 +6,7 @@ render style, questions of all four types with the replies they are owed, and
 See ``docs/world.md``.
 """
 
+from aura.world.answers import agrees, extract
 from aura.world.physics import Trajectories, simulate
 from aura.world.questions import WorldQuestion, WorldResponse, WorldStream, make_stream, plan_questions
 from aura.world.render import Renderer, RenderStyle, frame_size, render_video, sample_style
@@ -27,6 +28,8 @@ __all__ = [
     "WorldQuestion",
     "WorldResponse",
     "WorldStream",
+    "agrees",
+    "extract",
     "frame_size",
     "generate_scene",
     "make_stream",

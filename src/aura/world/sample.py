@@ -37,12 +37,17 @@ def write_sample(out: str | Path | None = None) -> tuple[Path, Path]:
     stream = make_stream(SAMPLE_SEED, duration=SAMPLE_SECONDS, phrasing="train")
     style = stream.style.model_copy(update={"crf": 26})
     video = render_video(stream.scene, out / "sample.mp4", fps=SAMPLE_FPS, height=SAMPLE_HEIGHT, style=style)
-    questions = [{"time": q.time, "question": q.text} for q in stream.questions]
     qpath = out / "sample_questions.json"
-    lines = ",\n".join(" " + json.dumps(q) for q in questions)
-    atomic_write_text(qpath, "[\n" + lines + "\n]\n")
+    atomic_write_text(qpath, sample_questions_json())
     write_camera_clip(out / "sample_camera.y4m")
     return video, qpath
+
+
+def sample_questions_json() -> str:
+    """The sample's questions as ``[{"time": ..., "question": ...}]`` JSON, one per line."""
+    stream = make_stream(SAMPLE_SEED, duration=SAMPLE_SECONDS, phrasing="train")
+    lines = ",\n".join(" " + json.dumps({"time": q.time, "question": q.text}) for q in stream.questions)
+    return "[\n" + lines + "\n]\n"
 
 
 def write_camera_clip(path: Path) -> Path:
