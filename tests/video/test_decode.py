@@ -110,6 +110,25 @@ def test_truncated_file_streams_the_good_part_then_raises(tmp_path):
     assert len(chunks) == math.ceil(len(got) / 2)
 
 
+@pytest.mark.parametrize(("codec", "suffix"), [("libx264", "mkv"), ("libvpx-vp9", "webm")])
+def test_truncated_matroska_is_reported(tmp_path, codec, suffix):
+    path = make_clip(tmp_path / f"c.{suffix}", codec=codec, frames=250, rate=25)
+    data = path.read_bytes()
+    cut = tmp_path / f"cut.{suffix}"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    got = []
+    with pytest.raises(CorruptVideoError, match=r"truncated: decoded \d+\.\ds of 10\.0s"):
+        for item in iter_frames(cut):
+            got.append(item)
+    assert len(got) >= 4
+    assert [read_index(f) for _, f in got] == [math.floor(t * 25 + 1e-6) for t, _ in got]
+
+
+def test_unreachable_url_is_a_clear_error():
+    with pytest.raises(NotAVideoError, match="cannot open"):
+        probe("http://127.0.0.1:9/video.mp4")
+
+
 def test_mp4_without_its_index_is_reported_as_damaged(tmp_path):
     path = make_clip(tmp_path / "c.mp4", frames=100)  # index at the end (no faststart)
     data = path.read_bytes()

@@ -95,7 +95,7 @@ def _iter_file(source: Source, fps: float, start: float, end: float | None, max_
             if start > 0 and stats.last_end > 0:
                 return
             raise EmptyVideoError(f"{name}: the video stream holds no decodable frame")
-        expected = _stream_duration(stream)
+        expected = _stream_duration(stream) or _header_duration(container)
         if end is not None and expected is not None:
             expected = min(expected, end)
         if expected is not None and stats.last_end < expected - max(1.0, 0.02 * expected):
@@ -182,6 +182,17 @@ def _stream_duration(stream: Any) -> float | None:
         return None
     value = float(stream.duration * stream.time_base)
     return value if value > 0 else None
+
+
+HEADER_DURATION_FORMATS = ("matroska",)
+"""Containers whose header records the duration (rather than FFmpeg estimating it)."""
+
+
+def _header_duration(container: Any) -> float | None:
+    name = str(container.format.name)
+    if not container.duration or len(container.streams) != 1 or not name.startswith(HEADER_DURATION_FORMATS):
+        return None
+    return container.duration / 1_000_000
 
 
 def _first_line(exc: BaseException) -> str:
