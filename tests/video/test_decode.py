@@ -124,6 +124,21 @@ def test_truncated_matroska_is_reported(tmp_path, codec, suffix):
     assert [read_index(f) for _, f in got] == [math.floor(t * 25 + 1e-6) for t, _ in got]
 
 
+def test_header_without_frames_is_truncated(tmp_path):
+    path = write_mp4_frames(tmp_path / "f.mp4")
+    data = path.read_bytes()
+    cut = tmp_path / "h.mp4"
+    cut.write_bytes(data[: data.find(b"mdat") + 4])
+    for call in (probe, lambda s: list(iter_frames(s)), lambda s: list(iter_chunks(s))):
+        with pytest.raises(CorruptVideoError, match="no frame"):
+            call(cut)
+
+
+def write_mp4_frames(path):
+    write_mp4(path, [index_frame(i, 32, 32) for i in range(20)], 10)
+    return path
+
+
 def test_unreachable_url_is_a_clear_error():
     with pytest.raises(NotAVideoError, match="cannot open"):
         probe("http://127.0.0.1:9/video.mp4")

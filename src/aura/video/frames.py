@@ -91,11 +91,15 @@ def _iter_file(source: Source, fps: float, start: float, end: float | None, max_
 
         raw = _decode(container, stream, name, start)
         yield from resample(raw, fps, start=start, end=end, stats=stats, convert=convert)  # type: ignore[misc]
+        expected = _stream_duration(stream) or _header_duration(container)
         if stats.emitted == 0:
             if start > 0 and stats.last_end > 0:
                 return
+            if expected:
+                raise CorruptVideoError(
+                    f"{name}: video is truncated or corrupt: no frame of its {expected:.1f}s decodes", frames=0
+                )
             raise EmptyVideoError(f"{name}: the video stream holds no decodable frame")
-        expected = _stream_duration(stream) or _header_duration(container)
         if end is not None and expected is not None:
             expected = min(expected, end)
         if expected is not None and stats.last_end < expected - max(1.0, 0.02 * expected):

@@ -76,10 +76,10 @@ def _first_frame(container: Any, stream: Any, name: str) -> Any:
                     break
         for frame in stream.codec_context.decode(None):
             return frame
-    except av.error.FFmpegError as exc:
-        raise CorruptVideoError(f"{name}: video is corrupt before its first frame ({exc})") from None
+    except av.error.FFmpegError:
+        raise CorruptVideoError(f"{name}: video is truncated or corrupt: no frame decodes") from None
     if bad:
-        raise CorruptVideoError(f"{name}: video is corrupt: no packet decodes")
+        raise CorruptVideoError(f"{name}: video is truncated or corrupt: no frame decodes")
     return None
 
 
