@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int, default=128, help="default max new tokens per reply")
     p.add_argument("--max-pixels", type=int, help="cap on pixels per frame after resizing (model default if unset)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--no-live", action="store_true", help="no web page / WebSocket sessions / metrics (API only)")
+    p.add_argument("--no-speech", action="store_true", help="live sessions are text only (no VAD, ASR, TTS)")
     p.set_defaults(func=run_serve)
 
 
@@ -68,7 +70,13 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.max_pixels:
         options["max_pixels"] = args.max_pixels
     backend = load_chat_backend(args.model, **options)
-    app = create_app(backend, settings)
+    routers = []
+    if not args.no_live:  # the live page, /ws sessions and /metrics (docs/serving.md)
+        from aura.serve.realtime_app import live_router
+
+        routers.append(live_router(args.model, token=settings.api_key, speech=not args.no_speech,
+                                   temperature=args.temperature, max_new_tokens=args.max_tokens))
+    app = create_app(backend, settings, routers=routers)
     import uvicorn
 
     print(f"aura serve: {backend.name} on http://{args.host}:{args.port}/v1", file=sys.stderr, flush=True)

@@ -1,0 +1,57 @@
+"""`aura serve`'s app: the OpenAI-compatible API and the live page, WebSocket and /metrics side by side."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from aura.cli.main import main
+from aura.models.hf.chat_backend import HFChatBackend
+from aura.models.hf.tiny import build_tiny_checkpoint
+from aura.serve.app import create_app
+from aura.serve.openai_api import APISettings
+from aura.serve.realtime_app import live_router
+from tests.serve.live_server import Client, jpeg, running
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "qwen3_vl", "qwen3_vl")
+
+
+def test_one_app_serves_the_api_the_page_and_live_sessions(tiny) -> None:
+    backend = HFChatBackend.from_pretrained(str(tiny))
+    router = live_router(f"hf:{tiny}", token="k3y", speech=False, max_new_tokens=4)
+    app = create_app(backend, APISettings(api_key="k3y"), routers=[router])
+    with TestClient(app) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and "aura <span>live</span>" in page.text
+        assert "getUserMedia" in client.get("/static/app.js").text
+        assert client.get("/static/../ws.py").status_code == 404
+        assert client.get("/v1/models", headers={"Authorization": "Bearer k3y"}).status_code == 200
+    with running(app) as address:
+        ws = Client(address, "k3y")
+        try:
+            ready = ws.recv()
+            assert ready["type"] == "ready" and ready["model"].startswith("hf:") and not ready["listen"]
+            ws.send_json({"type": "question", "text": "What is there?"})
+            for i in range(4):
+                ws.frame(0.5 * i, jpeg(40 * i, (64, 64)))
+            first = ws.wait_for(lambda m: m["type"] == "step", 60)
+            ws.wait_for(lambda m: m["type"] == "step", 60)
+            assert first["chunk_start"] == 0.0 and first["chunk_end"] == 0.5  # the question closed it early
+            metrics = httpx.get(f"http://{address}/metrics", headers={"Authorization": "Bearer k3y"}, timeout=10).text
+            assert "aura_steps_total" in metrics and "aura_sessions_active 1" in metrics
+        finally:
+            ws.close()
+
+
+def test_demo_refuses_bad_options_with_one_line(capsys, tmp_path) -> None:
+    assert main(["demo", "--model", str(tmp_path), "--no-browser", "--no-speech"]) == 2
+    assert "not a checkpoint directory" in capsys.readouterr().err
+    assert main(["demo", "--video", str(tmp_path / "none.mp4"), "--no-browser"]) == 2
+    assert "no such video file" in capsys.readouterr().err
