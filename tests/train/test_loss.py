@@ -129,3 +129,16 @@ def test_padding_and_empty_samples() -> None:
     assert float(out.per_sample[1]) == 0.0
     assert float(out.loss) == pytest.approx(float(out.per_sample[0]), rel=1e-6)
     assert labels_from(ids, kinds > 0)[1].eq(IGNORE_INDEX).all()
+
+
+def test_sparse_logits_give_the_same_loss() -> None:
+    from aura.train.loss import predicting_positions, sparse_stream_loss
+
+    logits, ids, kinds, n_silent = _example()
+    for variant in ("balanced", "masked", "plain"):
+        mask, _ = supervision(kinds, n_silent, variant)
+        pos = predicting_positions(mask)
+        assert pos.tolist() == sorted({t - 1 for t in range(1, 12) if mask[:, t].any()})
+        full = stream_loss(logits, ids, kinds, n_silent, variant)
+        sparse = sparse_stream_loss(logits[:, pos], pos, ids, kinds, n_silent, variant)
+        assert torch.allclose(full.per_sample, sparse.per_sample) and torch.equal(full.n_tokens, sparse.n_tokens)

@@ -145,3 +145,17 @@ def test_skip_bad_samples_keeps_training(tmp_path: Path, qwen3_dir: Path, caplog
     assert result.step == 2 and result.skipped_samples == 1
     assert "s.jsonl:2" in caplog.text and "s.jsonl:5" in caplog.text
     assert read_metrics(tmp_path / "skip")[-1]["skipped_samples"] == 1
+
+
+def test_sparse_logits_match_full_logits_in_the_model(tmp_path: Path, qwen3_dir: Path, samples_path: Path) -> None:
+    from aura.train.data import iter_samples
+
+    rows = list(iter_samples(samples_path, skip_bad=False))[:3]
+    losses = {}
+    for sparse in (True, False):
+        trainer = Trainer(tiny_config(tmp_path / str(sparse), qwen3_dir, samples_path, f"train.sparse_logits={sparse}"))
+        batch = trainer.builder.build(rows)
+        with torch.no_grad():
+            losses[sparse] = trainer.loss(batch)
+    assert torch.allclose(losses[True].per_sample, losses[False].per_sample, rtol=1e-5, atol=1e-6)
+    assert losses[True].n_tokens.tolist() == losses[False].n_tokens.tolist()

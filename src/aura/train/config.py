@@ -88,6 +88,7 @@ class TrainConfig(_Section):
     global_batch_size: int = Field(128, ge=1)
     micro_batch_size: int = Field(1, ge=1)
     mixed_precision: MixedPrecision = "auto"
+    sparse_logits: bool = Field(True, description="compute logits only where the next token is supervised")
     seed: int = 0
     save_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(2, ge=1)

@@ -78,27 +78,55 @@ def labels_from(input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
 
 
-def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> LossOutput:
-    """The §5 formula over a padded batch: logits (B, T, V) at position t predict labels[t+1].
+def aligned_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> LossOutput:
+    """The §5 formula when ``logits[:, k]`` already predicts ``labels[:, k]`` (no shift).
 
-    ``labels`` is (B, T) with ``IGNORE_INDEX`` where m_t = 0; ``weights`` (B, T) gives w_t. Each
+    ``labels`` (B, K) holds ``IGNORE_INDEX`` where m = 0; ``weights`` (B, K) gives w. Each
     sample's loss is its weighted token NLL summed and divided by its supervised-token count;
     the batch loss is the mean over samples with at least one supervised token (0 if none).
     """
-    shift_logits = logits[:, :-1, :]
-    shift_labels = labels[:, 1:]
-    shift_weights = weights[:, 1:].to(torch.float32)
-    b, t, v = shift_logits.shape
+    b, k, v = logits.shape
     nll = F.cross_entropy(
-        shift_logits.reshape(b * t, v).float(), shift_labels.reshape(b * t), ignore_index=IGNORE_INDEX, reduction="none"
-    ).view(b, t)
-    mask = shift_labels != IGNORE_INDEX
+        logits.reshape(b * k, v).float(), labels.reshape(b * k), ignore_index=IGNORE_INDEX, reduction="none"
+    ).view(b, k)
+    mask = labels != IGNORE_INDEX
     n_tokens = mask.sum(dim=1)
-    summed = (nll * shift_weights * mask).sum(dim=1)
+    summed = (nll * weights.to(torch.float32) * mask).sum(dim=1)
     per_sample = summed / n_tokens.clamp(min=1).to(summed.dtype)
     has = (n_tokens > 0).to(summed.dtype)
     loss = (per_sample * has).sum() / has.sum().clamp(min=1.0)
     return LossOutput(loss=loss, per_sample=per_sample, n_tokens=n_tokens)
+
+
+def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> LossOutput:
+    """The §5 formula over a padded batch: logits (B, T, V) at position t predict labels[t+1].
+
+    ``labels`` is (B, T) with ``IGNORE_INDEX`` where m_t = 0; ``weights`` (B, T) gives w_t.
+    """
+    return aligned_token_loss(logits[:, :-1, :], labels[:, 1:], weights[:, 1:])
+
+
+def predicting_positions(mask: torch.Tensor) -> torch.Tensor:
+    """Positions t (1-D, ascending) whose logits predict a supervised token t+1 in any sample of the batch.
+
+    Computing logits only there (``logits_to_keep``) gives the same loss with far less memory:
+    a long stream sample supervises a few hundred of its thousands of tokens.
+    """
+    return mask[:, 1:].any(dim=0).nonzero().squeeze(1)
+
+
+def sparse_stream_loss(
+    kept_logits: torch.Tensor,
+    positions: torch.Tensor,
+    input_ids: torch.Tensor,
+    kinds: torch.Tensor,
+    n_silent: torch.Tensor,
+    variant: LossVariant = "balanced",
+) -> LossOutput:
+    """``stream_loss`` from logits (B, K, V) kept only at ``positions`` (see ``predicting_positions``)."""
+    mask, weights = supervision(kinds, n_silent, variant)
+    labels = labels_from(input_ids, mask)
+    return aligned_token_loss(kept_logits, labels[:, positions + 1], weights[:, positions + 1])
 
 
 def stream_loss(

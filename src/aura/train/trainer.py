@@ -34,7 +34,7 @@ from aura.fileio import append_jsonl, atomic_write_text, iter_jsonl
 from aura.train.config import Config, config_to_yaml
 from aura.train.data import Batch, BatchBuilder, Plan, count_micro_batches, iter_samples, plan_micro_batches, shard
 from aura.train.frames import FrameSource, SyntheticFrames, VideoFileFrames
-from aura.train.loss import LossOutput, stream_loss
+from aura.train.loss import LossOutput, predicting_positions, sparse_stream_loss, stream_loss, supervision
 from aura.train.model import Loaded, apply_freezing, apply_lora, load_for_training
 from aura.train.schedule import cosine_with_warmup, warmup_steps_for
 
@@ -209,8 +209,14 @@ class Trainer:
             zero = sum((p * 0).sum() for p in self.model.parameters() if p.requires_grad)
             z = torch.zeros(0, device=batch.input_ids.device)
             return LossOutput(zero, z, z.long())  # type: ignore[arg-type]
-        out = self.model(**batch.model_inputs(), use_cache=False)
-        return stream_loss(out.logits, batch.input_ids, batch.kinds, batch.n_silent, self.config.train.loss)
+        variant = self.config.train.loss
+        if not self.config.train.sparse_logits:
+            out = self.model(**batch.model_inputs(), use_cache=False)
+            return stream_loss(out.logits, batch.input_ids, batch.kinds, batch.n_silent, variant)
+        mask, _ = supervision(batch.kinds, batch.n_silent, variant)
+        positions = predicting_positions(mask)
+        out = self.model(**batch.model_inputs(), use_cache=False, logits_to_keep=positions)
+        return sparse_stream_loss(out.logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant)
 
     def train(self, *, resume: bool = False, stop_after: int | None = None,
               on_step: Callable[[int, float], None] | None = None) -> TrainResult:
