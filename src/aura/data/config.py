@@ -84,6 +84,9 @@ class PrepareConfig(_Strict):
     crf: int = Field(23, ge=0, le=51)
     preset: str = "veryfast"
     gop_seconds: float = Field(1.0, gt=0, description="keyframe interval: 1 s = every chunk is seekable")
+    verify: Literal["decode", "demux"] = Field(
+        "decode", description="check each segment by decoding every frame back, or by demuxing its packets only"
+    )
     extensions: list[str] = Field(default_factory=lambda: [".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".ts"])
 
 

@@ -133,10 +133,12 @@ class _SegmentWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def verify_segment(path: Path, fps: float, frames: int) -> tuple[str, int, int]:
-    """Decode ``path`` back and check codec H.264, frame rate ``fps`` and ``frames`` frames.
+def verify_segment(path: Path, fps: float, frames: int, mode: str = "decode") -> tuple[str, int, int]:
+    """Read ``path`` back and check codec H.264, frame rate ``fps`` and ``frames`` frames.
 
-    Returns (codec, width, height). Raises ``ItemFailure`` naming the mismatch.
+    ``mode="decode"`` decodes every frame; ``"demux"`` counts the packets (cheaper, proves the
+    container and the count, not that each frame decodes). Returns (codec, width, height).
+    Raises ``ItemFailure`` naming the mismatch.
     """
     with av.open(str(path)) as c:
         if not c.streams.video:
@@ -145,7 +147,8 @@ def verify_segment(path: Path, fps: float, frames: int) -> tuple[str, int, int]:
         s.thread_type = "AUTO"
         codec = s.codec_context.name
         rate = float(s.average_rate or 0)
-        n = sum(1 for _ in c.decode(s))
+        frames_back = c.decode(s) if mode == "decode" else (p for p in c.demux(s) if p.size)
+        n = sum(1 for _ in frames_back)
         w, h = s.codec_context.width, s.codec_context.height
     if codec != "h264":
         raise ItemFailure("encode", f"{path.name}: codec {codec}, expected h264")
@@ -223,7 +226,7 @@ def prepare_source(src_id: str, path: str, work: Path, cfg: PrepareConfig) -> So
         records = []
         for i, (final, n) in enumerate(segments):
             tmp = final.with_name(f".{final.name}.tmp")
-            codec, w, h = verify_segment(tmp, cfg.fps, n)
+            codec, w, h = verify_segment(tmp, cfg.fps, n, cfg.verify)
             os.replace(tmp, final)
             written.append(final)
             start = i * per_seg / cfg.fps
