@@ -35,3 +35,11 @@ def test_word_error_rate() -> None:
     assert word_error_rate("What colour is it?", "what colour is it") == 0.0
     assert word_error_rate("a b c d", "a x c") == 0.5
     assert word_error_rate("", "") == 0.0 and word_error_rate("", "x") == 1.0
+
+
+def test_a_long_sentence_is_released_at_a_clause_break() -> None:
+    s = SentenceSplitter(max_chars=240, clause_chars=40)
+    assert s.feed("The red ball rolls to the left") == []
+    assert s.feed(", then it bounces") == ["The red ball rolls to the left,"]
+    assert s.feed(" off the wall and comes back") == []
+    assert s.feed(". Next") == ["then it bounces off the wall and comes back."]

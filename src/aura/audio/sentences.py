@@ -13,12 +13,14 @@ class SentenceSplitter:
 
     A sentence ends at ``.``, ``!``, ``?`` or ``…`` followed by whitespace (so "3.5" and a
     trailing "." still waiting for the next piece are not cut), except after a short list of
-    abbreviations. A sentence longer than ``max_chars`` is cut at its last space so TTS never
-    waits on an endless run-on. ``flush()`` releases whatever is left.
+    abbreviations. Text past ``clause_chars`` without a sentence end is released up to its last
+    clause break (", ", "; ", ": ") so speech starts early; past ``max_chars`` it is cut at its
+    last space so TTS never waits on an endless run-on. ``flush()`` releases whatever is left.
     """
 
-    def __init__(self, max_chars: int = 240) -> None:
+    def __init__(self, max_chars: int = 240, clause_chars: int = 80) -> None:
         self.max_chars = max_chars
+        self.clause_chars = clause_chars
         self._buf = ""
 
     def feed(self, piece: str) -> list[str]:
@@ -35,6 +37,11 @@ class SentenceSplitter:
                 out.append(candidate.strip())
             start = m.end()
         self._buf = self._buf[start:]
+        if len(self._buf) > self.clause_chars:  # a long sentence: speak up to its last clause break now
+            cut = max(self._buf.rfind(", "), self._buf.rfind("; "), self._buf.rfind(": "))
+            if cut >= 20:
+                head, self._buf = self._buf[: cut + 1].strip(), self._buf[cut + 2 :]
+                out.append(head)
         while len(self._buf) > self.max_chars:
             cut = self._buf.rfind(" ", 0, self.max_chars)
             cut = cut if cut > 0 else self.max_chars

@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_loss(cmds)
     _register_data(cmds)
     _register_ttft(cmds)
+    from aura.bench.e2e import register_cli as _register_e2e  # spoken question -> first audio (docs/serving.md)
+
+    _register_e2e(cmds)
 
 
 def _register_loss(cmds: argparse._SubParsersAction) -> None:

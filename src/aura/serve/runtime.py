@@ -299,7 +299,11 @@ class LiveSession:
             while self.outbox:
                 msg = self.outbox.popleft()
                 self.core.metrics.set("out_queue", len(self.outbox))
-                await self.send_json(msg)
+                try:
+                    await self.send_json(msg)
+                except Exception:  # the client left (or its socket broke): the receive loop ends the session
+                    log.debug("session %s: send failed; client gone", self.id)
+                    return
                 self._pump_events()
             self._wake_send.clear()
             with contextlib.suppress(TimeoutError):
