@@ -79,7 +79,7 @@ def chunk_of(t: float, chunk_seconds: float = 1.0) -> int:
 
 
 def with_lookahead(chunks: Iterable[VideoChunk], n: int) -> Iterator[tuple[VideoChunk, float | None]]:
-    """Yield ``(chunk, duration)``: ``duration`` is known (the last chunk's end) once the end is <= n chunks away.
+    """Yield ``(chunk, duration)``: ``duration`` (the last chunk's end) is known for the last ``n`` chunks.
 
     If the source fails midway, the chunks already read are still yielded (with the duration
     they reach), then the error is raised.
