@@ -117,21 +117,27 @@ class Trainer:
 
     def __init__(self, config: Config, *, loaded: Loaded | None = None, frame_source: FrameSource | None = None,
                  accelerator: Any = None) -> None:
-        from accelerate import Accelerator
+        from accelerate import Accelerator, PartialState
         from accelerate.utils import set_seed
 
         self.config = config
         cfg = config.train
         if accelerator is None:
+            cpu = not torch.cuda.is_available()
+            grad_accum = config.grad_accum(PartialState(cpu=cpu).num_processes)
             accelerator = Accelerator(
                 mixed_precision=_mixed_precision(cfg.mixed_precision),
-                cpu=not torch.cuda.is_available(),
+                gradient_accumulation_steps=grad_accum,
+                cpu=cpu,
             )
         self.accelerator = accelerator
         self.world_size = accelerator.num_processes
         self.grad_accum = config.grad_accum(self.world_size)
-        accelerator.gradient_accumulation_steps = self.grad_accum
-        accelerator.gradient_state.plugin_kwargs["num_steps"] = self.grad_accum
+        if accelerator.gradient_accumulation_steps != self.grad_accum:
+            raise ConfigError(
+                f"the accelerator accumulates {accelerator.gradient_accumulation_steps} micro-batches; "
+                f"global_batch_size needs {self.grad_accum}"
+            )
         set_seed(cfg.seed)
         self.out = Path(cfg.output_dir)
         self.loaded = loaded or load_for_training(config.model)
