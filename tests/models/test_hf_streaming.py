@@ -155,3 +155,21 @@ def test_bad_checkpoints(tmp_path):
     (tmp_path / "llama" / "config.json").write_text('{"model_type": "llama"}')
     with pytest.raises(CheckpointError, match="unsupported architecture 'llama'"):
         HFStreamingModel.from_pretrained(tmp_path / "llama")
+
+
+def test_bounded_over_thousands_of_chunks(tiny_dirs):
+    """Cache length, frame store and cached messages stay bounded by the window over 2,000 chunks."""
+    cfg = ContextConfig(window_chunks=4, float_chunks=2, history_groups=2)
+    m = HFStreamingModel.from_pretrained(tiny_dirs["qwen3_vl"], cfg, max_new_tokens=1)
+    tiny = np.zeros((1, 32, 32, 3), dtype=np.uint8)
+    peak_cache = peak_msgs = peak_pixels = 0
+    for k in range(2000):
+        m.step(VideoChunk(k, float(k), float(k + 1), tiny), "What is it?" if k % 7 == 0 else None)
+        peak_cache = max(peak_cache, m.engine.cache.get_seq_length())
+        peak_msgs = max(peak_msgs, len(m.engine.messages))
+        peak_pixels = max(peak_pixels, len(m.pixels))
+        if k == 100:
+            early = (peak_cache, peak_msgs)
+    assert peak_pixels <= cfg.max_window_chunks
+    assert peak_msgs <= 1 + 4 * cfg.history_groups * cfg.multi_answer_cap + 2 * cfg.max_window_chunks
+    assert (peak_cache, peak_msgs) == early  # nothing grew after the first hundred chunks
