@@ -100,7 +100,7 @@ class Renderer:
             self._draw(img, o.shape, o.size, centres[o.id], self.object_rgb(o.id, o.colour_at(t)))
         if noise and self.style.noise > 0:
             rng = np.random.default_rng([self._noise_rng_seed, 5, round(t * 1000)])
-            img += rng.normal(0, self.style.noise, img.shape).astype(np.float32)
+            img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(self.style.noise)
         return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
     def frames(self, fps: float, *, start: float = 0.0, end: float | None = None) -> Iterator[np.ndarray]:
