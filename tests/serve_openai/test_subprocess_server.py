@@ -111,3 +111,15 @@ def test_unreachable_server_is_a_clear_error():
     with pytest.raises(BackendError, match="failed"):
         m.step(VideoChunk(0, 0.0, 1.0, frames(0)))
     assert m.context.open_turn is None  # the turn was closed: the session stays usable
+
+
+def test_client_leaving_mid_stream_frees_the_server(server):
+    body = {"model": "tiny", "max_tokens": 64, "stream": True, "messages": [
+        {"role": "user", "content": [{"type": "video_url", "video_url": {"url": chunk_data_uri(frames(1), 2.0)}},
+                                     {"type": "text", "text": "Describe it."}]}]}
+    with httpx.Client(timeout=30) as http:
+        with http.stream("POST", f"{server}/chat/completions", json=body) as r:
+            assert r.status_code == 200
+            next(r.iter_lines())  # read one event, then hang up
+        r2 = http.post(f"{server}/chat/completions", json={**body, "stream": False, "max_tokens": 2})
+        assert r2.status_code == 200

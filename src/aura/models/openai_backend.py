@@ -203,6 +203,8 @@ class OpenAIStep(StepGeneration):
                 piece = event.choices[0].delta.content or ""
                 if not piece:
                     continue
+                if self.silent:
+                    break  # more text after the silent token: ignore it, stop reading
                 if first:
                     self.timings.ttft_s = self.owner.clock() - self.start
                     decode_start = self.owner.clock()
@@ -211,8 +213,7 @@ class OpenAIStep(StepGeneration):
                 stripped = self.raw.lstrip()
                 if SILENT_TOKEN.startswith(stripped) or stripped.startswith(SILENT_TOKEN):
                     if stripped.startswith(SILENT_TOKEN):
-                        self.silent = True
-                        break
+                        self.silent = True  # keep reading only for the trailing usage event
                     continue  # could still be the silent token: hold it back
                 new = self.raw[len(self.text):]
                 self.text = self.raw
