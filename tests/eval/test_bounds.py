@@ -102,3 +102,47 @@ def test_a_failing_video_gives_errors_only_for_unfinished_items(tmp_path: Path) 
     rows = {r["item_id"]: r for r in map(json.loads, (tmp_path / RESULTS).read_text().splitlines())}
     assert rows["i2"]["status"] == "ok"
     assert rows["i20"]["status"] == "error" and rows["i20"]["error"] == "v.mp4: corrupt at 12s"
+
+
+class Picky(ScriptedModel):
+    """TEST DOUBLE that fails on one particular question (like a backend rejecting an input)."""
+
+    def begin_step(self, chunk: VideoChunk, question: str | None = None):
+        if question and "boom" in question:
+            raise AuraError("the backend rejected this question")
+        return super().begin_step(chunk, question)
+
+
+def test_a_failing_query_fails_only_its_item(tmp_path: Path) -> None:
+    items = [Item(id=name, benchmark="t", task="T", video="v.mp4", injections=[],
+                  probes=[Probe(key="0", time=5, prompt=f"Options: {name}")]) for name in ("boom", "fine")]
+    Runner(Picky, EvalConfig(), chunk_source=synthetic(10)).run(items, tmp_path, progress=False)
+    rows = {r["item_id"]: r for r in map(json.loads, (tmp_path / RESULTS).read_text().splitlines())}
+    assert rows["boom"]["error"] == "the backend rejected this question"
+    assert rows["fine"]["status"] == "ok" and rows["fine"]["probes"][0]["response"] == "A."  # chunk 4 -> A
+
+
+def test_long_questions_are_cut_or_deferred_to_fit_the_model(tmp_path: Path) -> None:
+    limit = ScriptedModel().config.max_question_chars
+    long_text = "x" * (limit - 100) + " Options: a b c d"
+    items = [Item(id=f"i{j}", benchmark="t", task="T", video="v.mp4", probes=[],
+                  injections=[Injection(key="0", time=3, text=long_text)]) for j in range(2)]
+    Runner(ScriptedModel, EvalConfig(mode="stream"), chunk_source=synthetic(20)).run(items, tmp_path / "s",
+                                                                                   progress=False)
+    rows = {r["item_id"]: r for r in map(json.loads, (tmp_path / "s" / RESULTS).read_text().splitlines())}
+    assert [rows[i]["injections"][0]["chunk"] for i in ("i0", "i1")] == [2, 3]  # the second waits a chunk
+    assert rows["i1"]["transcript"][0] == [4.0, "D."]
+    item = Item(id="p", benchmark="t", task="T", video="v.mp4", injections=[],
+                probes=[Probe(key="0", time=3, prompt="y" * (2 * limit) + " Options: a b c d")])
+    Runner(ScriptedModel, EvalConfig(), chunk_source=synthetic(20)).run([item], tmp_path / "p", progress=False)
+    row = json.loads((tmp_path / "p" / RESULTS).read_text())
+    assert row["status"] == "ok" and row["probes"][0]["response"] == "C."
+
+
+def test_a_model_reading_another_frame_rate_is_refused(tmp_path: Path) -> None:
+    item = Item(id="a", benchmark="t", task="T", video="v.mp4", injections=[],
+                probes=[Probe(key="0", time=3, prompt="Options: a")])
+    Runner(lambda: ScriptedModel(ContextConfig(fps=4)), EvalConfig(), chunk_source=synthetic(5)).run(
+        [item], tmp_path, progress=False)
+    row = json.loads((tmp_path / RESULTS).read_text())
+    assert row["status"] == "error" and "reads 4 fps" in row["error"]

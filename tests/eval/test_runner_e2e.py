@@ -112,6 +112,6 @@ def test_a_run_directory_holds_one_benchmark_and_mode(tmp_path: Path) -> None:
     Runner(ScriptedModel, EvalConfig()).run(items, tmp_path / "r", progress=False, meta={"benchmark": "ovo"})
     from aura.eval import EvalError
 
-    with pytest.raises(EvalError, match="holds a ovo protocol run"):
+    with pytest.raises(EvalError, match="holds a ovo protocol run of"):
         Runner(ScriptedModel, EvalConfig(mode="stream")).run(items, tmp_path / "r", progress=False,
                                                             meta={"benchmark": "ovo"})

@@ -86,18 +86,29 @@ def with_lookahead(chunks: Iterable[VideoChunk], n: int) -> Iterator[tuple[Video
     """
     buf: deque[VideoChunk] = deque()
     error: BaseException | None = None
+    it = iter(chunks)
     try:
-        for ch in chunks:
+        for ch in it:
             buf.append(ch)
             if len(buf) > n:
                 yield buf.popleft(), None
     except Exception as exc:  # decoding failed: flush what we have, then report it
         error = exc
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()  # release the decoder now, also when the consumer stops early
     duration = buf[-1].end if buf else None
     while buf:
         yield buf.popleft(), duration
     if error is not None:
         raise error
+
+
+def fit(text: str, model: StreamingModel) -> str:
+    """A prompt cut to the model's question limit (keeping its end, where the question and options are)."""
+    limit = model.context_config.max_question_chars
+    return text if len(text) <= limit else text[-limit:].lstrip()
 
 
 def force_silence(model: StreamingModel, chunk: VideoChunk, question: str | None = None) -> StepResult:
@@ -203,10 +214,11 @@ class Runner:
                 old = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 old = {}
-            for key in ("benchmark", "mode"):
+            for key in ("benchmark", "mode", "model"):
                 if key in old and key in meta and old[key] != meta[key]:
-                    raise EvalError(f"{out} holds a {old.get('benchmark')} {old.get('mode')} run; "
-                                    f"use another output directory for {meta.get('benchmark')} {meta['mode']}")
+                    raise EvalError(f"{out} holds a {old.get('benchmark')} {old.get('mode')} run of "
+                                    f"{old.get('model', '?')}; use another output directory for "
+                                    f"{meta.get('benchmark')} {meta['mode']} of {meta.get('model', '?')}")
         atomic_write_text(path, json.dumps(meta, indent=2, default=str) + "\n")
 
     def _model(self) -> StreamingModel:
@@ -220,6 +232,10 @@ class Runner:
         emitted: set[str] = set()
         try:
             model = self._model()
+            mc = model.context_config
+            if (mc.fps, mc.chunk_seconds) != (self.config.fps, self.config.chunk_seconds):
+                raise EvalError(f"{model.name} reads {mc.fps:g} fps in {mc.chunk_seconds:g}-s chunks; "
+                                f"the run decodes {self.config.fps:g} fps in {self.config.chunk_seconds:g}-s chunks")
             runner = self._protocol if self.config.mode == "protocol" else self._stream
             for row in runner(model, video, group, todo, out):
                 emitted.add(row["item_id"])
@@ -275,19 +291,29 @@ class Runner:
             last = chunk
             chunks = [t.chunk for t in buffer.window]
             for run in list(runs):
-                self._advance(model, run, chunk, duration, chunks, final=False)
-                if run.done:
+                failed = self._advance_safely(model, run, chunk, duration, chunks, final=False)
+                if failed or run.done:
                     runs.remove(run)
-                    yield self._row(run.item, probes=run.results)
+                    yield failed or self._row(run.item, probes=run.results)
             if not runs:
                 return
         if last is None:
             raise EvalError(f"{video}: no video chunks")
         chunks = [t.chunk for t in buffer.window]
         for run in runs:
-            while not run.done:
-                self._advance(model, run, last, last.end, chunks, final=True)
-            yield self._row(run.item, probes=run.results)
+            failed = self._advance_safely(model, run, last, last.end, chunks, final=True)
+            yield failed or self._row(run.item, probes=run.results)
+
+    def _advance_safely(self, model: StreamingModel, run: _ItemRun, chunk: VideoChunk, duration: float | None,
+                        chunks: list[VideoChunk], *, final: bool) -> dict[str, Any] | None:
+        """Advance one item; a failing query fails that item only (its error row), not the video."""
+        try:
+            self._advance(model, run, chunk, duration, chunks, final=final)
+        except Exception as exc:  # each query starts from reset(), so the next item is unaffected
+            if not isinstance(exc, AuraError):
+                log.warning("query of item %s failed", run.item.id, exc_info=True)
+            return self._error_row(run.item, error_text(exc))
+        return None
 
     def _advance(self, model: StreamingModel, run: _ItemRun, chunk: VideoChunk, duration: float | None,
                  chunks: list[VideoChunk], *, final: bool) -> None:
@@ -309,7 +335,7 @@ class Runner:
                 return
             idx = min(idx, chunk.index)
             window = [ch for ch in chunks if ch.index <= idx][-self.config.window_chunks:] or [chunk]
-            prompt = probe.prompt.replace(ANSWER_PLACEHOLDER, run.previous_response())
+            prompt = fit(probe.prompt.replace(ANSWER_PLACEHOLDER, run.previous_response()), model)
             res, dt = self._ask(model, window, prompt)
             said = res.text.strip() if not res.silent else ""
             run.results.append({
@@ -331,14 +357,14 @@ class Runner:
         if not finished and chunk_of(run.poll_time, c) <= chunk.index:
             window = [ch for ch in chunks if ch.index <= chunk.index][-self.config.window_chunks:]
             held = chunk_of(probe.time, c) if probe.hold else None
-            res, dt = self._ask(model, window, probe.prompt, held)
+            res, dt = self._ask(model, window, fit(probe.prompt, model), held)
             run.polls += 1
             said = res.text.strip() if not res.silent else ""
             hit = bool(said) and (probe.stop_on == "reply" or "yes" in said.lower())
             if hit:
                 follow = None
                 if probe.follow_up:
-                    fres, _ = self._ask(model, window, probe.follow_up)
+                    fres, _ = self._ask(model, window, fit(probe.follow_up, model))
                     follow = fres.text.strip() if not fres.silent else ""
                 self._finish_poll(run, probe, chunk.end, said, follow, dt, res)
                 return True
@@ -372,6 +398,7 @@ class Runner:
         ttfts: list[float] = []
         open_items = list(group)
         last: VideoChunk | None = None
+        limit = model.context_config.max_question_chars
 
         def horizon(it: Item) -> float:
             if it.to_end:
@@ -414,7 +441,10 @@ class Runner:
                     if idx > chunk.index:
                         continue
                     prev = injected[it.id][-1]["key"] if injected[it.id] else None
-                    text = inj.text.replace(ANSWER_PLACEHOLDER, answer_to(it, prev, chunk.end) if prev else "")
+                    text = fit(inj.text.replace(ANSWER_PLACEHOLDER, answer_to(it, prev, chunk.end) if prev else ""),
+                               model)
+                    if texts and len("\n".join([*texts, text])) > limit:
+                        continue  # no room in this chunk's question: it goes into the next chunk
                     texts.append(text)
                     asked_now.add(it.id)
                     injected[it.id].append(
