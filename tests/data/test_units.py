@@ -213,3 +213,30 @@ def test_cli_runs_the_whole_engine_from_a_config(tmp_path: Path, corpus: Path, s
 
     stats = json.loads(capsys.readouterr().out)
     assert stats["stages"]["prepare"]["segments"] == 2 and stats["verified_samples"] > 0
+
+
+def test_segment_verification_catches_a_truncated_file(tmp_path: Path) -> None:
+    from aura.data.stages.prepare import verify_segment
+
+    clip = make_pattern(tmp_path / "c.mp4", 8.0, [Square("red", 1, 2)])
+    rec = prepare_source("c", str(clip), tmp_path, PrepareConfig(verify="full"))
+    seg = tmp_path / rec.segments[0].path
+    for mode in ("full", "ends", "demux"):
+        assert verify_segment(seg, 2.0, 16, mode)[0] == "h264"
+    data = seg.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    for mode in ("full", "ends", "demux"):
+        with pytest.raises(ItemFailure, match="frames read back, 16 written"):
+            verify_segment(cut, 2.0, 16, mode)
+    with pytest.raises(ItemFailure, match="frame rate"):
+        verify_segment(seg, 4.0, 16, "ends")
+
+
+def test_shipped_configs_parse() -> None:
+    root = Path(__file__).resolve().parents[2] / "configs" / "data"
+    files = sorted(root.glob("*.yaml"))
+    assert files
+    for f in files:
+        cfg = load_config(f)
+        assert cfg.structure.context.window_chunks == 30 and cfg.work

@@ -84,8 +84,10 @@ class PrepareConfig(_Strict):
     crf: int = Field(23, ge=0, le=51)
     preset: str = "veryfast"
     gop_seconds: float = Field(1.0, gt=0, description="keyframe interval: 1 s = every chunk is seekable")
-    verify: Literal["decode", "demux"] = Field(
-        "decode", description="check each segment by decoding every frame back, or by demuxing its packets only"
+    verify: Literal["full", "ends", "demux"] = Field(
+        "ends",
+        description="read each segment back: count every packet and decode every frame (full), or only the "
+        "first and last keyframe intervals (ends), or none (demux)",
     )
     extensions: list[str] = Field(default_factory=lambda: [".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".ts"])
 
@@ -99,7 +101,8 @@ class SynthesizeConfig(_Strict):
     max_proactive: int = Field(4, ge=0)
     max_multi: int = Field(2, ge=0)
     max_answers: int = Field(6, ge=2, description="most answers of one multi-response question")
-    min_gap_s: float = Field(1.0, ge=0, description="least time between question and proactive answer")
+    min_gap_s: float = Field(0.0, ge=0, description="least time from a question to its (next) delayed answer")
+    chunk_seconds: float = Field(1.0, gt=0, description="the stream's chunk: delayed answers need a later chunk")
 
 
 class RefineConfig(_Strict):

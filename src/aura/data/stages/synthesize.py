@@ -7,6 +7,7 @@ keeps its reason.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from aura.data.config import SynthesizeConfig
@@ -36,6 +37,12 @@ MAX_QUESTION_CHARS = 2000
 
 def _failed_checks(check: CandidateCheck | AnswerCheck | MultiQuestionCheck, names: tuple[str, ...]) -> list[str]:
     return [n for n in names if not getattr(check, n)]
+
+
+def _later_chunk(before: float, after: float, cfg: SynthesizeConfig) -> bool:
+    """True when ``after`` is ``min_gap_s`` past ``before`` and falls in a later stream chunk."""
+    c = cfg.chunk_seconds
+    return after >= before + cfg.min_gap_s and math.floor(after / c + 1e-9) > math.floor(before / c + 1e-9)
 
 
 def synthesize_segment(seg: SegmentRecord, env: ModelStage, cfg: SynthesizeConfig) -> SegmentQAs:
@@ -85,8 +92,8 @@ def synthesize_segment(seg: SegmentRecord, env: ModelStage, cfg: SynthesizeConfi
         why = question_rule(c.question)
         if why is None and (c.question_time >= dur or c.answer_time >= dur):
             why = f"rule: time outside the segment ({c.question_time:g}s, {c.answer_time:g}s)"
-        if why is None and c.answer_time < c.question_time + cfg.min_gap_s:
-            why = f"rule: answer at {c.answer_time:g}s is not {cfg.min_gap_s:g}s after the question"
+        if why is None and not _later_chunk(c.question_time, c.answer_time, cfg):
+            why = f"rule: answer at {c.answer_time:g}s is not in a chunk after the question's"
         if why:
             reject("proactive", c.question, why)
             continue
@@ -124,7 +131,7 @@ def synthesize_segment(seg: SegmentRecord, env: ModelStage, cfg: SynthesizeConfi
             notes: list[str] = []
             for a in answers[: cfg.max_answers]:
                 last = kept[-1].time if kept else q.time
-                if a.time >= dur or a.time < last + cfg.min_gap_s:
+                if a.time >= dur or not _later_chunk(last, a.time, cfg):
                     notes.append(f"rule: answer at {a.time:g}s out of order or outside the segment")
                     continue
                 acheck = env.client.ask(p["verify_answer"], AnswerCheck, media=env.frames(seg.path, until=a.time),
