@@ -49,3 +49,20 @@ def tiny_config(out: Path, model: Path, samples: Path, *extra: str):
     from aura.train.config import load_config
 
     return load_config(TINY_CONFIG, tiny_overrides(out, model, samples, *extra))
+
+
+@pytest.fixture(scope="session")
+def nano_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random aura-nano checkpoint (its own tokenizer trained on the demo samples' text)."""
+    import torch
+
+    from aura.models.nano import NanoConfig, NanoVLM, save_checkpoint
+    from aura.models.nano.tokenizer import train_tokenizer
+
+    texts = [m["content"] if isinstance(m["content"], str) else " ".join(p.get("text", "") for p in m["content"])
+             for s in demo_samples() for m in s["messages"]]
+    tok = train_tokenizer(texts, vocab_size=300)
+    cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16), d_model=32, n_layers=2, n_heads=2)
+    torch.manual_seed(0)
+    model = NanoVLM(cfg, video_pad_id=tok.convert_tokens_to_ids("<|video_pad|>"))
+    return save_checkpoint(tmp_path_factory.mktemp("nano") / "ckpt", model, tok)

@@ -159,3 +159,24 @@ def test_sparse_logits_match_full_logits_in_the_model(tmp_path: Path, qwen3_dir:
             losses[sparse] = trainer.loss(batch)
     assert torch.allclose(losses[True].per_sample, losses[False].per_sample, rtol=1e-5, atol=1e-6)
     assert losses[True].n_tokens.tolist() == losses[False].n_tokens.tolist()
+
+
+def test_aura_nano_trains_checkpoints_and_resumes(tmp_path: Path, nano_dir: Path, samples_path: Path) -> None:
+    from aura.models.nano import load_checkpoint
+
+    extra = ("train.max_steps=20", "train.save_every=100")
+    cfg = tiny_config(tmp_path / "full", nano_dir, samples_path, *extra)
+    trainer = Trainer(cfg)
+    assert trainer.loaded.model_type == "aura_nano" and trainer.loaded.chat_format.style == "plain"
+    assert trainer.trainable["vision"] == 0 and trainer.trainable["projector"] == 0 and trainer.trainable["llm"] > 0
+    full = trainer.train()
+    assert sum(full.losses[-4:]) / 4 < sum(full.losses[:4]) / 4 - 0.3
+    model, _ = load_checkpoint(full.checkpoint / "model")
+    live = trainer.accelerator.unwrap_model(trainer.model)
+    assert torch.equal(model.embed.weight, live.embed.weight.detach())
+    saved_vision, live_vision = model.vision.state_dict(), live.vision.state_dict()
+    assert saved_vision.keys() == live_vision.keys()
+    assert all(torch.equal(saved_vision[k], live_vision[k]) for k in saved_vision)
+    Trainer(tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra)).train(stop_after=10)
+    resumed = Trainer(tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra)).train(resume=True)
+    assert resumed.losses == pytest.approx(full.losses[10:], rel=1e-5, abs=1e-6)

@@ -42,7 +42,7 @@ class ModelConfig(_Section):
     add_silent_token: bool = Field(True, description="add <|silent|> to a tokenizer that lacks it (base checkpoints)")
     freeze_vision: bool = True
     freeze_projector: bool = True
-    vision_prefixes: list[str] = Field(default_factory=lambda: ["visual.", "vision_tower.", "vision_model."])
+    vision_prefixes: list[str] = Field(default_factory=lambda: ["visual.", "vision_tower.", "vision_model.", "vision."])
     projector_markers: list[str] = Field(default_factory=lambda: ["merger", "projector"])
     lora: LoraConfig | None = None
     gradient_checkpointing: bool = False

@@ -1,6 +1,8 @@
 """Loading a checkpoint for training: model, tokenizer, chat format, patching; freezing; LoRA.
 
-Only local checkpoint directories are loaded (``from_pretrained(dir)``); nothing is downloaded.
+Two families: transformers VLMs (Qwen3-VL, Qwen2.5-VL; ``from_pretrained(dir)``) and aura-nano
+(``aura.models.nano``). ``Loaded`` hides their differences behind ``forward`` and ``save``.
+Only local checkpoint directories are loaded; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aura.train.config import ModelConfig
 log = logging.getLogger(__name__)
 
 STYLE_BY_MODEL_TYPE = {"qwen3_vl": "qwen3_vl", "qwen2_5_vl": "qwen2_5_vl"}
+NANO_MODEL_TYPE = "aura_nano"
 
 
 @dataclass
@@ -34,6 +37,31 @@ class Loaded:
     preprocess: Callable[[np.ndarray], tuple[np.ndarray, tuple[int, int, int]]]
     pad_id: int
     model_type: str
+    forward: Callable[[torch.nn.Module, Any, torch.Tensor | None], torch.Tensor] | None = None
+    """(model, batch, logits_to_keep) -> logits; default: a transformers VLM forward."""
+    save: Callable[[torch.nn.Module, dict[str, torch.Tensor], Any, Path, Path], None] | None = None
+    """(unwrapped model, state dict, tokenizer, source checkpoint dir, target dir); default: save_pretrained."""
+
+    def logits(self, model: torch.nn.Module, batch: Any, logits_to_keep: torch.Tensor | None) -> torch.Tensor:
+        """Logits of ``batch`` (B, T, V), or (B, K, V) at ``logits_to_keep`` positions."""
+        if self.forward is not None:
+            return self.forward(model, batch, logits_to_keep)
+        extra = {} if logits_to_keep is None else {"logits_to_keep": logits_to_keep}
+        return model(**batch.model_inputs(), use_cache=False, **extra).logits
+
+    def save_model(self, model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: Path,
+                   target: Path) -> None:
+        """Write a loadable checkpoint of ``model`` (weights, config, tokenizer, preprocessing) to ``target``."""
+        if self.save is not None:
+            self.save(model, state_dict, self.tokenizer, source, target)
+            return
+        import shutil
+
+        model.save_pretrained(str(target), state_dict=state_dict, safe_serialization=True)  # type: ignore[operator]
+        self.tokenizer.save_pretrained(str(target))
+        for name in ("preprocessor_config.json", "video_preprocessor_config.json"):
+            if (source / name).is_file():
+                shutil.copy2(source / name, target / name)
 
 
 def checkpoint_model_type(path: str | Path) -> str:
@@ -55,6 +83,8 @@ def load_for_training(cfg: ModelConfig) -> Loaded:
     from aura.models.hf.preprocess import PatchSpec, preprocess_frames
 
     model_type = checkpoint_model_type(cfg.path)
+    if model_type == NANO_MODEL_TYPE:
+        return load_nano_for_training(cfg)
     style = cfg.chat_style if cfg.chat_style != "auto" else STYLE_BY_MODEL_TYPE.get(model_type)
     if style is None:
         raise ConfigError(
@@ -77,6 +107,35 @@ def load_for_training(cfg: ModelConfig) -> Loaded:
     return Loaded(model, tokenizer, chat_format, preprocess, int(pad_id), model_type)
 
 
+def load_nano_for_training(cfg: ModelConfig) -> Loaded:
+    """An aura-nano checkpoint for training: the plain chat format, nano's frame resizing, its own save."""
+    from aura.models.hf.chat import ChatFormat
+    from aura.models.nano.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from aura.models.nano.pixels import chunk_pixels
+
+    try:
+        model, tokenizer = load_checkpoint(cfg.path)
+    except CheckpointError as exc:
+        raise ConfigError(str(exc)) from None
+    ncfg = model.cfg
+    chat_format = ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1)
+    grid = (1, ncfg.grid, ncfg.grid)
+
+    def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+        return chunk_pixels(frames, ncfg.image_size, ncfg.frames_per_chunk).numpy()[None], grid
+
+    def forward(m: torch.nn.Module, batch: Any, keep: torch.Tensor | None) -> torch.Tensor:
+        logits, _ = m(batch.input_ids, pixels=batch.pixel_values_videos, attention_mask=batch.attention_mask,
+                      logits_to_keep=keep)
+        return logits
+
+    def save(m: torch.nn.Module, state: dict[str, torch.Tensor], tok: Any, source: Path, target: Path) -> None:
+        save_checkpoint(target, m, tok)  # type: ignore[arg-type]
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else chat_format.end_of_turn_id
+    return Loaded(model, tokenizer, chat_format, preprocess, int(pad_id), NANO_MODEL_TYPE, forward, save)
+
+
 def ensure_silent_token(tokenizer: Any, cfg: ModelConfig) -> bool:
     """Make sure ``<|silent|>`` is one special token; add it if allowed. Returns True if it was added.
 
@@ -97,9 +156,16 @@ def ensure_silent_token(tokenizer: Any, cfg: ModelConfig) -> bool:
 
 
 def part_of(name: str, cfg: ModelConfig) -> str:
-    """``"projector"``, ``"vision"`` or ``"llm"``: which part a parameter name belongs to."""
+    """``"projector"``, ``"vision"`` or ``"llm"``: which part a parameter name belongs to.
+
+    A projector marker anywhere in the name wins (Qwen's ``visual.merger``, nano's ``projector``);
+    then a vision prefix (``visual.``, nano's ``vision.``); everything else is the language model.
+    """
+    parts = name.split(".")
+    if any(m in p for p in parts for m in cfg.projector_markers):
+        return "projector"
     if any(p in name for p in cfg.vision_prefixes):
-        return "projector" if any(m in name for m in cfg.projector_markers) else "vision"
+        return "vision"
     return "llm"
 
 

@@ -142,7 +142,8 @@ class Trainer:
         self.out = Path(cfg.output_dir)
         self.loaded = loaded or load_for_training(config.model)
         model = self.loaded.model
-        model.config.use_cache = False
+        if getattr(model, "config", None) is not None and hasattr(model.config, "use_cache"):
+            model.config.use_cache = False
         if config.model.lora is not None:
             model = apply_lora(model, config.model)
             self.trainable = {"lora": sum(p.numel() for p in model.parameters() if p.requires_grad)}
@@ -217,12 +218,12 @@ class Trainer:
             return LossOutput(zero, z, z.long())  # type: ignore[arg-type]
         variant = self.config.train.loss
         if not self.config.train.sparse_logits:
-            out = self.model(**batch.model_inputs(), use_cache=False)
-            return stream_loss(out.logits, batch.input_ids, batch.kinds, batch.n_silent, variant)
+            logits = self.loaded.logits(self.model, batch, None)
+            return stream_loss(logits, batch.input_ids, batch.kinds, batch.n_silent, variant)
         mask, _ = supervision(batch.kinds, batch.n_silent, variant)
         positions = predicting_positions(mask)
-        out = self.model(**batch.model_inputs(), use_cache=False, logits_to_keep=positions)
-        return sparse_stream_loss(out.logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant)
+        logits = self.loaded.logits(self.model, batch, positions)
+        return sparse_stream_loss(logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant)
 
     def train(self, *, resume: bool = False, stop_after: int | None = None,
               on_step: Callable[[int, float], None] | None = None) -> TrainResult:
@@ -357,12 +358,7 @@ class Trainer:
         state_dict = acc.get_state_dict(self.model)
         if self.is_main:
             unwrapped = acc.unwrap_model(self.model)
-            unwrapped.save_pretrained(str(tmp / "model"), state_dict=state_dict, safe_serialization=True)
-            self.loaded.tokenizer.save_pretrained(str(tmp / "model"))
-            src = Path(self.config.model.path)
-            for name in ("preprocessor_config.json", "video_preprocessor_config.json"):
-                if (src / name).is_file():
-                    shutil.copy2(src / name, tmp / "model" / name)
+            self.loaded.save_model(unwrapped, state_dict, Path(self.config.model.path), tmp / "model")
             atomic_write_text(tmp / "config.yaml", config_to_yaml(self.config))
             atomic_write_text(tmp / STATE_FILE, self.state.to_json())
             if final.exists():
