@@ -17,23 +17,13 @@ from aura.eval.runner import force_silence
 from aura.stream import SILENT_TOKEN, VideoChunk
 from tests.eval.fixtures import ovo_fixture
 
-CHECKPOINT: list[Path] = []
-
-
-def short_tiny_model():  # used as ``py:tests.eval.test_hf_backend:short_tiny_model``
-    """The tiny checkpoint with replies cut at 4 tokens (a random model rarely chooses silence)."""
-    from aura.models.hf.backend import HFStreamingModel
-
-    return HFStreamingModel.from_pretrained(CHECKPOINT[-1], max_new_tokens=4)
-
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from aura.models.hf.tiny import build_tiny_checkpoint
 
     torch.set_num_threads(1)
-    CHECKPOINT.append(build_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", "qwen3_vl"))
-    return CHECKPOINT[-1]
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", "qwen3_vl")
 
 
 def test_teacher_forced_turns_are_silent_in_the_hf_backend(tiny_checkpoint: Path) -> None:
@@ -53,9 +43,9 @@ def test_teacher_forced_turns_are_silent_in_the_hf_backend(tiny_checkpoint: Path
 def test_ovo_fixture_runs_through_the_tiny_hf_model(tiny_checkpoint: Path, tmp_path: Path, mode: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     anno, videos = ovo_fixture(tmp_path)
-    spec = f"hf:{tiny_checkpoint}" if mode == "protocol" else "py:tests.eval.test_hf_backend:short_tiny_model"
-    argv = ["eval", "run", "ovo", "-a", str(anno), "--videos", str(videos), "-m", spec, "--mode", mode,
-            "--no-progress", "--window", "6"]  # a short window keeps the CPU test quick
+    # a short window and short replies (a random model rarely chooses silence) keep the CPU test quick
+    argv = ["eval", "run", "ovo", "-a", str(anno), "--videos", str(videos), "-m", f"hf:{tiny_checkpoint}",
+            "--mode", mode, "--no-progress", "--window", "6", "--max-new-tokens", "4"]
     assert main([*argv, "-o", str(tmp_path / "a")]) == 0
     assert "7 run, 0 already done, 1 errors" in capsys.readouterr().out
     rows = [json.loads(line) for line in (tmp_path / "a" / "results.jsonl").read_text().splitlines()]

@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--annotations", "-a", nargs="+", required=True, help="the benchmark's annotation file(s)")
     run.add_argument("--videos", required=True, help="directory the annotation's video paths are relative to")
     run.add_argument("--model", "-m", required=True,
-                     help="nano[:DIR] | hf:DIR | py:MODULE:FACTORY (a callable returning a StreamingModel)")
+                     help="nano[:DIR] | hf:DIR | openai:URL#MODEL | py:MODULE:FACTORY (returns a StreamingModel)")
+    run.add_argument("--max-new-tokens", type=int, default=128, help="longest reply (tokens)")
     run.add_argument("--mode", choices=["protocol", "stream"], default="protocol")
     run.add_argument("--out", "-o", required=True, help="run directory (results.jsonl, summary.json, report.md, plots)")
     run.add_argument("--workers", type=int, default=1, help="videos evaluated in parallel (one model each)")
@@ -84,7 +85,7 @@ def make_judge(args: argparse.Namespace, cache_dir: Path | None) -> CachedJudge:
     return CachedJudge(judge, cache_dir / "judge_cache.jsonl" if cache_dir else None)
 
 
-def model_factory(spec: str) -> Callable[[], StreamingModel]:
+def model_factory(spec: str, *, max_new_tokens: int = 128) -> Callable[[], StreamingModel]:
     """A factory for the model named by ``spec`` (called once per worker; never downloads)."""
     kind, _, arg = spec.partition(":")
     if kind == "py":
@@ -96,25 +97,26 @@ def model_factory(spec: str) -> Callable[[], StreamingModel]:
         except (ImportError, AttributeError) as exc:
             raise EvalError(f"model spec {spec!r}: {exc}") from None
         return factory
-    if kind == "hf":
+    if kind in ("hf", "openai"):
         if not arg:
-            raise EvalError("model spec hf:DIR needs a local checkpoint directory")
+            raise EvalError(f"model spec {spec!r} needs a target (hf:DIR or openai:URL#MODEL)")
 
-        def hf() -> StreamingModel:
-            from aura.models.hf.backend import HFStreamingModel
+        def registered() -> StreamingModel:
+            from aura.models.registry import load_model
 
-            return HFStreamingModel.from_pretrained(arg)
+            return load_model(spec, max_new_tokens=max_new_tokens)
 
-        return hf
+        return registered
     if kind == "nano":
         def nano() -> StreamingModel:
             from aura.models.nano import NanoStreamingModel, bundled_checkpoint, load_checkpoint
 
             model, tokenizer = load_checkpoint(arg or bundled_checkpoint())
-            return NanoStreamingModel(model, tokenizer, name=f"nano:{arg}" if arg else "nano")
+            return NanoStreamingModel(model, tokenizer, max_new_tokens=max_new_tokens,
+                                      name=f"nano:{arg}" if arg else "nano")
 
         return nano
-    raise EvalError(f"unknown model spec {spec!r} (expected nano[:DIR], hf:DIR or py:MODULE:FACTORY)")
+    raise EvalError(f"unknown model spec {spec!r} (expected nano[:DIR], hf:DIR, openai:URL#MODEL or py:MODULE:FACTORY)")
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -133,7 +135,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if not items:
         raise EvalError(f"no usable items in {', '.join(args.annotations)} ({len(loaded.errors)} bad rows)")
     out = Path(args.out)
-    factory = model_factory(args.model)
+    factory = model_factory(args.model, max_new_tokens=args.max_new_tokens)
     meta = {"benchmark": bench.name, "model": args.model, "annotations": [str(a) for a in args.annotations]}
     counts = Runner(factory, config).run(items, out, progress=not args.no_progress, meta=meta)
     judge = make_judge(args, out)
