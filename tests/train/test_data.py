@@ -130,3 +130,23 @@ def test_too_long_target_at_batch_time(qwen3_dir: Path, caplog) -> None:
     assert batch.video_grid_thw is not None
     assert batch.pixel_values_videos.shape[0] == int(batch.video_grid_thw.prod(dim=1).sum())
     assert int(batch.n_tokens) == int(batch.attention_mask.sum())
+
+
+def test_pixel_cache_stays_bounded_over_thousands_of_chunks() -> None:
+    class Fmt:  # only the frame path is exercised: encode_sample is not reached for these rows
+        pass
+
+    calls = 0
+
+    def preprocess(frames):
+        nonlocal calls
+        calls += 1
+        return frames[:1].reshape(1, -1).astype("float32"), (1, 2, 2)
+
+    b = BatchBuilder(Fmt(), SyntheticFrames(8, 8), preprocess, max_length=100, pad_id=0, cache_parts=16)
+    sample = {"id": "s", "video_id": "v"}
+    for k in range(3000):
+        b._pixels(sample, {"type": "video", "chunk": k, "start": float(k), "end": k + 1.0})
+        assert len(b._cache) <= 16
+    b._pixels(sample, {"type": "video", "chunk": 2999, "start": 2999.0, "end": 3000.0})
+    assert calls == 3000  # the most recent chunk was a cache hit

@@ -180,3 +180,18 @@ def test_aura_nano_trains_checkpoints_and_resumes(tmp_path: Path, nano_dir: Path
     Trainer(tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra)).train(stop_after=10)
     resumed = Trainer(tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra)).train(resume=True)
     assert resumed.losses == pytest.approx(full.losses[10:], rel=1e-5, abs=1e-6)
+
+
+def test_tensorboard_is_optional(tmp_path: Path, qwen3_dir: Path, samples_path: Path, caplog) -> None:
+    import importlib.util
+    import logging
+
+    cfg = tiny_config(tmp_path / "tb", qwen3_dir, samples_path, "train.max_steps=1", "train.tensorboard=true")
+    with caplog.at_level(logging.WARNING):
+        result = Trainer(cfg).train()
+    assert result.step == 1
+    if importlib.util.find_spec("tensorboard") is None:
+        assert "tensorboard is not installed" in caplog.text
+        assert not (tmp_path / "tb" / "tensorboard").exists()
+    else:
+        assert any((tmp_path / "tb" / "tensorboard").iterdir())
