@@ -267,3 +267,14 @@ def test_push_chunks_stream_live(tmp_path):
 def _write(path, data):
     path.write_bytes(data)
     return path
+
+
+def test_windows_match_a_full_decode(tmp_path):
+    path = write_mp4(tmp_path / "v.mp4", [index_frame(i, 32, 48) for i in range(120)], 2.0) and tmp_path / "v.mp4"
+    full = dict(iter_frames(path, 2.0))
+    for start in (0.0, 3.0, 4.5, 17.0, 33.5, 58.0):
+        window = list(iter_frames(path, 2.0, start=start, end=start + 2.0))
+        assert [t for t, _ in window] == [start + k * 0.5 for k in range(len(window))]
+        assert len(window) == min(4, round((60 - start) * 2))
+        for t, frame in window:
+            assert read_index(frame) == read_index(full[t]) == round(t * 2)

@@ -31,7 +31,7 @@ def test_generate_writes_videos_and_timelines_and_resumes(tmp_path, capsys):
     for i in range(3):
         sid = f"world-{1_000_000 + i}"
         timeline = Timeline.model_validate_json((out / "timelines" / f"{sid}.json").read_text())
-        assert timeline.video == f"../videos/{sid}.mp4" and 30 <= timeline.duration <= 40
+        assert timeline.video == f"videos/{sid}.mp4" and 30 <= timeline.duration <= 40
         info = probe(out / "videos" / f"{sid}.mp4")
         assert info.height == 64 and info.fps == 2.0 and abs(info.duration - timeline.duration) < 0.6
         full = json.loads((out / "streams" / f"{sid}.json").read_text())

@@ -90,7 +90,7 @@ def run_generate(args: argparse.Namespace) -> int:
         stream = make_stream(seed, duration=float(duration), aspect=args.aspect, phrasing=args.phrasing)
         if not args.no_video:
             render_video(stream.scene, video, fps=args.fps, height=args.size, style=stream.style)
-        rel = None if args.no_video else f"../videos/{sid}.mp4"
+        rel = None if args.no_video else f"videos/{sid}.mp4"  # relative to OUT (where samples go)
         atomic_write_text(out / "streams" / f"{sid}.json", stream.model_dump_json())
         # Written last: its presence marks the item as finished (resumable).
         atomic_write_text(timeline_path, stream.to_timeline(rel).model_dump_json(indent=1))

@@ -39,10 +39,12 @@ def write_mp4(
     *,
     crf: int = 23,
     preset: str = "veryfast",
+    keyframe_seconds: float = 4.0,
 ) -> int:
     """Encode RGB uint8 ``(H, W, 3)`` frames as H.264 (libx264, yuv420p) mp4 at ``path``.
 
-    Odd sizes are padded to even by repeating the last row/column. The file is written to a
+    Odd sizes are padded to even by repeating the last row/column. A keyframe starts every
+    ``keyframe_seconds`` at most, so readers can seek anywhere cheaply. The file is written to a
     temporary name and renamed, so ``path`` is either absent/old or complete (with its index
     at the front, so a truncated copy still decodes up to the cut). Returns the frame count.
     Raises ``EncodeError`` for no frames, a bad frame or a frame of a different size.
@@ -53,7 +55,7 @@ def write_mp4(
     os.close(fd)
     try:
         with av.open(tmp, mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
-            count = _encode(out, frames, fps, crf, preset)
+            count = _encode(out, frames, fps, crf, preset, keyframe_seconds)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a video is an ordinary readable file
         os.replace(tmp, path)
     except BaseException:
@@ -94,7 +96,9 @@ def decode_mp4_bytes(data: bytes, *, max_frames: int = MAX_DECODE_FRAMES) -> np.
     return np.stack(frames)
 
 
-def _encode(out: Any, frames: Iterable[np.ndarray], fps: float, crf: int, preset: str) -> int:
+def _encode(
+    out: Any, frames: Iterable[np.ndarray], fps: float, crf: int, preset: str, keyframe_seconds: float = 4.0
+) -> int:
     rate = frame_rate(fps)
     if not 0 <= crf <= 51:
         raise EncodeError(f"crf must be in 0..51, got {crf}")
@@ -111,6 +115,7 @@ def _encode(out: Any, frames: Iterable[np.ndarray], fps: float, crf: int, preset
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": str(crf), "preset": preset}
             stream.codec_context.time_base = Fraction(1, 1) / rate
+            stream.codec_context.gop_size = max(1, round(float(rate) * keyframe_seconds))
         elif arr.shape[:2] != shape:
             raise EncodeError(f"frame {count} is {arr.shape[1]}x{arr.shape[0]}, the first was {shape[1]}x{shape[0]}")
         arr = _even(arr)
