@@ -75,7 +75,7 @@ def checkpoint_model_type(path: str | Path) -> str:
         raise ConfigError(f"{cfg}: malformed JSON ({exc})") from None
 
 
-def load_for_training(cfg: ModelConfig) -> Loaded:
+def load_for_training(cfg: ModelConfig, fps: float = 2.0) -> Loaded:
     """Load model + tokenizer from ``cfg.path``, build the chat format and the frame patching."""
     from transformers import AutoModelForImageTextToText, AutoTokenizer
 
@@ -94,7 +94,7 @@ def load_for_training(cfg: ModelConfig) -> Loaded:
     added = ensure_silent_token(tokenizer, cfg)
     spec = PatchSpec.from_checkpoint(cfg.path, max_pixels=cfg.max_pixels)
     chat_format = ChatFormat.from_tokenizer(
-        tokenizer, style, spec.merge_size, temporal_patch_size=spec.temporal_patch_size
+        tokenizer, style, spec.merge_size, temporal_patch_size=spec.temporal_patch_size, fps=fps
     )
     model = AutoModelForImageTextToText.from_pretrained(cfg.path)
     if added:

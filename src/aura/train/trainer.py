@@ -140,7 +140,7 @@ class Trainer:
             )
         set_seed(cfg.seed)
         self.out = Path(cfg.output_dir)
-        self.loaded = loaded or load_for_training(config.model)
+        self.loaded = loaded or load_for_training(config.model, fps=config.data.fps)
         model = self.loaded.model
         if getattr(model, "config", None) is not None and hasattr(model.config, "use_cache"):
             model.config.use_cache = False
