@@ -24,8 +24,14 @@ def test_run_score_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         assert (tmp_path / "p" / name).is_file()
     assert main([*base, "-o", str(tmp_path / "p")]) == 0
     assert "0 run, 7 already done, 1 errors" in capsys.readouterr().out  # resumed: only the failing item re-ran
-    assert main([*base, "-o", str(tmp_path / "s"), "--mode", "stream", "--workers", "2"]) == 0
-    capsys.readouterr()
+    (tmp_path / "garbage.json").write_text("{not json")
+    stream = ["eval", "run", "ovo", "-a", str(anno), str(tmp_path / "garbage.json"), "--videos", str(videos),
+              "-m", DOUBLE, "--mode", "stream", "--workers", "2", "-o", str(tmp_path / "s")]
+    assert main(stream) == 0
+    captured = capsys.readouterr()
+    assert "5 bad annotation rows" in captured.out
+    assert "ovo stream" in captured.err and "item" in captured.err  # the progress bar (with its ETA) on stderr
+    assert "garbage.json file: " in (tmp_path / "s" / "report.md").read_text()
 
     assert main(["eval", "score", "ovo", "--results", str(tmp_path / "s" / "results.jsonl")]) == 0
     out = capsys.readouterr().out
@@ -53,7 +59,7 @@ def test_score_official_file_and_write_reports(tmp_path: Path, capsys: pytest.Ca
         (["eval", "score", "nope", "-r", "x"], "unknown benchmark 'nope'"),
         (["eval", "score", "ovo", "-r", "/nonexistent/r.jsonl"], "no such results file"),
         (["eval", "run", "ovo", "-a", "/nonexistent/a.json", "--videos", ".", "-m", DOUBLE, "-o", "o"],
-         "no such file"),
+         "no usable items in /nonexistent/a.json (1 bad rows): /nonexistent/a.json: no such file"),
         (["eval", "run", "ovo", "-a", "x.json", "--videos", "/nonexistent", "-m", DOUBLE, "-o", "o"],
          "no such video directory"),
         (["eval", "compare", "/nonexistent/a", "/nonexistent/b"], "cannot compare"),

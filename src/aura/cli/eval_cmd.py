@@ -25,6 +25,7 @@ from aura.eval import (
     read_results,
     write_report,
 )
+from aura.eval.benchmarks.base import load_all
 from aura.eval.report import render_markdown
 from aura.models.base import StreamingModel
 
@@ -130,10 +131,11 @@ def run_eval(args: argparse.Namespace) -> int:
     videos = Path(args.videos)
     if not videos.is_dir():
         raise EvalError(f"{videos}: no such video directory")
-    loaded = bench.load([Path(a) for a in args.annotations], videos)
+    loaded = load_all(bench, [Path(a) for a in args.annotations], videos)
     items = loaded.items[: args.limit] if args.limit else loaded.items
     if not items:
-        raise EvalError(f"no usable items in {', '.join(args.annotations)} ({len(loaded.errors)} bad rows)")
+        first = f": {loaded.errors[0].message}" if loaded.errors else ""
+        raise EvalError(f"no usable items in {', '.join(args.annotations)} ({len(loaded.errors)} bad rows){first}")
     out = Path(args.out)
     factory = model_factory(args.model, max_new_tokens=args.max_new_tokens)
     meta = {"benchmark": bench.name, "model": args.model, "annotations": [str(a) for a in args.annotations]}

@@ -7,6 +7,7 @@ See ``docs/evaluation.md``.
 """
 
 from aura.eval.benchmarks import Benchmark, get_benchmark, names, register
+from aura.eval.benchmarks.base import load_all
 from aura.eval.judge import CachedJudge, Judge, MatchJudge, OpenAIJudge, Verdict
 from aura.eval.report import compare, load_summary, summarize, write_report
 from aura.eval.results import read_results
@@ -33,6 +34,7 @@ __all__ = [
     "compare",
     "default_chunk_source",
     "get_benchmark",
+    "load_all",
     "load_summary",
     "names",
     "read_results",

@@ -140,7 +140,8 @@ def render_markdown(summary: dict[str, Any], errors: list[dict], load_errors: li
         if len(errors) > 50:
             lines.append(f"- ... and {len(errors) - 50} more item errors")
         for le in load_errors[:50]:
-            lines.append(f"- {Path(le.file).name} row {le.index}: {le.message}")
+            where = f"row {le.index}" if le.index >= 0 else "file"
+            lines.append(f"- {Path(le.file).name} {where}: {le.message}")
         if len(load_errors) > 50:
             lines.append(f"- ... and {len(load_errors) - 50} more bad rows")
     if plots:

@@ -179,3 +179,25 @@ def stream_answer(row: dict[str, Any], key: str) -> str | None:
         return None
     hit = first_response(row, asked, asked + float(row.get("patience", 5.0)))
     return hit[1] if hit else None
+
+
+def load_all(bench: Benchmark, annotations: list[Path], video_root: Path) -> LoadResult:
+    """Load each annotation file on its own: an unusable file becomes one error (index -1), not a crash."""
+    from aura.errors import AuraError
+
+    merged, seen = LoadResult(), set()
+    for path in annotations:
+        try:
+            part = bench.load([path], video_root)
+        except AuraError as exc:
+            merged.errors.append(RowError(file=str(path), index=-1, message=str(exc)))
+            continue
+        merged.errors.extend(part.errors)
+        for item in part.items:
+            if item.id in seen:
+                merged.errors.append(RowError(file=str(path), index=-1, item_id=item.id,
+                                              message=f"duplicate id {item.id!r} (also in an earlier file)"))
+                continue
+            seen.add(item.id)
+            merged.items.append(item)
+    return merged
