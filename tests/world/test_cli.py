@@ -78,3 +78,10 @@ def test_bundled_sample_is_reproducible_and_true(tmp_path):
     assert sample_questions_json() == (bundled / "sample_questions.json").read_text()
     write_camera_clip(tmp_path / "cam.y4m")
     assert (tmp_path / "cam.y4m").read_bytes() == (bundled / "sample_camera.y4m").read_bytes()
+
+
+def test_show_rejects_bad_seeds_and_durations(capsys):
+    assert main(["world", "show", "-5"]) == 2
+    assert main(["world", "show", "3", "--seconds", "2"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("aura: error: ") for line in err)

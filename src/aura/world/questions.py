@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aura.errors import ConfigError
 from aura.stream import AssistantResponse, ContextConfig, Silence, StreamContext, Timeline
 from aura.stream.timeline import QAType, TimelineQuestion, TimelineResponse, timeline_events
 from aura.world.phrasing import ACKS, ANSWERS, PhrasingSplit, fill, pick, pick_question
@@ -29,6 +30,8 @@ BACKWARD_REACH = 25.0
 """Backward questions only ask about events at most this many seconds before the question."""
 PROACTIVE_REACH = 45.0
 """Proactive targets that occur happen within this many seconds of the question."""
+MIN_DURATION, MAX_DURATION = 10.0, 3600.0
+"""Durations ``make_stream`` accepts (scenes are meant to last 30 s - 10 min)."""
 TYPE_WEIGHTS = {"realtime": 0.4, "proactive": 0.25, "multi": 0.12, "backward": 0.23}
 
 
@@ -370,6 +373,8 @@ def make_stream(
     from aura.world.splits import split_of
 
     split = split_of(seed)
+    if duration is not None and not (MIN_DURATION <= duration <= MAX_DURATION and math.isfinite(duration)):
+        raise ConfigError(f"stream duration must be {MIN_DURATION:g}..{MAX_DURATION:g} s, got {duration:g}")
     if duration is None:
         duration = float(np.random.default_rng([seed, 7]).integers(30, 601))
     phrasing = phrasing or ("train" if split == "train" else "all")
