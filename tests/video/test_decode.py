@@ -2,6 +2,7 @@ import math
 import threading
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 
@@ -278,3 +279,25 @@ def test_windows_match_a_full_decode(tmp_path):
         assert len(window) == min(4, round((60 - start) * 2))
         for t, frame in window:
             assert read_index(frame) == read_index(full[t]) == round(t * 2)
+
+
+def test_video_with_an_audio_track(tmp_path):
+    path = tmp_path / "av.mp4"
+    with av.open(str(path), mode="w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        audio = out.add_stream("aac", rate=16000)
+        for i in range(75):
+            frame = av.VideoFrame.from_ndarray(index_frame(i, 64, 96), format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+            samples = av.AudioFrame.from_ndarray(np.zeros((1, 640), np.float32), format="fltp", layout="mono")
+            samples.sample_rate, samples.pts = 16000, i * 640
+            for packet in audio.encode(samples):
+                out.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                out.mux(packet)
+    assert probe(path).duration == pytest.approx(3.0, abs=0.05)
+    assert [read_index(f) for _, f in iter_frames(path)] == [0, 12, 25, 37, 50, 62]
