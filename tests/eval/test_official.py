@@ -45,6 +45,7 @@ def test_ovo_official_results(tmp_path: Path) -> None:
         "CRR": 0.0, "EPM": 50.0, "OCR": 100.0, "REC": 50.0, "SSR": 100.0}
     assert s["categories"] == {"backward": 50.0, "realtime": 100.0, "forward": 50.0}
     assert s["overall"] == pytest.approx(200 / 3)
+    assert s["task_mean"] == pytest.approx((0 + 50 + 100 + 50 + 100) / 5)  # the earlier scorer's total
 
 
 def test_streamingbench_official_outputs(tmp_path: Path) -> None:
