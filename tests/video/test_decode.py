@@ -301,3 +301,24 @@ def test_video_with_an_audio_track(tmp_path):
                 out.mux(packet)
     assert probe(path).duration == pytest.approx(3.0, abs=0.05)
     assert [read_index(f) for _, f in iter_frames(path)] == [0, 12, 25, 37, 50, 62]
+
+
+def test_display_rotation_is_applied(tmp_path):
+    path = tmp_path / "rot.mp4"
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.set_display_rotation(90)
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(index_frame(i, 64, 96), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    info = probe(path)
+    assert (info.width, info.height, info.rotation) == (64, 96, 90)
+    (_, f0), (_, f1) = list(iter_frames(path, 2.0, max_side=48))
+    assert f0.shape == (48, 32, 3)
+    # Turned 90 degrees counter-clockwise: the bars that ran left to right now run bottom to top.
+    assert read_index(np.rot90(f1, k=-1)) == 5

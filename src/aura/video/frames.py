@@ -86,8 +86,10 @@ def _iter_file(source: Source, fps: float, start: float, end: float | None, max_
 
         def convert(frame: Any) -> np.ndarray:
             if size is None:
-                return frame.to_ndarray(format="rgb24")
-            return frame.to_ndarray(format="rgb24", width=size[1], height=size[0], interpolation="AREA")
+                arr = frame.to_ndarray(format="rgb24")
+            else:
+                arr = frame.to_ndarray(format="rgb24", width=size[1], height=size[0], interpolation="AREA")
+            return upright(arr, frame)
 
         raw = _decode(container, stream, name, start)
         yield from resample(raw, fps, start=start, end=end, stats=stats, convert=convert)  # type: ignore[misc]
@@ -110,6 +112,12 @@ def _iter_file(source: Source, fps: float, start: float, end: float | None, max_
             )
     finally:
         close_quietly(container)
+
+
+def upright(arr: np.ndarray, frame: Any) -> np.ndarray:
+    """``arr`` turned as its display matrix says (phone videos store portrait frames rotated)."""
+    turns = round((getattr(frame, "rotation", 0) or 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(arr, k=turns)) if turns else arr
 
 
 def _decode(container: Any, stream: Any, name: str, start: float) -> Iterator[tuple[float, float, Any]]:

@@ -12,7 +12,11 @@ from aura.video.source import Source, close_quietly, describe, open_input, video
 
 
 class VideoInfo(BaseModel):
-    """A video's main facts. ``duration`` and ``frames`` are None when the container hides them."""
+    """A video's main facts. ``duration`` and ``frames`` are None when the container hides them.
+
+    ``width``/``height`` are as displayed: a frame stored with a 90/270 degree display rotation
+    (``rotation``, counter-clockwise) is reported, and decoded, upright.
+    """
 
     model_config = ConfigDict(frozen=True)
     source: str
@@ -20,6 +24,7 @@ class VideoInfo(BaseModel):
     codec: str
     width: int
     height: int
+    rotation: int = 0
     fps: float | None
     duration: float | None
     frames: int | None
@@ -43,6 +48,9 @@ def probe(source: Source) -> VideoInfo:
         if first is None:
             raise EmptyVideoError(f"{name}: the video stream holds no decodable frame")
         width, height = width or first.width, height or first.height
+        rotation = round((getattr(first, "rotation", 0) or 0) / 90) % 4 * 90
+        if rotation in (90, 270):
+            width, height = height, width  # as displayed
         fps = _fps(stream)
         duration = _duration(container, stream)
         frames = int(stream.frames) if stream.frames else None
@@ -54,6 +62,7 @@ def probe(source: Source) -> VideoInfo:
             codec=str(ctx.name),
             width=width,
             height=height,
+            rotation=rotation,
             fps=fps,
             duration=duration,
             frames=frames,
