@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from aura.errors import ConfigError
 from aura.fileio import atomic_write_text
+from aura.stream import ContextConfig
 from aura.world import make_stream, render_video, split_seeds
 from aura.world.sample import write_sample
 
@@ -40,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     gen.add_argument("--aspect", choices=["4:3", "16:9", "1:1"], default=None, help="fix the aspect ratio")
     gen.add_argument("--no-video", action="store_true", help="write timelines only")
+    gen.add_argument("--window", type=int, default=30, help="N of the stream context the replies must fit")
+    gen.add_argument("--float", dest="float_chunks", type=int, default=15, help="N' of that context")
+    gen.add_argument("--history", type=int, default=10, help="M of that context (forgotten questions get no reply)")
     gen.set_defaults(func=run_generate)
 
     show = cmds.add_parser("show", help="print one stream's events, questions and replies")
@@ -75,6 +80,11 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ConfigError("--size must be in 16..2160")
     if not 0 < args.fps <= 60:
         raise ConfigError("--fps must be in (0, 60]")
+    try:
+        config = ContextConfig(window_chunks=args.window, float_chunks=args.float_chunks, history_groups=args.history)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"bad context option {first['loc'][0] if first['loc'] else ''}: {first['msg']}") from None
     out = Path(args.out)
     seeds = split_seeds(args.split, args.count, start=args.start)
     done = skipped = 0
@@ -87,7 +97,7 @@ def run_generate(args: argparse.Namespace) -> int:
             skipped += 1
             continue
         duration = lo if lo == hi else int(np.random.default_rng([seed, 8]).integers(lo, hi + 1))
-        stream = make_stream(seed, duration=float(duration), aspect=args.aspect, phrasing=args.phrasing)
+        stream = make_stream(seed, duration=float(duration), aspect=args.aspect, phrasing=args.phrasing, config=config)
         if not args.no_video:
             render_video(stream.scene, video, fps=args.fps, height=args.size, style=stream.style)
         rel = None if args.no_video else f"videos/{sid}.mp4"  # relative to OUT (where samples go)
