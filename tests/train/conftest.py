@@ -62,7 +62,7 @@ def nano_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     texts = [m["content"] if isinstance(m["content"], str) else " ".join(p.get("text", "") for p in m["content"])
              for s in demo_samples() for m in s["messages"]]
     tok = train_tokenizer(texts, vocab_size=300)
-    cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16), d_model=32, n_layers=2, n_heads=2)
+    cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), d_model=32, n_layers=2, n_heads=2)
     torch.manual_seed(0)
     model = NanoVLM(cfg, video_pad_id=tok.convert_tokens_to_ids("<|video_pad|>"))
     return save_checkpoint(tmp_path_factory.mktemp("nano") / "ckpt", model, tok)
