@@ -12,7 +12,6 @@ for a whole second before and after, so no answer depends on rounding.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -273,7 +272,10 @@ class _Planner:
         past = [e for e in self.scene.events if e.sample_time <= k - 0.5]
         appears = [e for e in past if e.kind == "appear"]
         disappears = [e for e in past if e.kind == "disappear"]
-        recent: Callable[[WorldEvent], bool] = lambda e: e.sample_time >= k - BACKWARD_REACH  # noqa: E731
+
+        def recent(e: WorldEvent) -> bool:
+            return e.sample_time >= k - BACKWARD_REACH
+
         options: list[tuple[str, WorldEvent]] = []
         if appears and recent(appears[0]):
             options += [("first_appeared_colour", appears[0]), ("first_appeared_shape", appears[0])]
@@ -286,16 +288,9 @@ class _Planner:
         kind, e = options[int(self.rng.integers(len(options)))]
         q = self.question(kind, "backward", t, {})
         text = fill(pick(ANSWERS, kind, self.rng), colour=e.colour, shape=e.shape)
-        facts = (
-            {"colour": e.colour}
-            if kind.endswith("colour")
-            else {"shape": e.shape}
-            if kind.endswith("shape")
-            else {
-                "colour": e.colour,
-                "shape": e.shape,
-            }
-        )
+        facts: dict[str, Any] = {"colour": e.colour, "shape": e.shape}
+        if kind.endswith(("colour", "shape")):
+            facts = {kind.rsplit("_", 1)[1]: facts[kind.rsplit("_", 1)[1]]}
         self.add(q, [WorldResponse(time=t, text=text, question_id=q.id, evidence_time=e.sample_time, facts=facts)])
         return True
 
