@@ -240,3 +240,15 @@ def test_shipped_configs_parse() -> None:
     for f in files:
         cfg = load_config(f)
         assert cfg.structure.context.window_chunks == 30 and cfg.work
+
+
+def test_a_truncated_source_keeps_what_decodes_and_says_so(tmp_path: Path) -> None:
+    clip = make_pattern(tmp_path / "c.mkv", 10.0, [Square("red", 1, 2)])
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    rec = prepare_source("cut", str(cut), tmp_path / "w", PrepareConfig())
+    assert rec.truncated and rec.declared_duration == pytest.approx(10.0, abs=0.1)
+    assert 2.0 <= rec.duration < 8.0 and rec.segments[0].frames == round(rec.segments[0].duration * 2)
+    full = prepare_source("c", str(clip), tmp_path / "w", PrepareConfig())
+    assert not full.truncated

@@ -218,11 +218,11 @@ def main_prepare(args: Any) -> int:
         return 0
     print(f"machine: {res['machine']}; PyAV {res['pyav']}; input: {res['input']} ({res['video_seconds']} s)")
     rate, over, cover = res["rate"], res["overhead"], res["cpu_overhead"]
-    print(f"{'variant':<36} {'video-s/s':>9} {'wall vs plain':>14} {'CPU vs plain':>13}")
-    print(f"{'plain PyAV decode+encode loop':<36} {rate['plain']:>9.1f} {'':>14} {'':>13}")
+    print(f"{'variant':<44} {'video-s/s':>9} {'wall vs plain':>14} {'CPU vs plain':>13}")
+    print(f"{'plain PyAV decode+encode loop':<44} {rate['plain']:>9.1f} {'':>14} {'':>13}")
     for k in over:
         label = f"aura data prepare ({k})" + (" [default]" if k == "verify=ends" else "")
-        print(f"{label:<36} {rate[k]:>9.1f} {100 * over[k]:>+13.1f}% {100 * cover[k]:>+12.1f}%")
+        print(f"{label:<44} {rate[k]:>9.1f} {100 * over[k]:>+13.1f}% {100 * cover[k]:>+12.1f}%")
     print(f"medians of {res['repeats']} rotated repeats; goal: within 10% of the plain loop")
     return 0
 

@@ -86,11 +86,12 @@ def sample_items(work: Path) -> list[Item[Any]]:
     return out
 
 
-def model_env(work: Path, api: ApiConfig, sample_fps: float, max_frames: int, api_key: str) -> ModelStage:
+def model_env(work: Path, api: ApiConfig, sample_fps: float, max_frames: int, api_key: str,
+              chunk_seconds: float = 1.0) -> ModelStage:
     """The client and frame pools of a model-driven stage."""
     client = ChatClient(api, api_key)
     pools = PoolCache(sample_fps, api.frame_max_side, api.jpeg_quality, size=max(4, api.concurrency))
-    return ModelStage(work, client, pools, api, sample_fps, max_frames)
+    return ModelStage(work, client, pools, api, sample_fps, max_frames, chunk_seconds)
 
 
 def run_prepare(work: Path, inputs: list[str], cfg: PrepareConfig, shard: Shard, *, concurrency: int = 1,
@@ -106,18 +107,18 @@ def run_synthesize(work: Path, api: ApiConfig, cfg: SynthesizeConfig, shard: Sha
                    retry_failed: bool = False, progress: bool = True, api_key: str | None = None) -> RunSummary:
     """Stage 2 over every prepared segment."""
     items = segment_items(work)
-    env = model_env(work, api, cfg.sample_fps, cfg.max_frames, api_key or resolve_api_key(api))
+    env = model_env(work, api, cfg.sample_fps, cfg.max_frames, api_key or resolve_api_key(api), cfg.chunk_seconds)
     store = StageStore(work, synthesize.STAGE, shard)
     return run_items(store, items, synthesize.make_processor(env, cfg), concurrency=concurrency,
                      retry_failed=retry_failed, progress=progress)
 
 
-def run_refine(work: Path, api: ApiConfig, cfg: RefineConfig, shard: Shard, *, sample_fps: float = 1.0,
-               max_frames: int = 32, concurrency: int = 1, retry_failed: bool = False, progress: bool = True,
-               api_key: str | None = None) -> RunSummary:
+def run_refine(work: Path, api: ApiConfig, cfg: RefineConfig, shard: Shard, *, sample_fps: float = 2.0,
+               max_frames: int = 32, chunk_seconds: float = 1.0, concurrency: int = 1, retry_failed: bool = False,
+               progress: bool = True, api_key: str | None = None) -> RunSummary:
     """Stage 3 over every synthesized segment."""
     items = segqa_items(work, synthesize.STAGE)
-    env = model_env(work, api, sample_fps, max_frames, api_key or resolve_api_key(api))
+    env = model_env(work, api, sample_fps, max_frames, api_key or resolve_api_key(api), chunk_seconds)
     store = StageStore(work, refine.STAGE, shard)
     return run_items(store, items, refine.make_processor(env, cfg), concurrency=concurrency,
                      retry_failed=retry_failed, progress=progress)
@@ -159,7 +160,8 @@ def run_all(cfg: DataConfig, shard: Shard, *, progress: bool = True, stages: tup
             out.append(run_synthesize(work, cfg.api, cfg.synthesize, shard, api_key=key, **common))
         elif stage == "refine":
             out.append(run_refine(work, cfg.api, cfg.refine, shard, sample_fps=cfg.synthesize.sample_fps,
-                                  max_frames=cfg.synthesize.max_frames, api_key=key, **common))
+                                  max_frames=cfg.synthesize.max_frames, chunk_seconds=cfg.synthesize.chunk_seconds,
+                                  api_key=key, **common))
         elif stage == "structure":
             out.append(run_structure(work, cfg.structure, shard, **common))
         elif stage == "verify":

@@ -109,21 +109,26 @@ def run_items(
         bar.update(1)
         bar.set_postfix(failed=summary.failed, rejected=summary.rejected, refresh=False)
 
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=store.stage)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=store.stage) as pool:
-            inflight: dict[Future[Outcome], Item[T]] = {}
-            queue = iter(pending)
-            while True:
-                while len(inflight) < 2 * max(1, concurrency):
-                    nxt = next(queue, None)
-                    if nxt is None:
-                        break
-                    inflight[pool.submit(process, nxt.payload)] = nxt
-                if not inflight:
+        inflight: dict[Future[Outcome], Item[T]] = {}
+        queue = iter(pending)
+        while True:
+            while len(inflight) < 2 * max(1, concurrency):
+                nxt = next(queue, None)
+                if nxt is None:
                     break
-                ready, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                for fut in ready:
-                    settle(inflight.pop(fut), fut)
+                inflight[pool.submit(process, nxt.payload)] = nxt
+            if not inflight:
+                break
+            ready, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+            for fut in ready:
+                settle(inflight.pop(fut), fut)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # queued items never start; running ones end unrecorded
+        raise
+    else:
+        pool.shutdown(wait=True)
     finally:
         bar.close()
     return summary

@@ -164,6 +164,8 @@ class SourceRecord(_Rec):
     src_codec: str
     segments: list[SegmentRecord]
     dropped_tail: float = 0.0
+    declared_duration: float | None = Field(None, description="what the container claims")
+    truncated: bool = Field(False, description="decoding stopped well before the declared duration")
 
 
 class Answer(_Rec):

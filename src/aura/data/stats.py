@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aura.data.config import PAPER_MIX
+from aura.data.errors import DataError
 from aura.data.store import iter_rows
 
 STAGES = ("prepare", "synthesize", "refine", "structure", "verify")
@@ -25,6 +26,8 @@ def _reason_class(reason: str) -> str:
 def collect(work: str | Path) -> dict[str, Any]:
     """Counts per stage, failure and rejection reasons, and the verified type mix, as a dict."""
     work = Path(work)
+    if not work.is_dir():
+        raise DataError(f"{work}: no such work directory")
     out: dict[str, Any] = {"work": str(work), "stages": {}}
     for stage in STAGES:
         ok = {r["id"]: r for r in iter_rows(work, stage, "items")}
@@ -41,6 +44,7 @@ def collect(work: str | Path) -> dict[str, Any]:
     st = out["stages"]
     segs = sum(len(r.get("segments", [])) for r in st["prepare"]["_ok"].values())
     st["prepare"]["segments"] = segs
+    st["prepare"]["truncated_sources"] = sum(bool(r.get("truncated")) for r in st["prepare"]["_ok"].values())
     st["prepare"]["video_seconds"] = round(sum(r.get("duration", 0.0) for r in st["prepare"]["_ok"].values()), 1)
     for stage in ("synthesize", "refine"):
         qas = [q for r in st[stage]["_ok"].values() for q in r.get("qas", [])]
@@ -96,7 +100,8 @@ def render(stats: dict[str, Any]) -> str:
     st = stats["stages"]
     lines.append("")
     lines.append(f"prepare: {st['prepare']['segments']} segments from {st['prepare']['done']} videos "
-                 f"({st['prepare']['video_seconds']} s of video)")
+                 f"({st['prepare']['video_seconds']} s of video; {st['prepare']['truncated_sources']} truncated, "
+                 "kept up to the cut)")
     lines.append(f"synthesize: QAs {st['synthesize'].get('qas', {})}, "
                  f"{st['synthesize'].get('candidates_rejected', 0)} candidates rejected")
     lines.append(f"refine: QAs {st['refine'].get('qas', {})}, "

@@ -271,6 +271,8 @@ def prepare_source(src_id: str, path: str, work: Path, cfg: PrepareConfig) -> So
             id=src_id, source=str(path), duration=round(duration, 6), width=width, height=height,
             src_fps=float(stream.average_rate) if stream.average_rate else None, src_codec=str(ctx.name),
             segments=records, dropped_tail=round(dropped, 6),
+            declared_duration=round(declared, 6) if declared is not None else None,
+            truncated=declared is not None and duration < declared - max(1.0, 0.02 * declared),
         )
     except BaseException:
         if writer is not None:

@@ -52,7 +52,7 @@ def refine_segment(seg: SegmentQAs, env: ModelStage, cfg: RefineConfig) -> Segme
         rng = rng_for(cfg.seed, qa.id)
         if qa.type == "realtime":
             t = qa.question_time
-            media = env.frames(seg.segment.path, until=t)
+            media = env.seen_by(seg.segment.path, t)
             variants = env.client.ask(p_var, VariantsOut, media=media, question=qa.question,
                                       answer=qa.answers[0].text, time=fmt_time(t), **base).variants
             pick = rng.choices(range(5), weights=cfg.variant_weights)[0]

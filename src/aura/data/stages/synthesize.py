@@ -78,7 +78,7 @@ def synthesize_segment(seg: SegmentRecord, env: ModelStage, cfg: SynthesizeConfi
         if why:
             reject("realtime", c.question, why)
             continue
-        check = env.client.ask(p["verify_candidate"], CandidateCheck, media=env.frames(seg.path, until=c.time),
+        check = env.client.ask(p["verify_candidate"], CandidateCheck, media=env.seen_by(seg.path, c.time),
                                kind="realtime", question=c.question, answer=c.answer,
                                question_time=fmt_time(c.time), answer_time=fmt_time(c.time), **base)
         bad = _failed_checks(check, ("reasonable", "supported", "timestamp_ok"))
@@ -98,7 +98,7 @@ def synthesize_segment(seg: SegmentRecord, env: ModelStage, cfg: SynthesizeConfi
             reject("proactive", c.question, why)
             continue
         check = env.client.ask(p["verify_candidate"], CandidateCheck,
-                               media=env.frames(seg.path, until=c.answer_time), kind="proactive",
+                               media=env.seen_by(seg.path, c.answer_time), kind="proactive",
                                question=c.question, answer=c.answer, question_time=fmt_time(c.question_time),
                                answer_time=fmt_time(c.answer_time), **base)
         bad = _failed_checks(check, ("reasonable", "supported", "timestamp_ok", "natural"))
@@ -134,7 +134,7 @@ def synthesize_segment(seg: SegmentRecord, env: ModelStage, cfg: SynthesizeConfi
                 if a.time >= dur or not _later_chunk(last, a.time, cfg):
                     notes.append(f"rule: answer at {a.time:g}s out of order or outside the segment")
                     continue
-                acheck = env.client.ask(p["verify_answer"], AnswerCheck, media=env.frames(seg.path, until=a.time),
+                acheck = env.client.ask(p["verify_answer"], AnswerCheck, media=env.seen_by(seg.path, a.time),
                                         question=q.question, question_time=fmt_time(q.time), answer=a.text,
                                         answer_time=fmt_time(a.time), **base)
                 bad = _failed_checks(acheck, ("supported", "timestamp_ok"))

@@ -91,7 +91,7 @@ def verify_sample(payload: dict[str, Any], env: ModelStage | None, cfg: VerifyCo
         assert env is not None
         messages = sample["messages"]
         span = window_span(messages) or (0.0, sample["anchor_time"])
-        media = env.frames(sample["video"], start=span[0], until=span[1]) if sample.get("video") else []
+        media = env.frames(sample["video"], start=span[0], until=span[1] - 1e-3) if sample.get("video") else []
         judged = env.client.ask(
             load_prompt("judge"), JudgeOut, media=media, segment_id=sample["video_id"],
             window_start=fmt_time(span[0]), window_end=fmt_time(span[1]),
