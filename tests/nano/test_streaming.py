@@ -23,8 +23,8 @@ CORPUS = [
 def tiny_model(seed: int = 0) -> tuple[NanoVLM, object]:
     torch.manual_seed(seed)
     tok = train_tokenizer(CORPUS, vocab_size=300)
-    cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), d_model=32, n_layers=2,
-                     n_heads=2)
+    cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
+                     n_layers=2, n_heads=2)
     return NanoVLM(cfg, tok.convert_tokens_to_ids("<|video_pad|>")), tok
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class NanoConfig(BaseModel):
@@ -13,23 +13,27 @@ class NanoConfig(BaseModel):
     CNN whose final ``grid x grid`` feature map is the token grid.
     """
 
+    @model_validator(mode="after")
+    def _grid_divides(self) -> NanoConfig:
+        if self.image_size % 4 or (self.image_size // 4) % self.grid:
+            raise ValueError(f"image_size {self.image_size} must be 4 x a multiple of grid {self.grid}")
+        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+            raise ValueError(f"d_model {self.d_model} must split into {self.n_heads} heads of even size")
+        return self
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     vocab_size: int = Field(1024, ge=16)
     image_size: int = Field(64, ge=16)
     frames_per_chunk: int = Field(2, ge=1)
-    vision_channels: tuple[int, ...] = (32, 64, 96, 128)
+    vision_channels: tuple[int, int, int] = (32, 64, 128)
+    grid: int = Field(4, ge=1, description="side of the visual token grid")
     d_model: int = Field(256, ge=16)
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)
     mlp_ratio: int = Field(4, ge=1)
     rope_theta: float = 10000.0
     max_seq_len: int = Field(4096, ge=64)
-
-    @property
-    def grid(self) -> int:
-        """Side of the visual token grid (each CNN stage halves the image)."""
-        return self.image_size // (2 ** len(self.vision_channels))
 
     @property
     def visual_tokens(self) -> int:

@@ -26,22 +26,29 @@ KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 class FrameEncoder(nn.Module):
-    """A chunk's frames (B, F*3, S, S) in [0, 1] -> (B, grid*grid, C) features."""
+    """A chunk's frames (B, F*3, S, S) in [0, 1] -> (B, grid*grid, C) features.
+
+    Two stride-2 convolutions (the stem) see colours and edges at full resolution; a final
+    patchifying convolution turns the stem's map into the ``grid x grid`` token grid.
+    """
 
     def __init__(self, cfg: NanoConfig) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        c_in = 3 * cfg.frames_per_chunk
-        for c_out in cfg.vision_channels:
-            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(8, c_out), nn.GELU()]
-            layers += [nn.Conv2d(c_out, c_out, 3, padding=1), nn.GroupNorm(8, c_out), nn.GELU()]
-            c_in = c_out
-        self.net = nn.Sequential(*layers)
-        self.pos = nn.Parameter(torch.zeros(1, cfg.visual_tokens, c_in))
+        c1, c2, c3 = cfg.vision_channels
+        patch = cfg.image_size // 4 // cfg.grid
+        self.net = nn.Sequential(
+            nn.Conv2d(3 * cfg.frames_per_chunk, c1, 3, stride=2, padding=1),
+            nn.GELU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1),
+            nn.GELU(),
+            nn.Conv2d(c2, c3, patch, stride=patch),
+        )
+        self.norm = nn.LayerNorm(c3)
+        self.pos = nn.Parameter(torch.zeros(1, cfg.visual_tokens, c3))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         feats = self.net(pixels * 2.0 - 1.0)  # (B, C, g, g)
-        return feats.flatten(2).transpose(1, 2) + self.pos
+        return self.norm(feats.flatten(2).transpose(1, 2)) + self.pos
 
 
 class Projector(nn.Module):
@@ -156,10 +163,12 @@ class NanoVLM(nn.Module):
         pixels: torch.Tensor | None = None,
         past: KVCache | None = None,
         attention_mask: torch.Tensor | None = None,
+        logits_to_keep: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, KVCache]:
         """Logits (B, T, V) for ``input_ids`` (B, T) appended after ``past`` (if any).
 
-        ``attention_mask`` (B, T) marks real tokens (1) vs right padding (0) in a training batch.
+        ``attention_mask`` (B, T) marks real tokens (1) vs right padding (0) in a training batch;
+        ``logits_to_keep`` (1-D positions) computes logits only there, giving (B, K, V).
         """
         x = self.embed_inputs(input_ids, pixels)
         start = 0 if past is None else past[0][0].shape[2]
@@ -173,7 +182,10 @@ class NanoVLM(nn.Module):
         for i, block in enumerate(self.blocks):
             x, kv = block(x, cos, sin, None if past is None else past[i], mask)
             new_cache.append(kv)
-        return self.head(self.ln_f(x)), new_cache
+        hidden = self.ln_f(x)
+        if logits_to_keep is not None:
+            hidden = hidden[:, logits_to_keep]
+        return self.head(hidden), new_cache
 
     @staticmethod
     def _mask(t: int, start: int, attention_mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:

@@ -1,0 +1,81 @@
+"""aura-nano under the shared trainer: the forward/save surface ``aura.train.Trainer`` expects.
+
+The trainer calls ``model(input_ids=, attention_mask=, mm_token_type_ids=, pixel_values_videos=,
+video_grid_thw=, use_cache=False)`` and ``save_pretrained(dir, state_dict=...)``; this wrapper
+maps them onto ``NanoVLM`` and the nano checkpoint layout.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from aura.models.hf.chat import ChatFormat
+from aura.models.nano.model import NanoVLM
+from aura.models.nano.pixels import chunk_pixels
+
+
+@dataclass
+class _Output:
+    logits: torch.Tensor
+
+
+class NanoForTraining(nn.Module):
+    """A ``NanoVLM`` with the transformers-style forward and ``save_pretrained`` the trainer uses."""
+
+    def __init__(self, nano: NanoVLM) -> None:
+        super().__init__()
+        self.nano = nano
+        self.config = SimpleNamespace(use_cache=False)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        mm_token_type_ids: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_grid_thw: torch.Tensor | None = None,
+        use_cache: bool = False,
+        logits_to_keep: torch.Tensor | None = None,
+    ) -> _Output:
+        logits, _ = self.nano(input_ids, pixel_values_videos, None, attention_mask, logits_to_keep)
+        return _Output(logits)
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Not needed at nano's size; accepted so configs stay uniform."""
+
+    def save_pretrained(self, directory: str, state_dict: dict[str, torch.Tensor] | None = None,
+                        safe_serialization: bool = True) -> None:
+        """Write ``config.json`` + ``model.safetensors`` in the nano checkpoint layout."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        state = state_dict if state_dict is not None else self.state_dict()
+        clean = {k.removeprefix("nano."): v.detach().contiguous() for k, v in state.items()}
+        clean.pop("head.weight", None)  # tied to embed.weight
+        config = {"model_type": "aura_nano", **self.nano.cfg.model_dump()}
+        (out / "config.json").write_text(json.dumps(config, indent=2))
+        save_file(clean, str(out / "model.safetensors"), metadata={"format": "pt"})
+
+
+def nano_preprocess(nano: NanoVLM) -> Any:
+    """The trainer's ``preprocess(frames) -> (pixels, grid)`` for nano: one (1, F*3, S, S) array per chunk."""
+    cfg = nano.cfg
+
+    def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+        px = chunk_pixels(frames, cfg.image_size, cfg.frames_per_chunk).numpy()[None]
+        return px, (1, cfg.grid, cfg.grid)
+
+    return preprocess
+
+
+def nano_chat_format(tokenizer: Any) -> ChatFormat:
+    """Nano's chat format: ChatML, one ``<|vision_start|>`` + pads + ``<|vision_end|>`` per chunk."""
+    return ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1)
