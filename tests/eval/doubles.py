@@ -20,7 +20,7 @@ from aura.stream import AssistantResponse, ContextConfig, Silence, StreamContext
 
 
 def make_video(path: Path, seconds: int, event: tuple[int, int] | None = None, fps: int = 4, size: int = 32) -> Path:
-    """A tiny H.264 mp4: second k is a solid frame with red = 10k; green = 200 during ``event`` [start, end)."""
+    """A tiny H.264 mp4: second k is a solid frame, red = 10k mod 250; green = 200 during ``event`` [start, end)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as out:
         stream = out.add_stream("libx264", rate=fps)
@@ -29,7 +29,7 @@ def make_video(path: Path, seconds: int, event: tuple[int, int] | None = None, f
         for i in range(seconds * fps):
             k = i // fps
             frame = np.zeros((size, size, 3), dtype=np.uint8)
-            frame[..., 0] = 10 * k
+            frame[..., 0] = (10 * k) % 250
             if event and event[0] <= k < event[1]:
                 frame[..., 1] = 200
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
