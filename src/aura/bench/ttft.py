@@ -108,10 +108,15 @@ class _Factory:
             from aura.stream.config import SYSTEM_PROMPT
 
             self.tokenizer = train_tokenizer([SYSTEM_PROMPT, *QUESTIONS] * 4, vocab_size=512)
-            cfg = NanoConfig(vocab_size=len(self.tokenizer), image_size=128, d_model=256, n_layers=4, n_heads=4)
+            fields = {"vocab_size": len(self.tokenizer), "d_model": 256, "n_layers": 4, "n_heads": 4,
+                      "max_seq_len": 65536}
+            if "grid" in NanoConfig.model_fields:
+                fields["grid"] = 8  # an 8x8 = 64-token visual grid per chunk
+            cfg = NanoConfig(**fields)
+            size = cfg.image_size
             torch.manual_seed(seed)
             self.nano = NanoVLM(cfg, video_pad_id=self.tokenizer.convert_tokens_to_ids("<|video_pad|>"))
-            self.frame_size = 128
+            self.frame_size = size
             self.describe = f"random aura-nano: d_model 256, 4 layers; {cfg.visual_tokens} visual tokens/chunk"
         else:
             raise ConfigError(f"unknown backend {backend!r} (hf or nano)")

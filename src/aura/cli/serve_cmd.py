@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int, default=128, help="default max new tokens per reply")
     p.add_argument("--max-pixels", type=int, help="cap on pixels per frame after resizing (model default if unset)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--device", default="cpu", help="torch device for the model (cpu, cuda, cuda:1, ...)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--no-live", action="store_true", help="no web page / WebSocket sessions / metrics (API only)")
     p.add_argument("--no-speech", action="store_true", help="live sessions are text only (no VAD, ASR, TTS)")
     p.set_defaults(func=run_serve)
@@ -64,7 +66,7 @@ def run_serve(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    options: dict = {}
+    options: dict = {"device": args.device, "dtype": args.dtype}
     if args.served_model_name:
         options["name"] = args.served_model_name
     if args.max_pixels:

@@ -47,9 +47,10 @@ class HFStreamingModel(StreamingModel):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, config: ContextConfig | None = None, *, dtype: str = "float32",
-                        max_pixels: int | None = None, **kwargs: object) -> HFStreamingModel:
-        """Load a local checkpoint directory (never downloads) and wrap it."""
-        return cls(load_checkpoint(path, dtype=dtype, max_pixels=max_pixels), config, **kwargs)  # type: ignore[arg-type]
+                        max_pixels: int | None = None, device: str = "cpu", **kwargs: object) -> HFStreamingModel:
+        """Load a local checkpoint directory (never downloads) onto ``device`` and wrap it."""
+        loaded = load_checkpoint(path, dtype=dtype, max_pixels=max_pixels, device=device)
+        return cls(loaded, config, **kwargs)  # type: ignore[arg-type]
 
     @property
     def name(self) -> str:

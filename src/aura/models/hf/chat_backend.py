@@ -72,9 +72,10 @@ class HFChatBackend:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, dtype: str = "float32", max_pixels: int | None = None,
-                        **kwargs: object) -> HFChatBackend:
-        """Load a local checkpoint directory (never downloads)."""
-        return cls(load_checkpoint(path, dtype=dtype, max_pixels=max_pixels), **kwargs)  # type: ignore[arg-type]
+                        device: str = "cpu", **kwargs: object) -> HFChatBackend:
+        """Load a local checkpoint directory (never downloads) onto ``device``."""
+        loaded = load_checkpoint(path, dtype=dtype, max_pixels=max_pixels, device=device)
+        return cls(loaded, **kwargs)  # type: ignore[arg-type]
 
     def prepare_video(self, frames: np.ndarray) -> ChunkPixels:
         """Preprocess one video's uint8 (F, H, W, 3) frames (raises ``FrameError`` on bad frames)."""

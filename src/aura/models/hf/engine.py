@@ -61,6 +61,11 @@ class HFEngine:
         )
         self.reset()
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights (and so every input) live."""
+        return next(self.model.parameters()).device
+
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Forget the cached conversation."""
@@ -127,11 +132,11 @@ class HFEngine:
         if not chunks:
             return {}
         out: dict[str, Any] = {
-            "pixel_values_videos": torch.cat([pixels[c][0] for c in chunks]),
-            "video_grid_thw": torch.tensor([pixels[c][1] for c in chunks]),
+            "pixel_values_videos": torch.cat([pixels[c][0] for c in chunks]).to(self.device),
+            "video_grid_thw": torch.tensor([pixels[c][1] for c in chunks], device=self.device),
         }
         if self.style == "qwen2_5_vl":
-            out["second_per_grid_ts"] = self.second_per_grid(len(chunks))
+            out["second_per_grid_ts"] = self.second_per_grid(len(chunks)).to(self.device)
         return out
 
     # ------------------------------------------------------------------ running
@@ -183,11 +188,11 @@ class HFEngine:
         positions.append(torch.arange(len(gen)).view(1, -1).expand(3, -1) + pos)
         ids.extend(gen)
         types.extend([0] * len(gen))
-        position_ids = torch.cat(positions, dim=1).unsqueeze(1)  # (3, 1, L)
+        position_ids = torch.cat(positions, dim=1).unsqueeze(1).to(self.device)  # (3, 1, L)
         with torch.inference_mode():
             out = self.model(
-                input_ids=torch.tensor([ids]),
-                mm_token_type_ids=torch.tensor([types]),
+                input_ids=torch.tensor([ids], device=self.device),
+                mm_token_type_ids=torch.tensor([types], device=self.device),
                 position_ids=position_ids,
                 past_key_values=self.cache,
                 use_cache=True,
@@ -210,10 +215,10 @@ class HFEngine:
     def advance(self, token: int) -> torch.Tensor:
         """Feed one generated token; return the next-token logits."""
         try:
-            pos = torch.full((3, 1, 1), self._gen_pos)
+            pos = torch.full((3, 1, 1), self._gen_pos, device=self.device)
             with torch.inference_mode():
                 out = self.model(
-                    input_ids=torch.tensor([[token]]),
+                    input_ids=torch.tensor([[token]], device=self.device),
                     position_ids=pos,
                     past_key_values=self.cache,
                     use_cache=True,
@@ -239,8 +244,8 @@ class HFEngine:
         types = [t for e in encoded for t in e.mm_token_type_ids] + [0] * len(self.format.generation_prompt())
         with torch.inference_mode():
             out = self.model(
-                input_ids=torch.tensor([ids]),
-                mm_token_type_ids=torch.tensor([types]),
+                input_ids=torch.tensor([ids], device=self.device),
+                mm_token_type_ids=torch.tensor([types], device=self.device),
                 use_cache=False,
                 **self.model_inputs(encoded, pixels),
             )

@@ -57,8 +57,9 @@ def read_model_type(path: str | Path) -> str:
     return str(model_type)
 
 
-def load_checkpoint(path: str | Path, *, dtype: str = "float32", max_pixels: int | None = None) -> LoadedCheckpoint:
-    """Load model + tokenizer from a local directory with ``from_pretrained`` (offline).
+def load_checkpoint(path: str | Path, *, dtype: str = "float32", max_pixels: int | None = None,
+                    device: str = "cpu") -> LoadedCheckpoint:
+    """Load model + tokenizer from a local directory with ``from_pretrained`` (offline), onto ``device``.
 
     If the tokenizer lacks ``<|silent|>`` it is added as a special token and the embeddings are
     resized when the vocabulary outgrows them.
@@ -86,6 +87,10 @@ def load_checkpoint(path: str | Path, *, dtype: str = "float32", max_pixels: int
     emb = model.get_input_embeddings().weight.shape[0]
     if len(tokenizer) > emb:
         model.resize_token_embeddings(len(tokenizer))
+    try:
+        model.to(device)
+    except (RuntimeError, AssertionError) as exc:
+        raise CheckpointError(f"cannot place the model on device {device!r} ({str(exc).splitlines()[0]})") from None
     model.eval()
     spec = PatchSpec.from_checkpoint(root, max_pixels=max_pixels)
     vision = model.config.vision_config
