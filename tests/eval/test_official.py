@@ -127,3 +127,14 @@ def test_our_rows_are_recognised_and_other_files_rejected(tmp_path: Path) -> Non
         read_results(bench, tmp_path / "junk.json")
     with pytest.raises(AnnotationError, match="no such results file"):
         read_results(bench, tmp_path / "nope.json")
+
+
+def test_video_paths_resolve_in_each_official_layout(tmp_path: Path) -> None:
+    from aura.eval.benchmarks.base import resolve_video
+
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.mp4").write_bytes(b"x")
+    assert resolve_video(tmp_path, "./videos/a.mp4") == str(tmp_path / "videos" / "a.mp4")  # StreamingBench
+    assert resolve_video(tmp_path / "videos", "./videos/a.mp4") == str(tmp_path / "videos" / "a.mp4")
+    assert resolve_video(tmp_path, "a.mp4") == str(tmp_path / "videos" / "a.mp4")  # OmniMMI
+    assert resolve_video(tmp_path, "b.mp4") == str(tmp_path / "b.mp4")  # missing: reported later, per item

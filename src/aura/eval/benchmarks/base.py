@@ -55,16 +55,15 @@ def category_of(task: str, categories: dict[str, str]) -> str:
 
 
 def resolve_video(video_root: Path, name: str) -> str:
-    """The video path: ``root/name`` if it exists, else ``root/basename`` if that exists, else ``root/name``.
+    """The first existing of ``root/name``, ``root/basename``, ``root/videos/name``; else ``root/name``.
 
-    A missing video is not an error here: the runner reports it per item.
+    (Official layouts differ: StreamingBench names ``./videos/x.mp4``, OmniMMI keeps its files in
+    ``videos/``.) A missing video is not an error here: the runner reports it per item.
     """
     direct = video_root / name
-    if direct.is_file():
-        return str(direct)
-    base = video_root / Path(name).name
-    if base.is_file():
-        return str(base)
+    for candidate in (direct, video_root / Path(name).name, video_root / "videos" / name):
+        if candidate.is_file():
+            return str(candidate)
     return str(direct)
 
 
