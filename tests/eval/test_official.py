@@ -66,11 +66,12 @@ def test_streamingbench_official_outputs(tmp_path: Path) -> None:
                 "M": {"answered": answered, "dialog_history": history}}
 
     proactive = [{"time": "x", "video_path": "v.mp4", "questions": [
-        pro(12, "Goal!"), pro(13, "Goal"), pro(False, "no"), pro(10, "Save")]}]
+        pro(12, "Goal!"), pro(13, "Goal"), pro(False, "no"), pro(10, "Save"), pro(6, "Goal")]}]
     (tmp_path / "proactive_output_M.json").write_text(json.dumps(proactive))
     s = _score("streamingbench", tmp_path / "proactive_output_M.json")
-    assert s["tasks"]["Active Output"]["score"] == 25.0  # only the first: 2 s late with the output
-    assert s["timing"]["time_error_s"]["n"] == 3
+    assert s["tasks"]["Active Output"]["score"] == 20.0  # only the first: 2 s late with the output
+    assert s["timing"]["false_alarms"] == 1  # the answer 4 s before the truth
+    assert s["timing"]["time_error_s"]["n"] == 4
 
 
 def test_streamingbench_needs_the_model_key_when_ambiguous(tmp_path: Path) -> None:

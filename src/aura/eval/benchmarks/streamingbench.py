@@ -196,6 +196,7 @@ class StreamingBench(Benchmark):
                 p = probe_results(row).get("poll") or {}
                 at = p.get("answered_at")
                 first = (float(at), p.get("follow_up") or "") if at is not None else None
+                out.false_alarms = int(first is not None and first[0] < gt - SB_PROACTIVE_TOLERANCE_S)
             ok = first is not None and sb_proactive_correct(first[0], gt, first[1], gold["expected"])
             out.units = [float(ok)]
             if first is not None:
