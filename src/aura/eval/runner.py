@@ -44,6 +44,8 @@ ModelFactory = Callable[[], StreamingModel]
 RESULTS = "results.jsonl"
 SESSIONS = "sessions.jsonl"
 RUN_META = "run.json"
+NO_ANSWER = "(no answer)"
+"""Stands for the previous answer in a ``##ANSWER##`` question when the model gave none."""
 MAX_TRANSCRIPT = 10_000
 """Stream mode keeps at most this many responses per session (a bound over any stream length)."""
 
@@ -142,7 +144,7 @@ class _ItemRun:
         return self.next_probe >= len(self.probes)
 
     def previous_response(self) -> str:
-        return str(self.results[-1].get("response") or "") if self.results else ""
+        return str(self.results[-1].get("response") or NO_ANSWER) if self.results else NO_ANSWER
 
 
 def _target(time_s: float, from_end: bool, duration: float | None) -> float | None:
@@ -441,8 +443,8 @@ class Runner:
                     if idx > chunk.index:
                         continue
                     prev = injected[it.id][-1]["key"] if injected[it.id] else None
-                    text = fit(inj.text.replace(ANSWER_PLACEHOLDER, answer_to(it, prev, chunk.end) if prev else ""),
-                               model)
+                    previous = (answer_to(it, prev, chunk.end) if prev else "") or NO_ANSWER
+                    text = fit(inj.text.replace(ANSWER_PLACEHOLDER, previous), model)
                     if texts and len("\n".join([*texts, text])) > limit:
                         continue  # no room in this chunk's question: it goes into the next chunk
                     texts.append(text)
