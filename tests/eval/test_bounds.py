@@ -146,3 +146,21 @@ def test_a_model_reading_another_frame_rate_is_refused(tmp_path: Path) -> None:
         [item], tmp_path, progress=False)
     row = json.loads((tmp_path / RESULTS).read_text())
     assert row["status"] == "error" and "reads 4 fps" in row["error"]
+
+
+@pytest.mark.parametrize("mode", ["protocol", "stream"])
+def test_answer_placeholder_takes_the_previous_answer_or_says_there_was_none(tmp_path: Path, mode: str) -> None:
+    def item(first: str) -> Item:
+        questions = [(3.0, first), (6.0, "echo: ##ANSWER##")]
+        return Item(id=first[:4], benchmark="t", task="MD", video="v.mp4",
+                    probes=[Probe(key=str(j), time=t, prompt=q) for j, (t, q) in enumerate(questions)],
+                    injections=[Injection(key=str(j), time=t, text=q) for j, (t, q) in enumerate(questions)])
+
+    items = [item("User: just chatting"), item("What colour?")]  # silent to the first; "blue" to the second
+    for run, its in (("a", items[:1]), ("b", items[1:])):
+        Runner(ScriptedModel, EvalConfig(mode=mode), chunk_source=synthetic(12)).run(its, tmp_path / run,
+                                                                                     progress=False)
+    for run, expected in (("a", "(no answer)"), ("b", "blue")):
+        row = json.loads((tmp_path / run / RESULTS).read_text())
+        said = [p["response"] for p in row["probes"]] if mode == "protocol" else [x for _, x in row["transcript"]]
+        assert said[-1] == expected
