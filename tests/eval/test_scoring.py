@@ -132,3 +132,24 @@ def test_stats_and_compare() -> None:
     assert "| EPM | 50.0 | 75.0 | +25.0 |" in table
     assert "| REC | - | 10.0 | - |" in table
     assert "| **overall** | 50.0 | 60.0 | +10.0 |" in table
+
+
+def test_parallel_scoring_keeps_row_order() -> None:
+    import time as _time
+
+    from aura.eval.report import score_rows
+
+    class Slow:
+        name = "slow"
+
+        def __call__(self, q: str, a: str, p: str):
+            _time.sleep(0.01 * (3 - int(q)))  # later rows finish first
+            return MatchJudge()(q, a, p)
+
+    rows = [{"item_id": str(i), "task": "SI", "mode": "protocol", "status": "ok",
+             "gold": {"questions": [str(i)], "answers": ["red"]},
+             "probes": [{"key": "0", "response": "red" if i % 2 else "blue", "silent": False}]} for i in range(3)]
+    rows.append({"item_id": "x", "task": "SI", "status": "error", "error": "no video"})
+    scores, errors = score_rows(get_benchmark("omnimmi"), rows, Slow(), workers=3)
+    assert [s.item_id for s in scores] == ["0", "1", "2"] and [s.units for s in scores] == [[0.0], [1.0], [0.0]]
+    assert errors == [{"item_id": "x", "video": None, "error": "no video"}]

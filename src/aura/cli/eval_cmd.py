@@ -73,6 +73,7 @@ def _judge_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge-url", help="base URL of the OpenAI-compatible judge server")
     p.add_argument("--judge-model", default="gpt-4o", help="judge model name")
     p.add_argument("--judge-key", default="none", help="API key of the judge server")
+    p.add_argument("--judge-workers", type=int, default=4, help="judge requests in flight (--judge openai)")
 
 
 def make_judge(args: argparse.Namespace, cache_dir: Path | None) -> CachedJudge:
@@ -84,6 +85,10 @@ def make_judge(args: argparse.Namespace, cache_dir: Path | None) -> CachedJudge:
     else:
         judge = MatchJudge()
     return CachedJudge(judge, cache_dir / "judge_cache.jsonl" if cache_dir else None)
+
+
+def _judge_workers(args: argparse.Namespace) -> int:
+    return max(1, args.judge_workers) if args.judge == "openai" else 1
 
 
 def model_factory(spec: str, *, max_new_tokens: int = 128) -> Callable[[], StreamingModel]:
@@ -142,7 +147,7 @@ def run_eval(args: argparse.Namespace) -> int:
     counts = Runner(factory, config).run(items, out, progress=not args.no_progress, meta=meta)
     judge = make_judge(args, out)
     meta = {"model": args.model, "judge": judge.name}
-    summary = write_report(out, bench, judge, load_errors=loaded.errors, meta=meta)
+    summary = write_report(out, bench, judge, load_errors=loaded.errors, meta=meta, workers=_judge_workers(args))
     print(f"{bench.name} {config.mode}: {counts['done']} run, {counts['skipped']} already done, "
           f"{counts['errors']} errors, {len(loaded.errors)} bad annotation rows")
     overall = summary.get("overall")
@@ -160,12 +165,12 @@ def run_score(args: argparse.Namespace) -> int:
     meta = {"results": str(args.results), "format": fmt, "judge": judge.name}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        summary = write_report(out, bench, judge, meta=meta, rows=rows)
+        write_report(out, bench, judge, meta=meta, rows=rows, workers=_judge_workers(args))
         print((out / "report.md").read_text(encoding="utf-8"), end="")
         return 0
     from aura.eval.report import summarize
 
-    summary, _, errors = summarize(bench, rows, judge, meta=meta)
+    summary, _, errors = summarize(bench, rows, judge, meta=meta, workers=_judge_workers(args))
     print(render_markdown(summary, errors, []), end="")
     return 0
 

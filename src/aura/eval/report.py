@@ -37,22 +37,26 @@ def stats(values: list[float]) -> dict[str, float | int | None]:
     return {"n": len(vals), "mean": sum(vals) / len(vals), "p50": pct(0.5), "p90": pct(0.9), "max": vals[-1]}
 
 
-def score_rows(bench: Benchmark, rows: list[dict[str, Any]], judge: Judge) -> tuple[list[ItemScore], list[dict]]:
-    """Scores of the ``ok`` rows, and the error rows (``{"item_id", "error"}``) left unscored."""
-    scores, errors = [], []
-    for row in rows:
-        if row.get("status", "ok") != "ok":
-            errors.append({"item_id": row.get("item_id"), "video": row.get("video"), "error": row.get("error")})
-            continue
-        scores.append(bench.score_row(row, judge))
-    return scores, errors
+def score_rows(bench: Benchmark, rows: list[dict[str, Any]], judge: Judge,
+               workers: int = 1) -> tuple[list[ItemScore], list[dict]]:
+    """Scores of the ``ok`` rows (in order; ``workers`` threads for slow remote judges), and the error rows."""
+    ok = [r for r in rows if r.get("status", "ok") == "ok"]
+    errors = [{"item_id": r.get("item_id"), "video": r.get("video"), "error": r.get("error")}
+              for r in rows if r.get("status", "ok") != "ok"]
+    if workers > 1 and len(ok) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aura-judge") as pool:
+            return list(pool.map(lambda r: bench.score_row(r, judge), ok)), errors
+    return [bench.score_row(r, judge) for r in ok], errors
 
 
 def summarize(bench: Benchmark, rows: list[dict[str, Any]], judge: Judge, *,
               sessions: list[dict[str, Any]] | None = None, load_errors: list[RowError] | None = None,
-              meta: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[ItemScore], list[dict]]:
+              meta: dict[str, Any] | None = None,
+              workers: int = 1) -> tuple[dict[str, Any], list[ItemScore], list[dict]]:
     """The summary dict (benchmark aggregate + counts + latency + timing), the item scores, the errors."""
-    scores, errors = score_rows(bench, rows, judge)
+    scores, errors = score_rows(bench, rows, judge, workers)
     sessions = sessions or []
     modes = sorted({str(r.get("mode")) for r in rows if r.get("mode")})
     step_s, ttft_s = [], []
@@ -163,13 +167,14 @@ def read_sessions(out: Path) -> list[dict[str, Any]]:
 
 def write_report(out_dir: str | Path, bench: Benchmark, judge: Judge, *, load_errors: list[RowError] | None = None,
                  meta: dict[str, Any] | None = None, plots: bool = True,
-                 rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                 rows: list[dict[str, Any]] | None = None, workers: int = 1) -> dict[str, Any]:
     """Score ``out_dir/results.jsonl`` (or ``rows``) and write ``summary.json``, ``report.md`` and plots."""
     out = Path(out_dir)
     rows = rows if rows is not None else latest_rows(out / RESULTS)
     sessions = read_sessions(out)
     load_errors = load_errors or []
-    summary, scores, errors = summarize(bench, rows, judge, sessions=sessions, load_errors=load_errors, meta=meta)
+    summary, scores, errors = summarize(bench, rows, judge, sessions=sessions, load_errors=load_errors, meta=meta,
+                                        workers=workers)
     summary["load_errors"] = [e.model_dump() for e in load_errors[:200]]
     summary["item_errors"] = errors[:200]
     written: list[str] = []

@@ -1,0 +1,241 @@
+"""Scoring world-stream sessions against the world's exact ground truth (pure functions, no I/O).
+
+Input is one results row per stream (``aura.eval.world``): the questions, the replies they are
+owed (``WorldResponse`` dicts with ``facts``) and every step the model took (``k``, ``silent``,
+``text``, timings). Chunk ``k`` spans ``[k, k+1)`` s; a question or an owed reply at time ``t``
+belongs to chunk ``floor(t)`` (for evidence, the first chunk whose frames show it).
+
+Matching: every model reply is *claimed* by at most one owed reply. First the exact ones: an
+acknowledgement claims whatever the model said in its question's chunk; a real-time or backward
+answer claims the reply in its own chunk if it ``agrees`` with the facts. Then, in time order,
+each proactive answer and multi-response report claims the first unclaimed agreeing reply in
+its window ``[k, k + tolerance]`` (tolerance in chunks, 2 = "within 2 s"). Replies nobody
+claims are *unclaimed*: false alarms.
+
+- real-time / backward correct: the reply in the question's own chunk agrees with the facts
+  (``*_next`` also accepts the chunk after);
+- proactive on time: its answer was claimed (agreeing, within the window); early: an
+  unclaimed reply after the acknowledgement chunk and before the evidence chunk; a proactive
+  question owed no answer (its target never appears) is ``silent_ok`` if no unclaimed reply
+  follows its acknowledgement until the stream ends;
+- multi recall: reports claimed / reports owed; precision: claimed reports / (claimed +
+  unclaimed replies while a multi question is open, each given to the latest one asked);
+- silence: of the chunks where nothing is owed (not an owed reply's chunk nor within
+  ``tolerance`` chunks after one), the share where the model was silent;
+- acknowledgement: proactive/multi questions with any reply in their own chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from aura.world.answers import agrees
+
+TOLERANCE_CHUNKS = 2
+"""Chunks after the evidence's chunk in which a proactive answer or a multi report still counts."""
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "realtime_accuracy": (">=", 90.0),
+    "proactive_on_time": (">=", 85.0),
+    "proactive_early": ("<=", 3.0),
+    "multi_recall": (">=", 85.0),
+    "multi_precision": (">=", 85.0),
+    "silence": (">=", 98.0),
+}
+"""The issue's targets (percentages)."""
+
+PHRASINGS = ("all", "train", "heldout")
+
+
+def chunk_of(t: float) -> int:
+    """The 1-second chunk that contains time ``t``."""
+    return math.floor(t + 1e-9)
+
+
+def percentile(values: Iterable[float], p: float) -> float | None:
+    """Linear-interpolated percentile ``p`` (0..100) of ``values``; None when empty."""
+    vals = sorted(v for v in values if v is not None and math.isfinite(v))
+    if not vals:
+        return None
+    k = (len(vals) - 1) * p / 100.0
+    lo, hi = math.floor(k), math.ceil(k)
+    return vals[lo] + (vals[hi] - vals[lo]) * (k - lo)
+
+
+def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict[str, Any]:
+    """Per-question records and chunk counts of one stream's session (see the module docstring).
+
+    Returns ``{"questions": [record, ...], "chunks": n, "free_chunks": f, "free_silent": s,
+    "replies": r, "unclaimed": u}``; each record has ``id``, ``type``, ``kind``, ``heldout`` and
+    the outcome fields of its type. Questions asked after the last decoded chunk are left out.
+    """
+    steps = row.get("steps") or []
+    n = len(steps)
+    said: dict[int, str] = {int(s["k"]): str(s.get("text") or "") for s in steps if not s.get("silent")}
+    questions = [q for q in row.get("questions") or [] if chunk_of(float(q["time"])) < n]
+    asked = {q["id"]: chunk_of(float(q["time"])) for q in questions}
+    owed = [r for r in row.get("owed") or [] if r["question_id"] in asked and chunk_of(float(r["time"])) < n]
+    claim: dict[int, int] = {}  # chunk -> index into owed
+    answers: dict[str, list[int]] = {}
+    for i, r in enumerate(owed):
+        answers.setdefault(r["question_id"], []).append(i)
+    qtype = {q["id"]: q["type"] for q in questions}
+
+    # exact claims: acknowledgements, real-time and backward answers
+    for i, r in enumerate(owed):
+        k = chunk_of(float(r["time"]))
+        if k not in said or k in claim:
+            continue
+        if r.get("kind") == "ack" or (qtype[r["question_id"]] in ("realtime", "backward")
+                                       and agrees(r.get("facts") or {}, said[k])):
+            claim[k] = i
+    # windowed claims: proactive answers and multi reports, in time order
+    claimed_by: dict[int, int] = {}
+    windowed = [i for i, r in enumerate(owed)
+                if r.get("kind") != "ack" and qtype[r["question_id"]] in ("proactive", "multi")]
+    for i in sorted(windowed, key=lambda j: float(owed[j]["time"])):
+        k0 = chunk_of(float(owed[i]["time"]))
+        for k in range(k0, min(n, k0 + tolerance + 1)):
+            if k in said and k not in claim and agrees(owed[i].get("facts") or {}, said[k]):
+                claim[k], claimed_by[i] = i, k
+                break
+    unclaimed = sorted(k for k in said if k not in claim)
+
+    # multi questions open at each unclaimed reply: the latest asked before it gets the report
+    multis = sorted((asked[q["id"]], q["id"]) for q in questions if q["type"] == "multi")
+    false_reports: dict[str, int] = {}
+    for k in unclaimed:
+        open_ = [qid for ka, qid in multis if ka < k]
+        if open_:
+            false_reports[open_[-1]] = false_reports.get(open_[-1], 0) + 1
+
+    records = []
+    for q in questions:
+        qid, ka = q["id"], asked[q["id"]]
+        mine = [owed[i] for i in answers.get(qid, []) if owed[i].get("kind") != "ack"]
+        rec: dict[str, Any] = {"id": qid, "type": q["type"], "kind": q.get("kind"), "heldout": bool(q.get("heldout"))}
+        if q["type"] in ("realtime", "backward"):
+            if not mine:
+                continue
+            facts, k = mine[0].get("facts") or {}, chunk_of(float(mine[0]["time"]))
+            rec["correct"] = k in said and agrees(facts, said[k])
+            rec["correct_next"] = rec["correct"] or (k + 1 in said and agrees(facts, said[k + 1]))
+        else:
+            rec["acked"] = ka in said
+        if q["type"] == "proactive":
+            rec["has_target"] = bool(mine)
+            if mine:
+                i = answers[qid][-1]
+                k_ev = chunk_of(float(owed[i]["time"]))
+                rec["on_time"] = i in claimed_by
+                rec["delay"] = claimed_by[i] - k_ev if i in claimed_by else None
+                rec["early"] = any(ka < k < k_ev for k in unclaimed)
+            else:
+                rec["silent_ok"] = not any(k > ka for k in unclaimed)
+        if q["type"] == "multi":
+            idx = [i for i in answers.get(qid, []) if owed[i].get("kind") != "ack"]
+            hits = [i for i in idx if i in claimed_by]
+            rec["events"], rec["hits"] = len(idx), len(hits)
+            rec["delays"] = [claimed_by[i] - chunk_of(float(owed[i]["time"])) for i in hits]
+            rec["reports"] = len(hits) + false_reports.get(qid, 0)
+        records.append(rec)
+
+    due: set[int] = set()
+    for r in owed:
+        k = chunk_of(float(r["time"]))
+        due.update(range(k, k + tolerance + 1))
+    free = [k for k in range(n) if k not in due]
+    return {
+        "questions": records,
+        "chunks": n,
+        "free_chunks": len(free),
+        "free_silent": sum(1 for k in free if k not in said),
+        "replies": len(said),
+        "unclaimed": len(unclaimed),
+    }
+
+
+def _pct(num: float, den: float) -> float | None:
+    return 100.0 * num / den if den else None
+
+
+def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, Any]:
+    """The metric table (percentages, None where nothing was measured) over streams' records.
+
+    ``phrasing``: ``all``, ``train`` (questions with training phrasings) or ``heldout``. Silence is
+    a property of chunks, not questions: it is reported for ``all`` only.
+    """
+    recs = [r for s in scored for r in s["questions"]
+            if phrasing == "all" or r["heldout"] == (phrasing == "heldout")]
+
+    def of(t: str) -> list[dict[str, Any]]:
+        return [r for r in recs if r["type"] == t]
+
+    rt, bw, pro, mul = of("realtime"), of("backward"), of("proactive"), of("multi")
+    with_t = [r for r in pro if r["has_target"]]
+    without = [r for r in pro if not r["has_target"]]
+    events = sum(r["events"] for r in mul)
+    reports = sum(r["reports"] for r in mul)
+    hits = sum(r["hits"] for r in mul)
+    delays = [r["delay"] for r in with_t if r.get("delay") is not None] + [d for r in mul for d in r["delays"]]
+    out: dict[str, Any] = {
+        "realtime_accuracy": _pct(sum(r["correct"] for r in rt), len(rt)),
+        "realtime_accuracy_next": _pct(sum(r["correct_next"] for r in rt), len(rt)),
+        "backward_accuracy": _pct(sum(r["correct"] for r in bw), len(bw)),
+        "proactive_on_time": _pct(sum(r["on_time"] for r in with_t), len(with_t)),
+        "proactive_early": _pct(sum(r["early"] for r in with_t), len(with_t)),
+        "proactive_silent_when_absent": _pct(sum(r["silent_ok"] for r in without), len(without)),
+        "multi_recall": _pct(hits, events),
+        "multi_precision": _pct(hits, reports),
+        "ack_rate": _pct(sum(r["acked"] for r in pro + mul), len(pro + mul)),
+        "silence": None,
+        "mean_delay_chunks": sum(delays) / len(delays) if delays else None,
+        "counts": {"realtime": len(rt), "backward": len(bw), "proactive_with_target": len(with_t),
+                   "proactive_without_target": len(without), "multi": len(mul), "multi_events": events,
+                   "multi_reports": reports},
+    }
+    if phrasing == "all":
+        free = sum(s["free_chunks"] for s in scored)
+        out["silence"] = _pct(sum(s["free_silent"] for s in scored), free)
+        out["counts"]["free_chunks"] = free
+        kinds: dict[str, list[bool]] = {}
+        for r in rt + bw:
+            kinds.setdefault(f"{r['type']}:{r['kind']}", []).append(r["correct"])
+        out["by_kind"] = {k: {"n": len(v), "accuracy": _pct(sum(v), len(v))} for k, v in sorted(kinds.items())}
+    return out
+
+
+def verdicts(metrics: dict[str, Any]) -> dict[str, bool | None]:
+    """Whether each targeted metric meets the issue's target (None when not measured)."""
+    out: dict[str, bool | None] = {}
+    for name, (op, target) in TARGETS.items():
+        v = metrics.get(name)
+        out[name] = None if v is None else (v >= target if op == ">=" else v <= target)
+    return out
+
+
+def latency(rows: list[dict[str, Any]], chunk_seconds: float = 1.0) -> dict[str, Any]:
+    """Step latency (p50/p90/p99/max, seconds), time to first token, and real-time factor.
+
+    The real-time factor is total step time / stream time covered (chunks x chunk seconds);
+    ``rtf_p99`` is the p99 step time / chunk seconds (what real-time playback needs).
+    """
+    steps = [s for r in rows for s in r.get("steps") or []]
+    step_s = [float(s["step_s"]) for s in steps if s.get("step_s") is not None]
+    ttft = [float(s["ttft_s"]) for s in steps if s.get("ttft_s") is not None]
+    covered = len(steps) * chunk_seconds
+    p99 = percentile(step_s, 99)
+    return {
+        "steps": len(step_s),
+        "step_p50_s": percentile(step_s, 50),
+        "step_p90_s": percentile(step_s, 90),
+        "step_p99_s": p99,
+        "step_max_s": max(step_s) if step_s else None,
+        "step_mean_s": sum(step_s) / len(step_s) if step_s else None,
+        "ttft_p50_s": percentile(ttft, 50),
+        "ttft_p99_s": percentile(ttft, 99),
+        "rtf": sum(step_s) / covered if covered else None,
+        "rtf_p99": p99 / chunk_seconds if p99 is not None else None,
+    }
