@@ -50,6 +50,7 @@ class FakeMLLM:
     segment_seconds: float = 300.0
     sleep_s: float = 3.0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    rewriter: Any = None  # e.g. SmolRewriter: a real LLM answers the text-only rewriting step
     _seen: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -187,6 +188,8 @@ class FakeMLLM:
     def _rewrite(self, prompt: str, squares: list[Square], duration: float, seen: float) -> dict[str, Any]:
         orig = re.search(r"question\): (.*)", prompt).group(1)
         template = re.search(r"Template: (.*)", prompt).group(1)
+        if self.rewriter is not None:
+            return {"question": self.rewriter.rewrite(orig, template) or orig}
         event = re.search(r"(?:when|each time) (.*?)[.?]?$", orig).group(1)
         if template.startswith("Keep watching"):  # a sloppy rewrite that loses the colour
             event = re.sub(r"\b(" + "|".join(COLOURS) + r") ", "", event)

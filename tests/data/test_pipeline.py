@@ -169,7 +169,8 @@ def test_verified_samples_are_grounded_and_load_everywhere(engine_run, tmp_path:
     files = sorted((work / "verify").glob("items.*.jsonl"))
     assert sum(1 for f in files for _ in iter_samples(f, skip_bad=False)) == len(kept)
     # and so does datasets.load_dataset("json")
-    datasets = pytest.importorskip("datasets")
+    import datasets  # the dev extra installs it
+
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     ds = datasets.load_dataset("json", data_files=[str(f) for f in files], split="train",
                                cache_dir=str(tmp_path / "hf"))
