@@ -72,6 +72,9 @@ def test_omnimmi_end_to_end(tmp_path: Path, mode: str) -> None:
     assert s["overall"] == pytest.approx((100 + 50 + 200 / 3 + 100 + 100 + 100) / 6)
     assert s["avg_wo_p"] == pytest.approx((200 / 3 + 100 + 100 + 50) / 4)
     assert s["judge"] == "match" and s["annotation_errors"] == 2
+    report = (tmp_path / mode / "report.md").read_text()
+    assert "- SG: first k turns all correct, k = 1..3: 100.0 / 100.0 / 0.0" in report
+    assert "(offline match, not the official LLM judge)" in report
     assert s["timing"]["time_error_s"]["mean"] == pytest.approx(1.0)  # PA: announced at t=6, span starts at 5
 
 

@@ -114,14 +114,23 @@ def render_markdown(summary: dict[str, Any], errors: list[dict], load_errors: li
     lines += [f"Items: {summary['items']} (scored {summary['scored']}, errors {summary['errors']}, "
               f"bad annotation rows {summary['annotation_errors']})", "", "## Tasks", "",
               "| task | score % | items | units |", "|---|---:|---:|---:|"]
+    notes = []
     for task, v in summary.get("tasks", {}).items():
         lines.append(f"| {task} | {_fmt(v.get('score'))} | {v.get('items', '-')} | {v.get('units', '-')} |")
+        if v.get("steps"):
+            notes.append(f"- {task}: first k turns all correct, k = 1..{len(v['steps'])}: "
+                         + " / ".join(_fmt(x) for x in v["steps"]))
+        if "precision" in v:
+            notes.append(f"- {task}: precision {_fmt(v['precision'])}, IoU {_fmt(v.get('iou'))}")
+    lines += ["", *notes] if notes else []
     if summary.get("categories"):
         lines += ["", "| category | score % |", "|---|---:|"]
         lines += [f"| {c} | {_fmt(v)} |" for c, v in summary["categories"].items()]
     lines += ["", f"**Overall: {_fmt(summary.get('overall'))}** ({summary.get('overall_rule', '')})"]
     if summary.get("avg_wo_p") is not None:
         lines.append(f"Average without proactive tasks: {_fmt(summary['avg_wo_p'])}")
+    if summary.get("task_mean") is not None:
+        lines.append(f"Mean of all tasks (the earlier scorer's total): {_fmt(summary['task_mean'])}")
     t = summary["timing"]
     lines += ["", "## Timing", "",
               f"- response-time error (s): mean {_fmt(t['time_error_s']['mean'], 2)}, "
