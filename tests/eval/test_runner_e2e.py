@@ -48,6 +48,8 @@ def test_ovo_end_to_end(tmp_path: Path, mode: str) -> None:
         rows = [json.loads(line) for line in (tmp_path / mode / RESULTS).read_text().splitlines()]
         ocr = next(r for r in rows if r["item_id"] == "3")
         assert ocr["probes"][0]["clamped"] and ocr["probes"][0]["chunk"] == 19
+        assert s["latency"]["query_s"]["n"] == 4 + 3 + 3 + 3  # one per probe
+        assert all(p["query_s"] >= p["step_s"] > 0 for r in rows if r["status"] == "ok" for p in r["probes"])
 
 
 @pytest.mark.parametrize("mode", ["protocol", "stream"])

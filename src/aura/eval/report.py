@@ -59,9 +59,11 @@ def summarize(bench: Benchmark, rows: list[dict[str, Any]], judge: Judge, *,
     scores, errors = score_rows(bench, rows, judge, workers)
     sessions = sessions or []
     modes = sorted({str(r.get("mode")) for r in rows if r.get("mode")})
-    step_s, ttft_s = [], []
+    step_s, ttft_s, query_s = [], [], []
     for r in rows:
         for p in r.get("probes") or []:
+            if p.get("query_s") is not None:
+                query_s.append(float(p["query_s"]))
             if p.get("step_s") is not None:
                 step_s.append(float(p["step_s"]))
             if p.get("ttft_s") is not None:
@@ -80,7 +82,7 @@ def summarize(bench: Benchmark, rows: list[dict[str, Any]], judge: Judge, *,
         "errors": len(errors),
         "annotation_errors": len(load_errors or []),
         **bench.aggregate(scores),
-        "latency": {"step_s": stats(step_s), "ttft_s": stats(ttft_s)},
+        "latency": {"step_s": stats(step_s), "ttft_s": stats(ttft_s), "query_s": stats(query_s)},
         "timing": {
             "time_error_s": stats(errs),
             "abs_time_error_s": stats([abs(e) for e in errs]),
@@ -141,9 +143,13 @@ def render_markdown(summary: dict[str, Any], errors: list[dict], load_errors: li
         lines.append(f"- stream: {s['chunks']} chunks, silent {100 * s['silent_rate']:.1f}%, "
                      f"unprompted replies {100 * s['unprompted_rate']:.1f}%")
     lat = summary["latency"]
-    lines += ["", "## Latency", "", "| measure | n | mean | p50 | p90 | max |", "|---|---:|---:|---:|---:|---:|"]
-    for name in ("step_s", "ttft_s"):
-        v = lat[name]
+    lines += ["", "## Latency", "", "step: the deciding step; ttft: to the first token of a reply; "
+              "query: a whole protocol query (reset, teacher-forced window, step).", "",
+              "| measure (s) | n | mean | p50 | p90 | max |", "|---|---:|---:|---:|---:|---:|"]
+    for name in ("step_s", "ttft_s", "query_s"):
+        v = lat.get(name)
+        if not v or not v["n"]:
+            continue
         lines.append(f"| {name} | {v['n']} | {_fmt(v['mean'], 3)} | {_fmt(v['p50'], 3)} | "
                      f"{_fmt(v['p90'], 3)} | {_fmt(v['max'], 3)} |")
     if errors or load_errors:

@@ -134,6 +134,7 @@ class _ItemRun:
     next_probe: int = 0
     poll_time: float | None = None
     polls: int = 0
+    poll_s: float = 0.0
 
     def __post_init__(self) -> None:
         # absolute times first, in time order; "from the end" ones after them
@@ -260,12 +261,14 @@ class Runner:
 
     # ------------------------------------------------------------------ protocol mode
     def _ask(self, model: StreamingModel, window: list[VideoChunk], prompt: str,
-             held_at: int | None = None) -> tuple[StepResult, float]:
+             held_at: int | None = None) -> tuple[StepResult, float, float]:
         """Reset, teacher-force ``window[:-1]`` silent, ask ``prompt`` with the last chunk.
 
         With ``held_at`` the prompt is not asked at the end but attached (silently) to the turn of
-        chunk ``held_at`` (or the window's first turn if that chunk scrolled out).
+        chunk ``held_at`` (or the window's first turn if that chunk scrolled out). Returns the
+        result, the seconds of the asking step, and the seconds of the whole query.
         """
+        start = self.clock()
         model.reset()
         if held_at is not None:
             held_at = max(held_at, window[0].index)
@@ -276,7 +279,8 @@ class Runner:
                 log.warning("%s did not record a cancelled step as silence", model.name)
         t0 = self.clock()
         res = model.step(window[-1], None if held_at is not None else prompt)
-        return res, self.clock() - t0
+        end = self.clock()
+        return res, end - t0, end - start
 
     def _protocol(self, model: StreamingModel, video: str, group: list[Item], todo: set[str],
                   out: Path) -> Iterator[dict[str, Any]]:
@@ -338,12 +342,12 @@ class Runner:
             idx = min(idx, chunk.index)
             window = [ch for ch in chunks if ch.index <= idx][-self.config.window_chunks:] or [chunk]
             prompt = fit(probe.prompt.replace(ANSWER_PLACEHOLDER, run.previous_response()), model)
-            res, dt = self._ask(model, window, prompt)
+            res, dt, query_s = self._ask(model, window, prompt)
             said = res.text.strip() if not res.silent else ""
             run.results.append({
                 "key": probe.key, "time": target, "chunk": window[-1].index, "asked_at": window[-1].end,
                 "response": said, "silent": not said, "answered_at": window[-1].end if said else None,
-                "clamped": chunk_of(target, c) > window[-1].index, "step_s": dt,
+                "clamped": chunk_of(target, c) > window[-1].index, "step_s": dt, "query_s": query_s,
                 "ttft_s": res.timings.ttft_s or None,
             })
             run.next_probe += 1
@@ -359,14 +363,16 @@ class Runner:
         if not finished and chunk_of(run.poll_time, c) <= chunk.index:
             window = [ch for ch in chunks if ch.index <= chunk.index][-self.config.window_chunks:]
             held = chunk_of(probe.time, c) if probe.hold else None
-            res, dt = self._ask(model, window, fit(probe.prompt, model), held)
+            res, dt, query_s = self._ask(model, window, fit(probe.prompt, model), held)
+            run.poll_s += query_s
             run.polls += 1
             said = res.text.strip() if not res.silent else ""
             hit = bool(said) and (probe.stop_on == "reply" or "yes" in said.lower())
             if hit:
                 follow = None
                 if probe.follow_up:
-                    fres, _ = self._ask(model, window, fit(probe.follow_up, model))
+                    fres, _, follow_s = self._ask(model, window, fit(probe.follow_up, model))
+                    run.poll_s += follow_s
                     follow = fres.text.strip() if not fres.silent else ""
                 self._finish_poll(run, probe, chunk.end, said, follow, dt, res)
                 return True
@@ -382,11 +388,11 @@ class Runner:
                      dt: float, res: StepResult | None) -> None:
         run.results.append({
             "key": probe.key, "time": probe.time, "polls": run.polls, "response": said, "silent": not said,
-            "answered_at": at, "follow_up": follow, "step_s": dt,
+            "answered_at": at, "follow_up": follow, "step_s": dt, "query_s": run.poll_s,
             "ttft_s": (res.timings.ttft_s or None) if res is not None else None,
         })
         run.next_probe += 1
-        run.poll_time = None
+        run.poll_time, run.poll_s = None, 0.0
 
     # ------------------------------------------------------------------ stream mode
     def _stream(self, model: StreamingModel, video: str, group: list[Item], todo: set[str],
