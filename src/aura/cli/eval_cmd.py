@@ -66,6 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmp_.add_argument("b", help="run directory or summary.json")
     cmp_.set_defaults(func=run_compare)
 
+    from aura.eval.world import add_parser as add_world_parser  # aura eval world (docs/eval-world.md)
+
+    add_world_parser(cmds)
+
 
 def _judge_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge", choices=["match", "openai"], default="match",

@@ -1,0 +1,167 @@
+"""``aura eval world``: exact scoring with test doubles (oracle, early, silent, random), resume, reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aura.eval.runner import RESULTS
+from aura.eval.world import (
+    WorldEvalConfig,
+    WorldEvalError,
+    plan_streams,
+    run_world_eval,
+    write_world_report,
+)
+from aura.eval.world_metrics import PHRASINGS, TARGETS, score_stream
+from aura.fileio import iter_jsonl
+from tests.eval_world.doubles import EarlyModel, OracleModel, RandomTalker, SilentModel
+
+CONFIG = WorldEvalConfig(streams=6, seconds=(120, 160), height=64)
+HEADLINE = ["realtime_accuracy", "realtime_accuracy_next", "backward_accuracy", "proactive_on_time",
+            "proactive_silent_when_absent", "multi_recall", "multi_precision", "ack_rate"]
+
+
+@pytest.fixture(scope="module")
+def streams() -> list:
+    return plan_streams(CONFIG)
+
+
+def run(tmp: Path, factory, name: str, config: WorldEvalConfig = CONFIG) -> dict:
+    counts = run_world_eval(config, tmp, factory, model_name=name)
+    assert counts["errors"] == 0
+    return write_world_report(tmp)
+
+
+def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list) -> None:
+    summary = run(tmp_path, lambda: OracleModel(streams), "oracle")
+    m = summary["metrics"]
+    c = m["all"]["counts"]  # every metric is measured, in both phrasings
+    assert c["realtime"] > 10 and c["backward"] and c["proactive_with_target"] and c["proactive_without_target"]
+    assert c["multi_events"] > 5 and c["free_chunks"] > 500
+    for phrasing in PHRASINGS:
+        for key in HEADLINE:
+            if phrasing == "all" or key != "backward_accuracy":
+                assert m[phrasing][key] == 100.0, (phrasing, key)
+        assert m[phrasing]["proactive_early"] == 0.0
+    assert m["all"]["silence"] == 100.0 and m["all"]["mean_delay_chunks"] == 0.0
+    assert summary["meets_target"] == {k: True for k in TARGETS}
+    assert summary["unclaimed_replies"] == 0 and summary["scored"] == 6
+    rows = [r for _, r in iter_jsonl(tmp_path / RESULTS)]
+    assert len(rows) == 6 and all(len(r["steps"]) == r["duration"] for r in rows)  # one step per 1-s chunk
+    first = rows[0]["steps"]
+    assert [s["k"] for s in first] == list(range(len(first)))
+    asked = [s for s in first if s["question"]]
+    assert [s["question"] for s in asked] == [q["id"] for q in rows[0]["questions"]]
+    for name in ("summary.json", "report.md", "world_metrics.png", "world_latency.png", "run.json"):
+        assert (tmp_path / name).is_file()
+    report = (tmp_path / "report.md").read_text()
+    assert "| real-time answers correct (own chunk) | 100.0 | 100.0 | 100.0 | >= 90 | yes |" in report
+
+
+def test_early_answers_count_as_before_the_evidence(tmp_path: Path, streams: list) -> None:
+    m = run(tmp_path, lambda: EarlyModel(streams), "early")["metrics"]["all"]
+    assert m["proactive_on_time"] == 0.0 and m["proactive_early"] >= 80.0
+    assert m["multi_recall"] == 0.0 and m["multi_precision"] == 0.0
+    assert m["realtime_accuracy"] == 100.0  # real-time answers were not moved
+    assert m["silence"] < 100.0  # early reports fall where nothing is due
+
+
+def test_silent_model_has_no_recall_and_full_silence(tmp_path: Path) -> None:
+    summary = run(tmp_path, SilentModel, "silent")
+    m = summary["metrics"]["all"]
+    assert m["multi_recall"] == 0.0 and m["multi_precision"] is None
+    assert m["silence"] == 100.0 and m["proactive_silent_when_absent"] == 100.0
+    assert m["realtime_accuracy"] == 0.0 and m["proactive_on_time"] == 0.0 and m["ack_rate"] == 0.0
+    assert summary["meets_target"]["silence"] and not summary["meets_target"]["realtime_accuracy"]
+
+
+def test_random_talker_breaks_silence(tmp_path: Path) -> None:
+    m = run(tmp_path, RandomTalker, "random")["metrics"]["all"]
+    assert 30.0 < m["silence"] < 70.0
+    assert m["multi_precision"] < 20.0 and m["realtime_accuracy"] < 50.0
+
+
+def test_resume_skips_finished_streams_and_retries_failed(tmp_path: Path) -> None:
+    made: list[SilentModel] = []
+
+    def factory() -> SilentModel:
+        made.append(SilentModel())
+        return made[-1]
+
+    small = WorldEvalConfig(streams=2, seconds=(30, 40), height=48)
+    assert run_world_eval(small, tmp_path, factory, model_name="s")["done"] == 2
+    videos = sorted((tmp_path / "videos").iterdir())
+    stamps = [v.stat().st_mtime_ns for v in videos]
+    steps = sum(m.steps for m in made)
+    with open(tmp_path / RESULTS, "a") as f:
+        f.write('{"item_id": "world-2000002", "status": "ok", "ste')  # a run killed mid-append
+    more = small.model_copy(update={"streams": 3})
+    counts = run_world_eval(more, tmp_path, factory, model_name="s")
+    assert counts == {"streams": 3, "skipped": 2, "done": 1, "errors": 0}
+    assert [v.stat().st_mtime_ns for v in videos] == stamps  # finished videos were not re-rendered
+    third = [r for _, r in iter_jsonl(tmp_path / RESULTS) if r["item_id"] == "world-2000002"]
+    assert len(third) == 1 and sum(m.steps for m in made) - steps == len(third[0]["steps"])
+    # a failed stream is retried
+    rows = [r for _, r in iter_jsonl(tmp_path / RESULTS)]
+    rows[0] = {"benchmark": "world", "item_id": rows[0]["item_id"], "status": "error", "error": "boom"}
+    (tmp_path / RESULTS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert run_world_eval(more, tmp_path, factory, model_name="s")["done"] == 1
+    latest = {r["item_id"]: r["status"] for _, r in iter_jsonl(tmp_path / RESULTS)}
+    assert latest == {f"world-{2000000 + i}": "ok" for i in range(3)}
+    assert run_world_eval(more, tmp_path, factory, model_name="s") == {"streams": 3, "skipped": 3, "done": 0,
+                                                                        "errors": 0}
+    with pytest.raises(WorldEvalError, match="model='s'"):
+        run_world_eval(more, tmp_path, factory, model_name="other")
+
+
+def test_failing_model_becomes_an_error_row(tmp_path: Path) -> None:
+    class Broken(SilentModel):
+        def reply(self, chunk, question):  # type: ignore[no-untyped-def]
+            if chunk.index == 5:
+                raise RuntimeError("kaput")
+            return ""
+
+    small = WorldEvalConfig(streams=1, seconds=(30, 30), height=48)
+    assert run_world_eval(small, tmp_path, Broken, model_name="b")["errors"] == 1
+    summary = write_world_report(tmp_path)
+    assert summary["errors"] == [{"stream": "world-2000000", "error": "RuntimeError: kaput"}]
+    assert "RuntimeError: kaput" in (tmp_path / "report.md").read_text()
+
+
+def row(steps: dict[int, str], n: int, questions: list[dict], owed: list[dict]) -> dict:
+    return {"steps": [{"k": k, "silent": k not in steps, "text": steps.get(k, "")} for k in range(n)],
+            "questions": questions, "owed": owed, "status": "ok"}
+
+
+def q(id_: str, t: float, type_: str, heldout: bool = False) -> dict:
+    return {"id": id_, "time": t, "type": type_, "kind": "k", "heldout": heldout}
+
+
+def owe(qid: str, t: float, facts: dict | None = None, kind: str = "answer") -> dict:
+    return {"question_id": qid, "time": t, "kind": kind, "facts": facts or {}}
+
+
+def test_windows_and_attribution_at_their_edges() -> None:
+    questions = [q("a", 3.4, "realtime"), q("p", 10.2, "proactive"), q("m", 20.0, "multi", heldout=True)]
+    owed = [owe("a", 3.4, {"count": 2}), owe("p", 10.2, kind="ack"),
+            owe("p", 15.5, {"colour": "red", "shape": "circle"}), owe("m", 20.0, kind="ack"), owe("m", 30.5, {"event": "appear", "colour": "blue", "shape": "square"}),
+            owe("m", 40.0, {"event": "appear", "colour": "green", "shape": "circle"})]
+    # real-time one chunk late; proactive 2 chunks late (in window); first report on time, second 3 late
+    said = {4: "There are 2 objects.", 10: "OK.", 17: "A red circle appeared.", 20: "Sure.",
+            30: "A blue square appeared.", 43: "A green circle appeared."}
+    s = score_stream(row(said, 50, questions, owed))
+    rec = {r["id"]: r for r in s["questions"]}
+    assert rec["a"]["correct"] is False and rec["a"]["correct_next"] is True
+    assert rec["p"]["on_time"] and rec["p"]["delay"] == 2 and not rec["p"]["early"] and rec["p"]["acked"]
+    assert rec["m"]["events"] == 2 and rec["m"]["hits"] == 1 and rec["m"]["reports"] == 2  # 43 is a false report
+    # due: 3-5, 10-12, 15-17, 20-22, 30-32, 40-42; chunk 4 is due (tolerance), 43 is not
+    assert s["free_chunks"] == 50 - 18 and s["free_silent"] == 50 - 18 - 1
+    said[12] = "A red circle."  # before the evidence chunk (15): early, and the on-time one still counts
+    rec = {r["id"]: r for r in score_stream(row(said, 50, questions, owed))["questions"]}
+    assert rec["p"]["early"] and rec["p"]["on_time"]
+    said[15] = "A blue circle appeared."  # wrong colour in the evidence chunk: not claimed
+    rec = {r["id"]: r for r in score_stream(row(said, 50, questions, owed))["questions"]}
+    assert rec["p"]["delay"] == 2
