@@ -37,8 +37,8 @@ def available() -> bool:
     return shutil.which(CHROMIUM) is not None and shutil.which(CHROMEDRIVER) is not None
 
 
-def launch(tmp: Path, y4m: Path):
-    """A headless Chromium WebDriver whose camera plays ``y4m`` (offline: no driver download)."""
+def launch(tmp: Path, y4m: Path, wav: Path | None = None):
+    """A headless Chromium WebDriver whose camera plays ``y4m`` and microphone ``wav`` (offline)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -51,5 +51,7 @@ def launch(tmp: Path, y4m: Path):
                  f"--use-file-for-fake-video-capture={y4m}", f"--user-data-dir={tmp / 'chromium-profile'}",
                  "--window-size=1280,900"):
         opts.add_argument(flag)
+    if wav is not None:
+        opts.add_argument(f"--use-file-for-fake-audio-capture={wav}")
     service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp / "chromedriver.log"))
     return webdriver.Chrome(options=opts, service=service)

@@ -93,3 +93,54 @@ def test_page_streams_the_fake_camera_and_shows_the_answer(tmp_path: Path) -> No
     clip_rgb = clip_mean_rgb(clip)
     assert np.abs(seen_rgb - clip_rgb).max() < 20, (seen_rgb, clip_rgb)
     assert shot.stat().st_size > 10_000
+
+
+def test_push_to_talk_from_the_fake_microphone_is_heard_answered_and_played(tmp_path: Path) -> None:
+    import wave
+
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from aura.audio.stack import SpeechConfig, load_speech
+    from aura.audio.wer import word_error_rate
+
+    speech = load_speech(SpeechConfig(cpu_threads=1))
+    assert speech.can_listen and speech.can_speak, speech.notes
+    question = "What colour is the triangle?"
+    pcm = speech.tts.speak(question)
+    rate = speech.tts.sample_rate
+    pad = np.zeros(rate // 2, np.int16)
+    wav = tmp_path / "mic.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.concatenate([pad, pcm, pad, pad]).tobytes())
+    hold = (len(pcm) + 3 * len(pad)) / rate + 0.5
+
+    def script(chunk, q):
+        return None if q is None else "The triangle is red."
+
+    app = create_realtime_app(lambda: ScriptedModel(script), RealtimeConfig(), speech)
+    with running(app) as address:
+        driver = browser.launch(tmp_path, bundled_or_generated_clip(tmp_path), wav)
+        try:
+            driver.get(f"http://{address}/?autostart=camera")
+            wait(lambda: int(driver.execute_script("return document.body.dataset.framesSent || 0")) >= 2,
+                 30, "camera frames")
+            talk = driver.find_element("id", "btn-talk")
+            wait(lambda: talk.is_enabled(), 10, "push-to-talk to be enabled (speech input on)")
+            ActionChains(driver).click_and_hold(talk).pause(hold).release(talk).perform()
+            heard = wait(lambda: [e.text for e in driver.find_elements("css selector", "li.user")], 30,
+                         "the spoken question on the page")
+            answer = wait(lambda: [e.text for e in driver.find_elements("css selector", "li.assistant")
+                                   if "triangle is red" in e.text], 30, "the answer")
+            wait(lambda: int(driver.execute_script("return document.body.dataset.audioBlocks || 0")) >= 1,
+                 30, "the spoken answer to be played")
+            shot = tmp_path / "browser-push-to-talk.png"
+            driver.save_screenshot(str(shot))
+            save_artifact(shot)
+        finally:
+            driver.quit()
+    said = heard[0].split("you", 1)[1].strip()
+    assert word_error_rate(question, said) <= 0.34, said
+    assert answer

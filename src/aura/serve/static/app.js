@@ -229,6 +229,7 @@ async function talkStart() {
         const pcm = new Int16Array(f.length);
         for (let i = 0; i < f.length; i++) pcm[i] = Math.max(-1, Math.min(1, f[i])) * 32767;
         sendMedia("A", streamTime(), pcm.buffer);
+        document.body.dataset.audioSent = String(Number(document.body.dataset.audioSent || 0) + 1);
       };
       src.connect(state.micNode);
       state.micNode.connect(state.micCtx.destination);
@@ -262,6 +263,7 @@ function playAudio(m) {
   const at = Math.max(ctx.currentTime + 0.02, state.audioNext);
   node.start(at);
   state.audioNext = at + buf.duration;
+  document.body.dataset.audioBlocks = String(Number(document.body.dataset.audioBlocks || 0) + 1);
   if (!state.playing.has(m.id)) state.playing.set(m.id, []);
   state.playing.get(m.id).push(node);
   node.onended = () => {
