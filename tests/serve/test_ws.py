@@ -130,3 +130,34 @@ def test_flood_and_abrupt_disconnect_do_not_affect_another_session(server) -> No
     finally:
         for c in (calm, flood, quitter):
             c.close()
+
+
+def test_ingestion_and_the_socket_stay_responsive_while_the_model_is_slow() -> None:
+    def model() -> ScriptedModel:  # every chunk gets a 10-piece answer at 0.15 s per piece: 1.5 s per step
+        return ScriptedModel(lambda c, q: "one two three four five six seven eight nine ten.",
+                             piece_cost=0.15, on_cost=time.sleep)
+
+    app = create_realtime_app(model, RealtimeConfig(limits=ConnectionLimits(max_frames_per_s=20)))
+    with running(app) as address:
+        c = Client(address)
+        try:
+            c.recv()
+            c.send_json({"type": "question", "text": "Keep talking"})
+            pings = []
+            for i in range(30):  # 15 s of stream time sent in 3 s of wall time
+                c.frame(0.5 * i)
+                if i % 5 == 4:
+                    sent = time.monotonic()
+                    c.send_json({"type": "ping", "id": i})
+                    c.wait_for(lambda m, i=i: m["type"] == "pong" and m["id"] == i, 5)
+                    pings.append(time.monotonic() - sent)
+                time.sleep(0.1)
+            assert max(pings) < 0.5  # the event loop never waited for the decoder
+            m = c.wait_for(lambda m: m["type"] == "metrics", 5)["metrics"]
+            while m["counters"]["frames_in"] < 30:
+                m = c.wait_for(lambda m: m["type"] == "metrics", 5)["metrics"]
+            assert m["counters"]["frames_in"] == 30 and m["counters"]["frames_dropped"] == 0
+            step = c.wait_for(lambda m: m["type"] == "step" and m["chunks"] > 1, 10)  # a catch-up step
+            assert step["chunk_end"] - step["chunk_start"] > 1.0
+        finally:
+            c.close()
