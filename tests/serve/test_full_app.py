@@ -60,3 +60,18 @@ def test_demo_refuses_bad_options_with_one_line(capsys, tmp_path) -> None:
     assert "not a checkpoint directory" in capsys.readouterr().err
     assert main(["demo", "--video", str(tmp_path / "none.mp4"), "--no-browser"]) == 2
     assert "no such video file" in capsys.readouterr().err
+
+
+def test_demo_app_serves_the_page_and_the_sample_stream(tiny) -> None:
+    import argparse
+
+    from aura.cli.demo_cmd import build_demo_app
+
+    args = argparse.Namespace(model=f"hf:{tiny}", video=None, host="127.0.0.1", port=0, token=None, temperature=0.5,
+                              max_new_tokens=8, max_sessions=1, no_speech=True, whisper=None, voice=None)
+    app = build_demo_app(args)
+    assert app.state.realtime.speech.notes == ["speech off: --no-speech"]
+    with TestClient(app) as client:
+        assert "Sample stream" in client.get("/").text
+        video = client.get("/sample-video")
+        assert video.status_code == 200 and video.content[4:8] == b"ftyp"  # the bundled mp4

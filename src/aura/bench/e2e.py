@@ -151,9 +151,8 @@ def run_e2e(model: str = "nano", *, questions: int = 20, video: str | None = Non
     from aura.audio.stack import SpeechConfig, load_speech
     from aura.audio.tts import resample
     from aura.audio.vad import SAMPLE_RATE
-    from aura.cli.demo_cmd import sample_video
     from aura.serve.protocol import pack_media
-    from aura.serve.realtime_app import create_realtime_app, streaming_model_factory
+    from aura.serve.realtime_app import bundled_sample_video, create_realtime_app, streaming_model_factory
     from aura.serve.runtime import ConnectionLimits
     from aura.serve.ws import RealtimeConfig
 
@@ -172,7 +171,7 @@ def run_e2e(model: str = "nano", *, questions: int = 20, video: str | None = Non
     spoken = [(resample(speech.tts.speak(q), speech.tts.sample_rate, SAMPLE_RATE) * 32767).astype("<i2").tobytes()
               for q in asked]
     duration = warmup + gap * questions + 30
-    frames = _jpeg_frames(Path(video) if video else sample_video(), duration)
+    frames = _jpeg_frames(Path(video) if video else bundled_sample_video(), duration)
     config = RealtimeConfig(max_sessions=1, limits=ConnectionLimits(max_audio_factor=4.0))
     app = create_realtime_app(factory, config, speech)
     rows: list[dict[str, Any]] = []

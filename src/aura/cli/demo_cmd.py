@@ -6,12 +6,9 @@ import argparse
 import ipaddress
 import threading
 import webbrowser
-from importlib import resources
 from pathlib import Path
 
 from aura.errors import ConfigError, InputFileError
-
-SAMPLE_VIDEO = "sample.mp4"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,18 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_demo)
 
 
-def sample_video() -> Path:
-    """The sample stream bundled in the package."""
-    return Path(str(resources.files("aura") / "assets" / SAMPLE_VIDEO))
-
-
 def build_demo_app(args: argparse.Namespace):
     """The real-time app the demo serves (model, speech, sample video), checked before binding."""
     from aura.audio.stack import SpeechConfig, SpeechStack, load_speech
-    from aura.serve.realtime_app import create_realtime_app, streaming_model_factory
+    from aura.serve.realtime_app import bundled_sample_video, create_realtime_app, streaming_model_factory
     from aura.serve.ws import RealtimeConfig
 
-    video = Path(args.video) if args.video else sample_video()
+    video = Path(args.video) if args.video else bundled_sample_video()
     if not video.is_file():
         raise InputFileError(f"{video}: no such video file")
     if not 0 <= args.temperature <= 2:

@@ -28,6 +28,13 @@ def create_realtime_app(model_factory: Callable[[], StreamingModel], config: Rea
     return app
 
 
+def bundled_sample_video() -> Path:
+    """The sample stream shipped in the package (``assets/sample.mp4``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("aura") / "assets" / "sample.mp4"))
+
+
 class ModelSpecError(AuraError):
     """A ``--model`` value names no usable checkpoint."""
 
@@ -83,5 +90,6 @@ def live_router(spec: str, *, token: str | None = None, speech: bool = True, tem
 
     factory = streaming_model_factory(spec, temperature=temperature, max_new_tokens=max_new_tokens)
     stack = load_speech(SpeechConfig()) if speech else SpeechStack(notes=["speech off: --no-speech"])
-    config = RealtimeConfig(token=token, max_sessions=max_sessions)
+    sample = bundled_sample_video()
+    config = RealtimeConfig(token=token, max_sessions=max_sessions, sample_video=sample if sample.is_file() else None)
     return build_router(RealtimeServer(factory, config, stack))
