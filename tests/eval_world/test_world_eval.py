@@ -147,7 +147,8 @@ def owe(qid: str, t: float, facts: dict | None = None, kind: str = "answer") -> 
 def test_windows_and_attribution_at_their_edges() -> None:
     questions = [q("a", 3.4, "realtime"), q("p", 10.2, "proactive"), q("m", 20.0, "multi", heldout=True)]
     owed = [owe("a", 3.4, {"count": 2}), owe("p", 10.2, kind="ack"),
-            owe("p", 15.5, {"colour": "red", "shape": "circle"}), owe("m", 20.0, kind="ack"), owe("m", 30.5, {"event": "appear", "colour": "blue", "shape": "square"}),
+            owe("p", 15.5, {"colour": "red", "shape": "circle"}),
+            owe("m", 20.0, kind="ack"), owe("m", 30.5, {"event": "appear", "colour": "blue", "shape": "square"}),
             owe("m", 40.0, {"event": "appear", "colour": "green", "shape": "circle"})]
     # real-time one chunk late; proactive 2 chunks late (in window); first report on time, second 3 late
     said = {4: "There are 2 objects.", 10: "OK.", 17: "A red circle appeared.", 20: "Sure.",

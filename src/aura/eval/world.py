@@ -232,7 +232,6 @@ def _check_meta(out: Path, meta: dict[str, Any]) -> None:
             if key in old and old[key] != meta[key]:
                 raise WorldEvalError(f"{out} holds a run with {key}={old[key]!r}, not {meta[key]!r}; "
                                      "use another output directory")
-    atomic_write_text(path, json.dumps(meta, indent=2) + "\n")
 
 
 def run_world_eval(config: WorldEvalConfig, out_dir: str | Path, model_factory: ModelFactory, *,
@@ -243,18 +242,19 @@ def run_world_eval(config: WorldEvalConfig, out_dir: str | Path, model_factory: 
     (retried by the next run); a model that cannot be built stops the run with its own error.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     meta = {"benchmark": BENCHMARK, "model": model_name, "split": config.split, "seconds": list(config.seconds),
             "phrasing": config.phrasing, "height": config.height}
     _check_meta(out, meta)
+    out.mkdir(parents=True, exist_ok=True)
     drop_partial_line(out / RESULTS)
     done = finished_ids(out / RESULTS)
     seeds = split_seeds(config.split, config.streams)
     todo = [s for s in seeds if f"world-{s}" not in done]
     counts = {"streams": len(seeds), "skipped": len(seeds) - len(todo), "done": 0, "errors": 0}
-    if not todo:
+    pool = _ModelPool(model_factory, min(config.workers, len(todo))) if todo else None
+    atomic_write_text(out / RUN_META, json.dumps(meta, indent=2) + "\n")  # once the model loaded
+    if pool is None:
         return counts
-    pool = _ModelPool(model_factory, min(config.workers, len(todo)))
     lock = threading.Lock()
 
     def job(seed: int) -> None:
