@@ -11,6 +11,7 @@ import torch
 from aura.errors import AuraError
 from aura.models.hf.chat import concat
 from aura.models.nano import NanoConfig, NanoStreamingModel, NanoVLM, load_checkpoint, save_checkpoint
+from aura.models.nano.pixels import chunk_pixels
 from aura.models.nano.tokenizer import train_tokenizer
 from aura.stream import ContextConfig, VideoChunk
 
@@ -42,7 +43,9 @@ def test_cached_steps_equal_from_scratch_forward() -> None:
     nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
                               max_new_tokens=4)
     rebuilds = 0
+    pixels = {}
     for k in range(40):
+        pixels[k] = chunk_pixels(frames(k), model.cfg.image_size, model.cfg.frames_per_chunk)
         question = "What colour is the circle?" if k % 7 == 3 else None
         step = nano.begin_step(chunk(k), question)
         messages = nano.context.messages()
@@ -50,7 +53,7 @@ def test_cached_steps_equal_from_scratch_forward() -> None:
         ids, _ = concat(encoded)
         ids += nano.format.generation_prompt()
         with torch.inference_mode():
-            reference, _ = model(torch.tensor([ids]), nano.pixels_for(encoded))
+            reference, _ = model(torch.tensor([ids]), torch.stack([pixels[c] for e in encoded for c in e.video_chunks]))
         assert torch.allclose(step._first_logits, reference[0, -1], atol=1e-4)
         result = step.finish()
         rebuilds += result.timings.cache_rebuilt
@@ -64,7 +67,7 @@ def test_pixel_store_and_context_stay_bounded() -> None:
     nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=3, float_chunks=2), max_new_tokens=2)
     for k in range(2000):
         nano.step(VideoChunk(k, k, k + 1, frames(k % 50)))
-        assert len(nano._pixels) <= 4
+        assert len(nano._visual) <= 4
         assert len(nano.context.window) <= 4
         assert nano._cache is not None and nano._cache[0][0].shape[2] < 400
 

@@ -11,10 +11,20 @@ import sys
 from collections.abc import Sequence
 
 from aura import __version__
-from aura.cli import bench_cmd, data_cmd, demo_cmd, eval_cmd, serve_cmd, stream_cmd, train_cmd, world_cmd
+from aura.cli import (
+    bench_cmd,
+    data_cmd,
+    demo_cmd,
+    eval_cmd,
+    serve_cmd,
+    stream_cmd,
+    train_cmd,
+    watch_cmd,
+    world_cmd,
+)
 from aura.errors import AuraError
 
-GROUPS = [stream_cmd, train_cmd, data_cmd, bench_cmd, serve_cmd, eval_cmd, world_cmd, demo_cmd]
+GROUPS = [watch_cmd, stream_cmd, train_cmd, data_cmd, bench_cmd, serve_cmd, eval_cmd, world_cmd, demo_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

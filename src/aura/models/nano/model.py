@@ -141,21 +141,29 @@ class NanoVLM(nn.Module):
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
 
-    def embed_inputs(self, input_ids: torch.Tensor, pixels: torch.Tensor | None) -> torch.Tensor:
+    def encode_chunks(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Visual token embeddings (n_chunks * visual_tokens, d_model) of chunks' pixels (n, F*3, S, S)."""
+        return self.projector(self.vision(pixels)).reshape(-1, self.cfg.d_model)
+
+    def embed_inputs(
+        self, input_ids: torch.Tensor, pixels: torch.Tensor | None, visual: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Token embeddings with every ``<|video_pad|>`` replaced by its visual token, in order.
 
-        ``pixels``: (n_chunks, F*3, S, S) for the chunks whose placeholders appear in ``input_ids``.
+        The visual tokens come from ``pixels`` (n_chunks, F*3, S, S) of the chunks whose
+        placeholders appear in ``input_ids``, or precomputed as ``visual`` (see ``encode_chunks``).
         """
         x = self.embed(input_ids)
         mask = input_ids == self.video_pad_id
         n_pad = int(mask.sum())
         if n_pad == 0:
             return x
-        if pixels is None or pixels.shape[0] * self.cfg.visual_tokens != n_pad:
-            have = 0 if pixels is None else pixels.shape[0]
+        if visual is None and pixels is not None:
+            visual = self.encode_chunks(pixels)
+        if visual is None or visual.shape[0] != n_pad:
+            have = 0 if visual is None else visual.shape[0] // self.cfg.visual_tokens
             raise ValueError(f"{n_pad} video placeholders but {have} chunks of pixels")
-        vis = self.projector(self.vision(pixels)).reshape(-1, self.cfg.d_model).to(x.dtype)
-        return x.masked_scatter(mask.unsqueeze(-1), vis)
+        return x.masked_scatter(mask.unsqueeze(-1), visual.to(x.dtype))
 
     def forward(
         self,
@@ -164,13 +172,15 @@ class NanoVLM(nn.Module):
         past: KVCache | None = None,
         attention_mask: torch.Tensor | None = None,
         logits_to_keep: torch.Tensor | None = None,
+        visual: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, KVCache]:
         """Logits (B, T, V) for ``input_ids`` (B, T) appended after ``past`` (if any).
 
         ``attention_mask`` (B, T) marks real tokens (1) vs right padding (0) in a training batch;
-        ``logits_to_keep`` (1-D positions) computes logits only there, giving (B, K, V).
+        ``logits_to_keep`` (1-D positions) computes logits only there, giving (B, K, V);
+        ``visual`` replaces ``pixels`` with precomputed visual tokens.
         """
-        x = self.embed_inputs(input_ids, pixels)
+        x = self.embed_inputs(input_ids, pixels, visual)
         start = 0 if past is None else past[0][0].shape[2]
         positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
         cos, sin = rope_tables(self.cfg.d_model // self.cfg.n_heads, positions, self.cfg.rope_theta)

@@ -68,7 +68,7 @@ class NanoStreamingModel(StreamingModel):
         self.context = StreamContext(self._config)
         self._cache: KVCache | None = None
         self._cached_messages = 0
-        self._pixels: dict[int, torch.Tensor] = {}
+        self._visual: dict[int, torch.Tensor] = {}  # chunk index -> its visual tokens (computed once)
         self._generator = torch.Generator().manual_seed(self.seed)
 
     # ------------------------------------------------------------------ encoding
@@ -80,12 +80,12 @@ class NanoStreamingModel(StreamingModel):
         """Per-message encodings of rendered messages (the same ones training uses)."""
         return self.format.encode_messages(messages, self._grid)
 
-    def pixels_for(self, encoded: list[EncodedMessage]) -> torch.Tensor | None:
-        """The stacked pixel tensors of the chunks whose placeholders appear in ``encoded``."""
+    def visual_for(self, encoded: list[EncodedMessage]) -> torch.Tensor | None:
+        """The visual tokens of the chunks whose placeholders appear in ``encoded``, in order."""
         chunks = [c for e in encoded for c in e.video_chunks]
         if not chunks:
             return None
-        return torch.stack([self._pixels[c] for c in chunks])
+        return torch.cat([self._visual[c] for c in chunks])
 
     # ------------------------------------------------------------------ stepping
     def begin_step(self, chunk: VideoChunk, question: str | None = None) -> StepGeneration:
@@ -106,7 +106,8 @@ class NanoStreamingModel(StreamingModel):
         self.context.feed(chunk)
         if question is not None:
             self.context.feed(UserQuestion(question, chunk.start))
-        self._pixels[chunk.index] = pixels
+        with torch.inference_mode():
+            self._visual[chunk.index] = self.model.encode_chunks(pixels[None])
         try:
             return self._prefill(chunk)
         except Exception:
@@ -119,8 +120,8 @@ class NanoStreamingModel(StreamingModel):
         rendered = self.context.render()
         messages = rendered.messages
         live = {p["chunk"] for m in messages for p in video_parts(m)}
-        for idx in [i for i in self._pixels if i not in live]:
-            del self._pixels[idx]  # chunks that left the window: bounded store
+        for idx in [i for i in self._visual if i not in live]:
+            del self._visual[idx]  # chunks that left the window: bounded store
         rebuild = rendered.evicted or self._cache is None or rendered.stable_prefix < self._cached_messages
         if rebuild:
             self._cache, self._cached_messages = None, 0
@@ -129,7 +130,7 @@ class NanoStreamingModel(StreamingModel):
         ids = ids + self.format.generation_prompt()
         reused = cache_length(self._cache)
         with torch.inference_mode():
-            logits, cache = self.model(torch.tensor([ids]), self.pixels_for(new), self._cache)
+            logits, cache = self.model(torch.tensor([ids]), None, self._cache, visual=self.visual_for(new))
         prompt_end = reused + len(ids) - len(self.format.generation_prompt())
         self._cache = cache
         self._cached_messages = len(messages)
