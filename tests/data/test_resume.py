@@ -145,3 +145,34 @@ def test_shards_split_the_work_with_no_overlap(tmp_path: Path, corpus: Path, api
     synth = {r["id"].rsplit("_s", 1)[0] for r in iter_rows(work, "synthesize")}
     synth |= {r["id"].rsplit("_s", 1)[0] for r in iter_rows(work, "synthesize", "failures")}
     assert synth and synth <= per[1]
+
+
+def test_items_from_a_factory_are_read_lazily_and_once_each(tmp_path: Path) -> None:
+    made = 0
+    live = 0
+    peak = 0
+    lock = threading.Lock()
+
+    class Payload:
+        def __init__(self, k: int) -> None:
+            nonlocal made, live, peak
+            with lock:
+                made += 1
+                live += 1
+                peak = max(peak, live)
+            self.k = k
+
+        def __del__(self) -> None:
+            nonlocal live
+            with lock:
+                live -= 1
+
+    def factory():
+        for k in [*range(300), 5, 7]:  # two duplicates
+            yield Item(f"i{k}", Payload(k))
+
+    summary = run_items(StageStore(tmp_path, "toy", Shard()), factory, lambda p: Outcome(items=[{"id": f"i{p.k}"}]),
+                        concurrency=2, progress=False)
+    assert summary.done == 300 and summary.total == 300
+    assert made == 2 * 302  # counted once, then streamed
+    assert peak <= 8  # never all 300 payloads at once

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,12 @@ log = logging.getLogger(__name__)
 STAGES = ("prepare", "synthesize", "refine", "structure", "verify")
 
 
-def _rows(work: Path, stage: str) -> Iterator[dict[str, Any]]:
+def _check_input(work: Path, stage: str) -> None:
     if not shard_files(work, stage, "items"):
         raise StageInputError(f"{work}: no output of stage '{stage}' yet (run `aura data {stage}` first)")
+
+
+def _rows(work: Path, stage: str) -> Iterator[dict[str, Any]]:
     yield from iter_rows(work, stage, "items")
 
 
@@ -49,41 +53,35 @@ def _source_of(segment_id: str) -> str:
     return segment_id.rsplit("_s", 1)[0]
 
 
-def segment_items(work: Path) -> list[Item[Any]]:
-    """Every prepared segment as an item (shard key: its source video)."""
-    out = []
+def segment_items(work: Path) -> Iterator[Item[Any]]:
+    """Every prepared segment as an item (shard key: its source video), read lazily."""
     for row in _rows(work, "prepare"):
         try:
             rec = SourceRecord.model_validate(row)
         except ValidationError:
             log.warning("%s: skipped a malformed prepare row %r", work, row.get("id"))
             continue
-        out.extend(Item(s.id, s, rec.id) for s in rec.segments)
-    return out
+        yield from (Item(s.id, s, rec.id) for s in rec.segments)
 
 
-def segqa_items(work: Path, stage: str) -> list[Item[Any]]:
-    """Every segment finished by ``stage`` (synthesize or refine) as an item."""
-    out = []
+def segqa_items(work: Path, stage: str) -> Iterator[Item[Any]]:
+    """Every segment finished by ``stage`` (synthesize or refine) as an item, read lazily."""
     for row in _rows(work, stage):
         try:
             seg = SegmentQAs.model_validate(row)
         except ValidationError:
             log.warning("%s: skipped a malformed %s row %r", work, stage, row.get("id"))
             continue
-        out.append(Item(seg.id, seg, seg.segment.source_id))
-    return out
+        yield Item(seg.id, seg, seg.segment.source_id)
 
 
-def sample_items(work: Path) -> list[Item[Any]]:
-    """Every structured sample as an item, with the question its target answers."""
-    out = []
+def sample_items(work: Path) -> Iterator[Item[Any]]:
+    """Every structured sample as an item, with the question its target answers, read lazily."""
     for row in _rows(work, "structure"):
         qtext = {q["id"]: q["text"] for q in row.get("timeline", {}).get("questions", [])}
         for s in row.get("samples", []):
             payload = {"sample": s, "question": qtext.get(s.get("question_id"))}
-            out.append(Item(s["id"], payload, _source_of(s["video_id"])))
-    return out
+            yield Item(s["id"], payload, _source_of(s["video_id"]))
 
 
 def model_env(work: Path, api: ApiConfig, sample_fps: float, max_frames: int, api_key: str,
@@ -106,7 +104,8 @@ def run_prepare(work: Path, inputs: list[str], cfg: PrepareConfig, shard: Shard,
 def run_synthesize(work: Path, api: ApiConfig, cfg: SynthesizeConfig, shard: Shard, *, concurrency: int = 1,
                    retry_failed: bool = False, progress: bool = True, api_key: str | None = None) -> RunSummary:
     """Stage 2 over every prepared segment."""
-    items = segment_items(work)
+    _check_input(work, "prepare")
+    items = partial(segment_items, work)
     env = model_env(work, api, cfg.sample_fps, cfg.max_frames, api_key or resolve_api_key(api), cfg.chunk_seconds)
     store = StageStore(work, synthesize.STAGE, shard)
     return run_items(store, items, synthesize.make_processor(env, cfg), concurrency=concurrency,
@@ -117,7 +116,8 @@ def run_refine(work: Path, api: ApiConfig, cfg: RefineConfig, shard: Shard, *, s
                max_frames: int = 32, chunk_seconds: float = 1.0, concurrency: int = 1, retry_failed: bool = False,
                progress: bool = True, api_key: str | None = None) -> RunSummary:
     """Stage 3 over every synthesized segment."""
-    items = segqa_items(work, synthesize.STAGE)
+    _check_input(work, synthesize.STAGE)
+    items = partial(segqa_items, work, synthesize.STAGE)
     env = model_env(work, api, sample_fps, max_frames, api_key or resolve_api_key(api), chunk_seconds)
     store = StageStore(work, refine.STAGE, shard)
     return run_items(store, items, refine.make_processor(env, cfg), concurrency=concurrency,
@@ -127,7 +127,8 @@ def run_refine(work: Path, api: ApiConfig, cfg: RefineConfig, shard: Shard, *, s
 def run_structure(work: Path, cfg: StructureConfig, shard: Shard, *, concurrency: int = 1,
                   retry_failed: bool = False, progress: bool = True) -> RunSummary:
     """Stage 4 over every refined segment (pure: no model)."""
-    items = segqa_items(work, refine.STAGE)
+    _check_input(work, refine.STAGE)
+    items = partial(segqa_items, work, refine.STAGE)
     store = StageStore(work, structure.STAGE, shard)
     return run_items(store, items, structure.make_processor(cfg), concurrency=concurrency,
                      retry_failed=retry_failed, progress=progress)
@@ -136,7 +137,8 @@ def run_structure(work: Path, cfg: StructureConfig, shard: Shard, *, concurrency
 def run_verify(work: Path, api: ApiConfig | None, cfg: VerifyConfig, shard: Shard, *, concurrency: int = 1,
                retry_failed: bool = False, progress: bool = True, api_key: str | None = None) -> RunSummary:
     """Stage 5 over every structured sample (``api`` None or ``cfg.judge`` off: rule checks only)."""
-    items = sample_items(work)
+    _check_input(work, structure.STAGE)
+    items = partial(sample_items, work)
     env = None
     if cfg.judge and api is not None:
         env = model_env(work, api, cfg.sample_fps, cfg.max_frames, api_key or resolve_api_key(api))

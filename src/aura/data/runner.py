@@ -62,7 +62,7 @@ class Item(Generic[T]):
 
 def run_items(
     store: StageStore,
-    items: Iterable[Item[T]],
+    items: Iterable[Item[T]] | Callable[[], Iterable[Item[T]]],
     process: Callable[[T], Outcome],
     *,
     concurrency: int = 1,
@@ -75,19 +75,31 @@ def run_items(
     ``retry_failed``) are skipped. An item that raises ``ItemFailure``, an ``AuraError`` or any
     other exception is recorded as a failure with its reason and the run goes on. At most
     ``2 * concurrency`` items are in flight; a crash loses only those.
+
+    ``items`` may be a function returning a fresh iterable: it is then read twice, once to count
+    the work (for the progress bar's ETA) and once lazily, so payloads are never all in memory.
+    An id seen twice is processed once.
     """
+    source: Callable[[], Iterable[Item[T]]] = items if callable(items) else (lambda: items)  # type: ignore[assignment]
     summary = RunSummary(store.stage)
     finished = store.finished(retry_failed=retry_failed)
-    pending: list[Item[T]] = []
-    for item in items:
-        if not store.shard.owns(item.key):
+    todo: set[str] = set()
+    for item in source():
+        if not store.shard.owns(item.key) or item.id in todo:
             continue
         summary.total += 1
         if item.id in finished:
             summary.skipped += 1
         else:
-            pending.append(item)
-    bar = tqdm(total=len(pending), desc=store.stage, unit="item", disable=not progress, dynamic_ncols=True)
+            todo.add(item.id)
+    bar = tqdm(total=len(todo), desc=store.stage, unit="item", disable=not progress, dynamic_ncols=True)
+
+    def pending_items() -> Iterable[Item[T]]:
+        for item in source():
+            if item.id in todo:
+                todo.discard(item.id)
+                yield item
+
 
     def settle(item: Item[T], fut: Future[Outcome]) -> None:
         try:
@@ -112,7 +124,7 @@ def run_items(
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=store.stage)
     try:
         inflight: dict[Future[Outcome], Item[T]] = {}
-        queue = iter(pending)
+        queue = iter(pending_items())
         while True:
             while len(inflight) < 2 * max(1, concurrency):
                 nxt = next(queue, None)
