@@ -15,12 +15,13 @@ import hashlib
 import io
 import json
 import logging
+import queue
 import secrets
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -348,7 +349,7 @@ def build_router(backend: ChatBackend, settings: APISettings | None = None) -> A
 
             return JSONResponse(await run_in_threadpool(finish))
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        return StreamingResponse(_sse(rid, created, backend.name, gen, lock, include_usage),
+        return StreamingResponse(_sse(rid, created, backend.name, gen, lock, include_usage, request),
                                  media_type="text/event-stream")
 
     return router
@@ -389,24 +390,64 @@ def _chunk(rid: str, created: int, model: str, delta: dict, finish: str | None) 
     return f"data: {json.dumps(body)}\n\n"
 
 
-def _sse(rid: str, created: int, model: str, gen: ChatGenerationLike, lock: threading.Lock,
-         include_usage: bool) -> Iterator[str]:
-    """Server-sent events of one completion; closing the stream (client gone) cancels decoding."""
+class _Producer(threading.Thread):
+    """Runs one generation to its end in its own thread, handing pieces over through a queue.
+
+    The generation (bounded by ``max_tokens``) always finishes and releases the engine lock,
+    even when the HTTP client went away and nobody reads the stream any more.
+    """
+
+    def __init__(self, gen: ChatGenerationLike, lock: threading.Lock) -> None:
+        super().__init__(name="aura-generation", daemon=True)
+        self.gen = gen
+        self.lock = lock
+        self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            if not self.gen.silent:
+                for piece in self.gen:
+                    self.queue.put(("piece", piece))
+                    if self.stop.is_set():
+                        self.gen.cancel()
+                        break
+            self.queue.put(("done", None))
+        except Exception as exc:  # reported to the client as an error event
+            log.exception("generation failed")
+            self.queue.put(("error", exc))
+        finally:
+            _release(self.gen, self.lock)
+
+
+async def _sse(rid: str, created: int, model: str, gen: ChatGenerationLike, lock: threading.Lock,
+               include_usage: bool, request: Request) -> AsyncIterator[str]:
+    """Server-sent events of one completion; a client that hangs up stops decoding early."""
+    import anyio
+
+    producer = _Producer(gen, lock)
+    producer.start()
     try:
         yield _chunk(rid, created, model, {"role": "assistant", "content": ""}, None)
         if gen.silent:
             yield _chunk(rid, created, model, {"content": SILENT_TOKEN}, None)
-        else:
-            for piece in gen:
-                yield _chunk(rid, created, model, {"content": piece}, None)
+        while True:
+            kind, value = await anyio.to_thread.run_sync(producer.queue.get)
+            if kind == "piece":
+                yield _chunk(rid, created, model, {"content": value}, None)
+                if await request.is_disconnected():
+                    producer.stop.set()
+            elif kind == "error":
+                msg = str(value).strip().splitlines()[0] if str(value).strip() else type(value).__name__
+                yield f"data: {json.dumps({'error': {'message': msg, 'type': 'server_error'}})}\n\n"
+                return
+            else:
+                break
         yield _chunk(rid, created, model, {}, gen.finish_reason)
         if include_usage:
             body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
                     "choices": [], "usage": _usage(gen)}
             yield f"data: {json.dumps(body)}\n\n"
         yield "data: [DONE]\n\n"
-    except Exception as exc:  # a failure mid-stream: tell the client, never leave the lock held
-        log.exception("generation failed")
-        yield f"data: {json.dumps({'error': {'message': str(exc).splitlines()[0], 'type': 'server_error'}})}\n\n"
     finally:
-        _release(gen, lock)
+        producer.stop.set()
