@@ -32,7 +32,7 @@ def test_round_trip_word_error_rate(speech) -> None:
     # one continuous microphone stream: the four questions separated by silence
     spoken = [resample(speech.tts.speak(s), rate, SAMPLE_RATE) for s in SENTENCES]
     stream = np.concatenate([gap, *[np.concatenate([x, gap, gap]) for x in spoken]])
-    seg = UtteranceSegmenter(speech.vad, min_silence_ms=400)
+    seg = UtteranceSegmenter(speech.vad(), min_silence_ms=400)
     utts = []
     for i in range(0, len(stream), 1600):  # 100 ms packets, as the page sends them
         utts += seg.feed((stream[i : i + 1600] * 32767).astype("<i2").tobytes())

@@ -54,3 +54,16 @@ def test_bounded_over_a_long_stream() -> None:
         held = sum(len(x) for x in seg._speech) + len(seg._rest)
         assert held <= 2.0 * SAMPLE_RATE + WINDOW
     assert len(cut) >= 490 and all(u.duration_s <= 2.0 + WINDOW / SAMPLE_RATE for u in cut)
+
+
+def test_each_stream_gets_its_own_silero_state() -> None:
+    from aura.audio.vad import silero_factory
+
+    factory = silero_factory()
+    a, b = factory(), factory()
+    speech = np.random.default_rng(0).normal(0, 0.3, WINDOW).astype(np.float32)
+    first = [a(speech) for _ in range(5)]
+    fresh = b(speech)  # b's state is untouched by a's five windows
+    assert fresh == first[0]
+    a.reset()
+    assert a(speech) == first[0]

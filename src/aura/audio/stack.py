@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aura.audio.vad import ProbabilityFn
+from aura.audio.vad import VadFactory
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class SpeechConfig(BaseModel):
 class SpeechStack:
     """The loaded speech parts (None where unavailable) and why any part is missing."""
 
-    vad: ProbabilityFn | None = None
+    vad: VadFactory | None = None  # call it once per stream: silero keeps recurrent state
     asr: object | None = None
     tts: object | None = None
     notes: list[str] = field(default_factory=list)
@@ -59,13 +59,13 @@ def load_speech(config: SpeechConfig | None = None) -> SpeechStack:
     """Load what the configuration asks for; never raises for a missing part (see ``notes``)."""
     from aura.audio.asr import WhisperASR
     from aura.audio.tts import PiperTTS
-    from aura.audio.vad import silero_probability
+    from aura.audio.vad import silero_factory
 
     config = config or SpeechConfig()
     stack = SpeechStack(config=config)
     if config.asr:
         try:
-            stack.vad = silero_probability()
+            stack.vad = silero_factory()
             stack.asr = WhisperASR(config.whisper_dir, device=config.whisper_device,
                                    compute_type=config.whisper_compute_type, cpu_threads=config.cpu_threads)
         except Exception as exc:  # any load failure means "no speech input", said once

@@ -17,6 +17,7 @@ WINDOW = 512
 """Samples per VAD decision (32 ms at 16 kHz; what silero-vad expects)."""
 
 ProbabilityFn = Callable[[np.ndarray], float]
+VadFactory = Callable[[], ProbabilityFn]
 
 
 @dataclass
@@ -102,7 +103,10 @@ class UtteranceSegmenter:
         return self._emit(force=True)
 
     def reset(self) -> None:
-        """Forget everything buffered."""
+        """Forget everything buffered (and the VAD model's recurrent state, if it has one)."""
+        reset = getattr(self.probability, "reset", None)
+        if callable(reset):
+            reset()
         self._rest = np.zeros(0, dtype=np.float32)
         self._preroll.clear()
         self._speech, self._speech_len, self._silence_run, self._voiced = [], 0, 0, 0
@@ -148,8 +152,17 @@ class UtteranceSegmenter:
         return Utterance(audio=audio, start_s=start / SAMPLE_RATE, end_s=(start + len(audio)) / SAMPLE_RATE)
 
 
+def silero_factory() -> VadFactory:
+    """A factory of silero-vad probability functions, one per stream (each keeps its own RNN state).
+
+    Checks once that silero-vad and its bundled ONNX model load; raises ImportError/OSError if not.
+    """
+    silero_probability()  # fail now, not in the first session
+    return silero_probability
+
+
 def silero_probability() -> ProbabilityFn:
-    """silero-vad's speech probability for one 512-sample window (loads the bundled ONNX model).
+    """silero-vad's speech probability for one 512-sample window, with its own recurrent state.
 
     Raises ImportError/OSError if silero-vad is not installed or its model cannot be loaded.
     """

@@ -131,7 +131,7 @@ class LiveSession:
         self._failed: str | None = None
         if speech is not None and speech.can_listen:
             cfg = speech.config
-            self._segmenter = UtteranceSegmenter(speech.vad, threshold=cfg.vad_threshold,
+            self._segmenter = UtteranceSegmenter(speech.vad(), threshold=cfg.vad_threshold,
                                                  min_silence_ms=cfg.min_silence_ms,
                                                  max_utterance_s=cfg.max_utterance_s)
         if speech is None or not speech.can_speak:
