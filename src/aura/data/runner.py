@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from aura.data.errors import ItemFailure
 from aura.data.store import StageStore
@@ -122,7 +124,9 @@ def run_items(
         bar.set_postfix(failed=summary.failed, rejected=summary.rejected, refresh=False)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=store.stage)
+    redirect = logging_redirect_tqdm() if progress else contextlib.nullcontext()
     try:
+        redirect.__enter__()
         inflight: dict[Future[Outcome], Item[T]] = {}
         queue = iter(pending_items())
         while True:
@@ -142,12 +146,14 @@ def run_items(
     else:
         pool.shutdown(wait=True)
     finally:
+        redirect.__exit__(None, None, None)
         bar.close()
     return summary
 
 
 def _record_failure(store: StageStore, summary: RunSummary, item_id: str, kind: str, reason: str,
                     attempts: int = 1) -> None:
+    log.warning("%s: %s failed (%s: %s)", store.stage, item_id, kind, reason)
     store.fail(item_id, kind, reason, attempts=attempts)
     summary.failed += 1
     summary.reasons[kind] = summary.reasons.get(kind, 0) + 1

@@ -65,6 +65,11 @@ def collect(work: str | Path) -> dict[str, Any]:
         mix_of.update(r.get("mix", {}))
         samples += len(r.get("samples", []))
     st["structure"]["samples"] = samples
+    st["structure"]["samples_by_type"] = dict(Counter(
+        s.get("qa_type") or "unknown" for r in st["structure"]["_ok"].values() for s in r.get("samples", [])))
+    st["verify"]["kept_by_type"] = dict(Counter(s.get("qa_type") or "unknown" for s in st["verify"]["_ok"].values()))
+    st["verify"]["rejected_by_type"] = dict(Counter(r.get("qa_type") or "unknown"
+                                                    for r in st["verify"]["_rejected"].values()))
     st["structure"]["qas_dropped"] = sum(len(r.get("dropped", [])) for r in st["structure"]["_ok"].values())
     rejections = Counter(_reason_class(reason) for r in st["verify"]["_rejected"].values()
                          for reason in r.get("reasons", []))
@@ -107,9 +112,10 @@ def render(stats: dict[str, Any]) -> str:
     lines.append(f"refine: QAs {st['refine'].get('qas', {})}, "
                  f"real-time variant drawn {st['refine'].get('variants', {})}, "
                  f"{st['refine'].get('rewrites_refused', 0)} rewrites refused")
-    lines.append(f"structure: {st['structure']['samples']} samples, {st['structure']['qas_dropped']} QAs dropped "
-                 "(chunk clashes)")
-    lines.append(f"verify: {stats['verified_samples']} samples kept {stats['response_kinds']}")
+    lines.append(f"structure: {st['structure']['samples']} samples {st['structure']['samples_by_type']}, "
+                 f"{st['structure']['qas_dropped']} QAs dropped (chunk clashes)")
+    lines.append(f"verify: {stats['verified_samples']} samples kept {st['verify']['kept_by_type']} "
+                 f"{stats['response_kinds']}, rejected {st['verify']['rejected_by_type']}")
     for stage, s in st.items():
         for reason, n in s.get("failure_reasons", {}).items():
             lines.append(f"  failed  {stage:<10} {n:>5}  {reason}")
