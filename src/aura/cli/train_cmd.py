@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train with the Silent-Speech Balanced Loss. Settings come from a YAML config; "
         "flags and --set section.key=value override it.",
     )
-    p.add_argument("--config", required=True, help="YAML config (see configs/)")
+    p.add_argument("recipe", nargs="?", choices=["nano"],
+                   help="'nano': reproduce the bundled aura-nano (world data, tokenizer, training); no --config")
+    p.add_argument("--config", help="YAML config (see configs/); required unless a recipe is named")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value (repeatable), e.g. --set optim.lr=2e-5")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
@@ -26,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="checkpoint and exit after N more steps (time-sliced jobs; resume later)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    nano = p.add_argument_group("aura train nano")
+    nano.add_argument("--streams", type=int, help="nano: training world streams (default: the recipe's)")
+    nano.add_argument("--float-chunks", type=int, help="nano: N' of the floating window (ablation: 1)")
+    nano.add_argument("--install", action="store_true",
+                      help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
     p.set_defaults(func=run_train)
 
 
@@ -51,6 +58,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.stop_after is not None and args.stop_after < 1:
         raise ConfigError("--stop-after must be at least 1")
+    if args.recipe == "nano":
+        return run_nano_recipe(args)
+    if not args.config:
+        raise ConfigError("--config is required (or name a recipe: aura train nano)")
     config = load_config(args.config, overrides_from_args(args))
     check_output_dir(config.train.output_dir, args.resume)  # fail fast, before loading anything
     checkpoint_model_type(config.model.path)
@@ -62,4 +73,21 @@ def run_train(args: argparse.Namespace) -> int:
         last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
         print(f"trained steps {result.start_step}->{result.step} of {result.total_steps}; last loss {last}; "
               f"skipped samples {result.skipped_samples}; checkpoint {result.checkpoint}")
+    return 0
+
+
+def run_nano_recipe(args: argparse.Namespace) -> int:
+    """``aura train nano``: world streams -> samples -> tokenizer -> training -> checkpoint."""
+    from aura.models.nano import bundled_checkpoint
+    from aura.models.nano.recipe import RecipeConfig, train_nano
+
+    update: dict[str, object] = {"out_dir": args.output_dir or "runs/nano"}
+    for flag, key in (("streams", "train_streams"), ("float_chunks", "float_chunks"), ("loss", "loss"),
+                      ("max_steps", "max_steps")):
+        if getattr(args, flag) is not None:
+            update[key] = getattr(args, flag)
+    cfg = RecipeConfig.model_validate(update)
+    final = train_nano(cfg, resume=args.resume, install_to=bundled_checkpoint() if args.install else None,
+                       progress=not args.no_progress)
+    print(f"aura-nano checkpoint: {final}" + (f" (installed to {bundled_checkpoint()})" if args.install else ""))
     return 0
