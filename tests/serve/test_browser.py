@@ -147,3 +147,25 @@ def test_push_to_talk_from_the_fake_microphone_is_heard_answered_and_played(tmp_
     said = heard[0].split("you", 1)[1].strip()
     assert word_error_rate(question, said) <= 0.34, said
     assert answer
+
+
+def test_demo_page_plays_the_bundled_sample_stream(tmp_path: Path) -> None:
+    from aura.serve.realtime_app import bundled_sample_video
+
+    models: list[ScriptedModel] = []
+
+    def factory() -> ScriptedModel:
+        models.append(ScriptedModel())
+        return models[-1]
+
+    app = create_realtime_app(factory, RealtimeConfig(sample_video=bundled_sample_video()))
+    with running(app) as address:
+        driver = browser.launch(tmp_path, bundled_or_generated_clip(tmp_path))
+        try:
+            driver.get(f"http://{address}/?autostart=sample")  # what `aura demo` opens
+            wait(lambda: int(driver.execute_script("return document.body.dataset.framesSent || 0")) >= 4,
+                 30, "frames from the sample video")
+        finally:
+            driver.quit()
+    frames = np.concatenate([c.frames for c, _ in models[0].seen])
+    assert frames.std() > 5  # real pictures of the sample, not a blank canvas

@@ -162,10 +162,10 @@ def run_e2e(model: str = "nano", *, questions: int = 20, video: str | None = Non
         import torch
 
         torch.set_num_threads(threads)
+    factory = streaming_model_factory(model, max_new_tokens=max_new_tokens)
     speech = load_speech(SpeechConfig())
     if not (speech.can_listen and speech.can_speak):
         raise BenchError(f"the e2e benchmark needs speech in and out: {'; '.join(speech.notes)}")
-    factory = streaming_model_factory(model, max_new_tokens=max_new_tokens)
     model_name = factory().name
     asked = QUESTIONS[:questions]
     spoken = [(resample(speech.tts.speak(q), speech.tts.sample_rate, SAMPLE_RATE) * 32767).astype("<i2").tobytes()
