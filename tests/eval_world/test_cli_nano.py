@@ -87,3 +87,10 @@ def test_missing_bundled_checkpoint_is_one_line(tmp_path: Path, monkeypatch: pyt
 def test_not_a_checkpoint_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "world", "--model", f"nano:{tmp_path}", "--streams", "1", "--out", str(tmp_path / "o")]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+def test_checkpoint_config_that_does_not_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "aura_nano", "vision_channels": [1, 2, 3, 4, 5]}))
+    assert main(["eval", "world", "--model", f"nano:{tmp_path}", "--streams", "1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "config.json does not fit this aura-nano (vision_channels" in err and len(err.splitlines()) == 1

@@ -139,7 +139,12 @@ def load_world_model(spec: str | None, *, max_new_tokens: int = 128) -> Streamin
                                  "train one with `aura train nano` or pass --model nano:DIR")
         if arg and not directory.is_dir():
             raise WorldEvalError(f"{directory}: no such checkpoint directory")
-        model, tokenizer = load_checkpoint(directory)
+        try:
+            model, tokenizer = load_checkpoint(directory)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise WorldEvalError(f"{directory}: config.json does not fit this aura-nano "
+                                 f"({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
         return NanoStreamingModel(model, tokenizer, max_new_tokens=max_new_tokens, name=spec)
     from aura.models.registry import load_model
 
