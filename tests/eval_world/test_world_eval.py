@@ -70,7 +70,15 @@ def test_early_answers_count_as_before_the_evidence(tmp_path: Path, streams: lis
 
 
 def test_silent_model_has_no_recall_and_full_silence(tmp_path: Path) -> None:
-    summary = run(tmp_path, SilentModel, "silent")
+    made: list[SilentModel] = []
+
+    def factory() -> SilentModel:
+        made.append(SilentModel())
+        return made[-1]
+
+    summary = run(tmp_path, factory, "silent", CONFIG.model_copy(update={"workers": 2}))
+    assert len(made) == 2 and all(m.steps > 100 for m in made)  # two workers, one model each, both used
+    assert sum(m.steps for m in made) == summary["stream_seconds"]
     m = summary["metrics"]["all"]
     assert m["multi_recall"] == 0.0 and m["multi_precision"] is None
     assert m["silence"] == 100.0 and m["proactive_silent_when_absent"] == 100.0
