@@ -173,3 +173,22 @@ def test_bounded_over_thousands_of_chunks(tiny_dirs):
     assert peak_pixels <= cfg.max_window_chunks
     assert peak_msgs <= 1 + 4 * cfg.history_groups * cfg.multi_answer_cap + 2 * cfg.max_window_chunks
     assert (peak_cache, peak_msgs) == early  # nothing grew after the first hundred chunks
+
+
+def test_vision_tower_encodes_each_chunk_once(model):
+    """Rebuilds reuse the cached vision features: the tower sees every chunk exactly once."""
+    model.reset()
+    seen = []
+
+    def count(mod, args, kwargs):
+        seen.append(int(kwargs["grid_thw"].shape[0]) if "grid_thw" in kwargs else int(args[1].shape[0]))
+
+    hook = model.engine.model.model.visual.register_forward_pre_hook(count, with_kwargs=True)
+    try:
+        for k in range(20):
+            model.step(chunk(k), QUESTIONS.get(k))
+    finally:
+        hook.remove()
+    assert model.context.evictions >= 2
+    assert sum(seen) == 20
+    assert len(model.engine._features) <= CFG.max_window_chunks

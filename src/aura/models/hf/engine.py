@@ -70,6 +70,7 @@ class HFEngine:
     def reset(self) -> None:
         """Forget the cached conversation."""
         self.cache: Any = None
+        self._features: dict[int, tuple[torch.Tensor, list[torch.Tensor]]] = {}  # chunk -> vision tower output
         self.messages: list[Message] = []
         self._ends: list[tuple[int, int]] = []  # per cached message: (tokens so far, next position)
         self._gen_pos = 0
@@ -125,6 +126,41 @@ class HFEngine:
     def second_per_grid(self, n: int) -> torch.Tensor:
         """Seconds per temporal patch of each video (Qwen2.5-VL's temporal rotary spacing)."""
         return torch.full((n,), self.spec.temporal_patch_size / self.fps)
+
+    def _vision_inputs(self, encoded: Sequence[EncodedMessage], pixels: Mapping[int, ChunkPixels]) -> dict[str, Any]:
+        """Vision-tower outputs for the videos in ``encoded``, each chunk encoded once while it stays live.
+
+        The tower encodes every video on its own (attention never crosses videos), so a chunk's
+        features do not depend on which other chunks share the batch: cached features are exact.
+        """
+        for key in [k for k in self._features if k not in pixels]:
+            del self._features[key]  # chunks that left the conversation: the store stays bounded
+        chunks = [c for e in encoded for c in e.video_chunks]
+        if not chunks:
+            return {}
+        missing = list(dict.fromkeys(c for c in chunks if c not in self._features))
+        if missing:
+            with torch.inference_mode():
+                out = self.model.model.get_video_features(
+                    pixel_values_videos=torch.cat([pixels[c][0] for c in missing]).to(self.device),
+                    video_grid_thw=torch.tensor([pixels[c][1] for c in missing], device=self.device),
+                )
+            deep = getattr(out, "deepstack_features", None) or []
+            for i, c in enumerate(missing):
+                self._features[c] = (out.pooler_output[i], [layer[i] for layer in deep])
+            self._output_type = type(out)
+        pooled = tuple(self._features[c][0] for c in chunks)
+        fields: dict[str, Any] = {"pooler_output": pooled}
+        if self._features[chunks[0]][1]:
+            layers = len(self._features[chunks[0]][1])
+            fields["deepstack_features"] = [tuple(self._features[c][1][i] for c in chunks) for i in range(layers)]
+        out: dict[str, Any] = {
+            "mm_encoder_outputs": {"video": self._output_type(**fields)},
+            "video_grid_thw": torch.tensor([pixels[c][1] for c in chunks], device=self.device),
+        }
+        if self.style == "qwen2_5_vl":
+            out["second_per_grid_ts"] = self.second_per_grid(len(chunks)).to(self.device)
+        return out
 
     def model_inputs(self, encoded: Sequence[EncodedMessage], pixels: Mapping[int, ChunkPixels]) -> dict[str, Any]:
         """Pixel inputs of the videos in ``encoded`` (empty when there are none)."""
@@ -197,7 +233,7 @@ class HFEngine:
                 past_key_values=self.cache,
                 use_cache=True,
                 logits_to_keep=0 if want_new else 1,
-                **self.model_inputs(encoded, pixels),
+                **self._vision_inputs(encoded, pixels),
             )
         self.cache = out.past_key_values
         self.messages = messages
