@@ -138,9 +138,10 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
 def run_stats(args: argparse.Namespace) -> int:
     """Print what the engine produced in a work directory."""
-    work = args.work or (load_config(args.config).work if args.config else None)
+    cfg = load_config(args.config) if args.config else None
+    work = args.work or (cfg.work if cfg else None)
     if not work:
         raise DataError("give --work DIR or --config FILE")
-    stats = collect(work)
+    stats = collect(work, cfg.target_mix if cfg else None)
     print(json.dumps(stats, indent=2) if args.json else render(stats))
     return 0

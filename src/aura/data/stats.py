@@ -23,8 +23,11 @@ def _reason_class(reason: str) -> str:
     return " ".join(text.split()).strip(" :")
 
 
-def collect(work: str | Path) -> dict[str, Any]:
-    """Counts per stage, failure and rejection reasons, and the verified type mix, as a dict."""
+def collect(work: str | Path, target_mix: dict[str, float] | None = None) -> dict[str, Any]:
+    """Counts per stage, failure and rejection reasons, and the verified type mix, as a dict.
+
+    ``target_mix`` (default: the paper's) is what the mix is compared with, in any unit.
+    """
     work = Path(work)
     if not work.is_dir():
         raise DataError(f"{work}: no such work directory")
@@ -79,20 +82,21 @@ def collect(work: str | Path) -> dict[str, Any]:
     kinds = Counter(s.get("response_kind", "answer") for s in verified)
     out["verified_samples"] = len(st["verify"]["_ok"])
     out["response_kinds"] = dict(kinds)
-    out["mix"] = _mix_table(mix)
+    out["mix"] = _mix_table(mix, target_mix or PAPER_MIX)
     for stage in STAGES:
         st[stage].pop("_ok")
         st[stage].pop("_rejected")
     return out
 
 
-def _mix_table(mix: Counter[str]) -> list[dict[str, Any]]:
+def _mix_table(mix: Counter[str], target: dict[str, float]) -> list[dict[str, Any]]:
     total = sum(mix[k] for k in MIX_KEYS) or 1
-    target_total = sum(PAPER_MIX.values())
+    target_total = sum(target.get(k, 0.0) for k in MIX_KEYS) or 1.0
     rows = []
     for k in MIX_KEYS:
         rows.append({"type": k, "count": mix[k], "share": round(100 * mix[k] / total, 1),
-                     "paper_share": round(100 * PAPER_MIX[k] / target_total, 1), "paper_of_all": PAPER_MIX[k]})
+                     "paper_share": round(100 * target.get(k, 0.0) / target_total, 1),
+                     "paper_of_all": target.get(k, 0.0)})
     return rows
 
 
@@ -124,9 +128,9 @@ def render(stats: dict[str, Any]) -> str:
     for reason, n in st["verify"].get("rejection_reasons", {}).items():
         lines.append(f"  rejected sample     {n:>5}  {reason}")
     lines.append("")
-    lines.append("type mix of verified samples (share of streaming samples; paper: share of its streaming "
-                 "samples, and of all its samples)")
-    lines.append(f"{'type':<10} {'count':>7} {'share':>7} {'paper':>7} {'paper/all':>10}")
+    lines.append("type mix of verified samples (share of streaming samples) vs the target (default: the paper's "
+                 "share of its streaming samples, and as given: of all its samples)")
+    lines.append(f"{'type':<10} {'count':>7} {'share':>7} {'target':>7} {'as given':>10}")
     for row in stats["mix"]:
         lines.append(f"{row['type']:<10} {row['count']:>7} {row['share']:>6.1f}% {row['paper_share']:>6.1f}% "
                      f"{row['paper_of_all']:>9.1f}%")

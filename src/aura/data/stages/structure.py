@@ -8,15 +8,17 @@ another QA already replies in is dropped whole (recorded with the chunk), earlie
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from aura.data.config import StructureConfig
 from aura.data.runner import Outcome
 from aura.data.schemas import QA, SegmentQAs
-from aura.stream import ContextConfig, Timeline, TimelineQuestion, TimelineResponse, unroll
+from aura.errors import StreamError, TimelineError
+from aura.stream import ContextConfig, StreamContext, Timeline, TimelineQuestion, TimelineResponse, unroll
 from aura.stream.messages import message_text
-from aura.stream.timeline import chunk_of
+from aura.stream.timeline import chunk_of, timeline_events
 
 STAGE = "structure"
 
@@ -34,18 +36,19 @@ def qa_responses(qa: QA) -> list[TimelineResponse]:
 def build_timeline(seg: SegmentQAs, config: ContextConfig) -> tuple[Timeline, list[dict[str, Any]]]:
     """The segment's merged timeline and the QAs dropped from it (with the reason)."""
     duration = seg.segment.duration
-    n_chunks = max(1, chunk_of(duration - 1e-9, config) + 1)
+    n_chunks = max(1, math.ceil(duration / config.chunk_seconds - 1e-9))  # as aura.stream's timeline_events
     taken: dict[int, str] = {}
     asked: dict[int, int] = {}
     questions: list[TimelineQuestion] = []
     responses: list[TimelineResponse] = []
     dropped: list[dict[str, Any]] = []
     for qa in sorted(seg.qas, key=lambda q: (q.question_time, q.id)):
-        if qa.type == "multi":  # answers clashing with earlier replies go; the rest may still stand
-            free = [a for a in qa.answers if chunk_of(a.time, config) not in taken]
+        if qa.type == "multi":  # answers clashing with earlier replies (or past the end) go; the rest may stand
+            free = [a for a in qa.answers if chunk_of(a.time, config) not in taken
+                    and chunk_of(a.time, config) < n_chunks]
             if len(free) >= 2 and len(free) < len(qa.answers):
-                dropped.append({"qa": qa.id, "type": qa.type,
-                                "reason": f"{len(qa.answers) - len(free)} answer(s) clash with earlier replies"})
+                dropped.append({"qa": qa.id, "type": qa.type, "reason": f"{len(qa.answers) - len(free)} answer(s) "
+                                "clash with earlier replies or fall past the end"})
                 qa = qa.model_copy(update={"answers": free})
         replies = qa_responses(qa)
         chunks = [chunk_of(r.time, config) for r in replies]
@@ -74,6 +77,42 @@ def build_timeline(seg: SegmentQAs, config: ContextConfig) -> tuple[Timeline, li
     return timeline, dropped
 
 
+def playable(timeline: Timeline, config: ContextConfig) -> tuple[Timeline, list[dict[str, Any]]]:
+    """The timeline minus replies the stream context refuses, with what was dropped and why.
+
+    A long-running question can be forgotten by the bounded context (its group leaves a full
+    history), after which a reply to it has nothing to answer. Such a reply is dropped; a QA left
+    with no answer is dropped whole (a question that is never answered would teach silence).
+    The check plays the timeline through ``StreamContext`` itself, so it agrees with ``unroll``.
+    """
+    dropped: list[dict[str, Any]] = []
+    for _ in range(len(timeline.responses) + 1):
+        ctx = StreamContext(config)
+        bad: TimelineResponse | None = None
+        reason = ""
+        for event, response in timeline_events(timeline, config):
+            try:
+                ctx.feed(event)
+            except StreamError as exc:
+                if response is None:
+                    raise TimelineError(f"{timeline.video_id}: {exc}") from None
+                bad, reason = response, str(exc)
+                break
+        if bad is None:
+            return timeline, dropped
+        qid = bad.question_id
+        responses = [r for r in timeline.responses if r is not bad]
+        if not any(r.question_id == qid and r.kind == "answer" for r in responses):
+            responses = [r for r in responses if r.question_id != qid]
+            questions = [q for q in timeline.questions if q.id != qid]
+            dropped.append({"qa": qid, "reason": f"no answer left: {reason}"})
+        else:
+            questions = timeline.questions
+            dropped.append({"qa": qid, "reason": f"1 answer dropped: {reason}"})
+        timeline = timeline.model_copy(update={"questions": questions, "responses": responses})
+    raise TimelineError(f"{timeline.video_id}: could not make the timeline playable")
+
+
 def mix_category(sample_messages: list[dict[str, Any]], target_type: str | None,
                  questions: list[TimelineQuestion]) -> str:
     """``mixed`` when the sample's context shows questions of two or more types; else the target's type."""
@@ -89,6 +128,8 @@ def mix_category(sample_messages: list[dict[str, Any]], target_type: str | None,
 def structure_segment(seg: SegmentQAs, cfg: StructureConfig) -> dict[str, Any]:
     """The segment's timeline, its samples (``aura.stream.unroll``), dropped QAs and sample mix."""
     timeline, dropped = build_timeline(seg, cfg.context)
+    timeline, unplayable = playable(timeline, cfg.context)
+    dropped += unplayable
     samples = []
     mix: dict[str, str] = {}
     for s in unroll(timeline, cfg.context):
