@@ -86,9 +86,11 @@ def run_items(
     summary = RunSummary(store.stage)
     finished = store.finished(retry_failed=retry_failed)
     todo: set[str] = set()
+    seen: set[str] = set()
     for item in source():
-        if not store.shard.owns(item.key) or item.id in todo:
+        if not store.shard.owns(item.key) or item.id in seen:
             continue
+        seen.add(item.id)
         summary.total += 1
         if item.id in finished:
             summary.skipped += 1
@@ -101,7 +103,6 @@ def run_items(
             if item.id in todo:
                 todo.discard(item.id)
                 yield item
-
 
     def settle(item: Item[T], fut: Future[Outcome]) -> None:
         try:
@@ -124,30 +125,28 @@ def run_items(
         bar.set_postfix(failed=summary.failed, rejected=summary.rejected, refresh=False)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix=store.stage)
-    redirect = logging_redirect_tqdm() if progress else contextlib.nullcontext()
-    try:
-        redirect.__enter__()
-        inflight: dict[Future[Outcome], Item[T]] = {}
-        queue = iter(pending_items())
-        while True:
-            while len(inflight) < 2 * max(1, concurrency):
-                nxt = next(queue, None)
-                if nxt is None:
+    with contextlib.ExitStack() as stack:
+        stack.callback(bar.close)
+        if progress:
+            stack.enter_context(logging_redirect_tqdm())
+        try:
+            inflight: dict[Future[Outcome], Item[T]] = {}
+            queue = iter(pending_items())
+            while True:
+                while len(inflight) < 2 * max(1, concurrency):
+                    nxt = next(queue, None)
+                    if nxt is None:
+                        break
+                    inflight[pool.submit(process, nxt.payload)] = nxt
+                if not inflight:
                     break
-                inflight[pool.submit(process, nxt.payload)] = nxt
-            if not inflight:
-                break
-            ready, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-            for fut in ready:
-                settle(inflight.pop(fut), fut)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)  # queued items never start; running ones end unrecorded
-        raise
-    else:
+                ready, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                for fut in ready:
+                    settle(inflight.pop(fut), fut)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # queued items never start; running ones end unrecorded
+            raise
         pool.shutdown(wait=True)
-    finally:
-        redirect.__exit__(None, None, None)
-        bar.close()
     return summary
 
 
