@@ -95,6 +95,8 @@ def test_image_url_is_accepted(client):
     ("body", "status", "needle"),
     [
         (b"{not json", 400, "JSON"),
+        (b"\xff\xfe", 400, "JSON"),
+        (b"[" * 50_000 + b"]" * 50_000, 400, "JSON"),
         (b"[]", 400, "object"),
         (json.dumps({"messages": []}).encode(), 400, "messages"),
         (json.dumps({"messages": [{"role": "tool", "content": "x"}]}).encode(), 400, "role"),

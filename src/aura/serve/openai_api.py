@@ -270,7 +270,7 @@ def _check_auth(request: Request, settings: APISettings) -> None:
 def _parse(body: bytes) -> ChatRequest:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise APIError(400, "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise APIError(400, "request body must be a JSON object")
