@@ -25,6 +25,7 @@ from aura.data.errors import DataError, ItemFailure
 from aura.data.ids import segment_id, source_id
 from aura.data.runner import Item, Outcome
 from aura.data.schemas import SegmentRecord, SourceRecord
+from aura.video import probe
 from aura.video.encode import frame_rate
 from aura.video.errors import VideoError
 from aura.video.resample import Resampled, resample
@@ -211,6 +212,9 @@ def prepare_source(src_id: str, path: str, work: Path, cfg: PrepareConfig) -> So
         stream = video_stream(container, path)
         ctx = stream.codec_context
         width, height = int(ctx.width or 0), int(ctx.height or 0)
+        if not width or not height:  # some containers only know the size once a frame decodes
+            info = probe(path)
+            width, height = info.width, info.height
         if max(width, height) > cfg.max_side or min(width, height) < cfg.min_side:
             raise ItemFailure("video", f"{path}: absurd frame size {width}x{height} "
                                        f"(allowed sides {cfg.min_side}..{cfg.max_side})")
