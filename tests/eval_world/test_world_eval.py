@@ -174,3 +174,17 @@ def test_windows_and_attribution_at_their_edges() -> None:
     said[15] = "A blue circle appeared."  # wrong colour in the evidence chunk: not claimed
     rec = {r["id"]: r for r in score_stream(row(said, 50, questions, owed))["questions"]}
     assert rec["p"]["delay"] == 2
+
+
+def test_thousands_of_chunks_stay_linear_and_scoreable(tmp_path: Path) -> None:
+    """A 2000-s stream: one step record per chunk, each of bounded size; scoring stays exact and quick."""
+    from aura.eval.world import ensure_video, plan_stream, run_stream
+
+    config = WorldEvalConfig(streams=1, seconds=(2000, 2000), height=32)
+    stream = plan_stream(2000007, config)
+    row = run_stream(RandomTalker(seed=1), stream, ensure_video(tmp_path, stream, 32, 2.0))
+    assert [s["k"] for s in row["steps"]] == list(range(2000))
+    assert max(len(json.dumps(s)) for s in row["steps"]) < 400
+    scored = score_stream(row)
+    assert scored["chunks"] == 2000 and scored["replies"] == sum(not s["silent"] for s in row["steps"])
+    assert 900 < scored["replies"] < 1100 and scored["free_chunks"] > 1000
