@@ -213,6 +213,12 @@ def test_cli_runs_the_whole_engine_from_a_config(tmp_path: Path, corpus: Path, s
 
     stats = json.loads(capsys.readouterr().out)
     assert stats["stages"]["prepare"]["segments"] == 2 and stats["verified_samples"] > 0
+    out_file = tmp_path / "all.jsonl"
+    assert main(["data", "export", "--config", str(cfg), "-o", str(out_file), "--absolute-paths"]) == 0
+    rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert len(rows) == stats["verified_samples"] and [r["id"] for r in rows] == sorted(r["id"] for r in rows)
+    assert all(Path(r["video"]).is_absolute() and Path(r["video"]).is_file() for r in rows)
+    assert main(["data", "export", "--work", str(tmp_path / "none"), "-o", str(out_file)]) == 2
 
 
 def test_segment_verification_catches_a_truncated_file(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from aura.data.config import DataConfig, load_config
 from aura.data.errors import DataError
 from aura.data.pipeline import STAGES, run_all
 from aura.data.shard import parse_shard
-from aura.data.stats import collect, render
+from aura.data.stats import collect, export_samples, render
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--shard", help="K/N: process only shard K (0-based) of N")
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(func=run_pipeline)
+
+    export = cmds.add_parser("export", help="write every shard's verified samples to one JSONL file (atomically)")
+    export.add_argument("--work", help="work directory")
+    export.add_argument("--config", help="take the work directory from this config")
+    export.add_argument("-o", "--output", required=True, help="samples JSONL to write")
+    export.add_argument("--absolute-paths", action="store_true", help="make each sample's video path absolute")
+    export.set_defaults(func=run_export)
 
     stats = cmds.add_parser("stats", help="counts per stage, failure/rejection reasons, type mix vs the paper's")
     stats.add_argument("--work", help="work directory")
@@ -144,4 +151,15 @@ def run_stats(args: argparse.Namespace) -> int:
         raise DataError("give --work DIR or --config FILE")
     stats = collect(work, cfg.target_mix if cfg else None)
     print(json.dumps(stats, indent=2) if args.json else render(stats))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Concatenate the verified samples of every shard into one file, in a stable order."""
+    cfg = load_config(args.config) if args.config else None
+    work = args.work or (cfg.work if cfg else None)
+    if not work:
+        raise DataError("give --work DIR or --config FILE")
+    count = export_samples(work, args.output, absolute_paths=args.absolute_paths)
+    print(f"wrote {count} verified samples to {args.output}")
     return 0

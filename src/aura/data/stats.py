@@ -9,7 +9,8 @@ from typing import Any
 
 from aura.data.config import PAPER_MIX
 from aura.data.errors import DataError
-from aura.data.store import iter_rows
+from aura.data.store import iter_rows, shard_files
+from aura.fileio import write_jsonl_atomic
 
 STAGES = ("prepare", "synthesize", "refine", "structure", "verify")
 MIX_KEYS = ("realtime", "proactive", "multi", "mixed")
@@ -135,3 +136,20 @@ def render(stats: dict[str, Any]) -> str:
         lines.append(f"{row['type']:<10} {row['count']:>7} {row['share']:>6.1f}% {row['paper_share']:>6.1f}% "
                      f"{row['paper_of_all']:>9.1f}%")
     return "\n".join(lines)
+
+
+def export_samples(work: str | Path, output: str | Path, *, absolute_paths: bool = False) -> int:
+    """Write every shard's verified samples to ``output`` (atomically), sorted by id; return the count.
+
+    Video paths stay relative to ``work`` unless ``absolute_paths``. Raises ``DataError`` when
+    ``work`` has no verified samples.
+    """
+    work = Path(work)
+    if not shard_files(work, "verify", "items"):
+        raise DataError(f"{work}: no verified samples yet (run `aura data verify` first)")
+    rows = sorted(iter_rows(work, "verify", "items"), key=lambda r: r["id"])
+    if absolute_paths:
+        for r in rows:
+            if r.get("video") and not Path(r["video"]).is_absolute():
+                r["video"] = str((work / r["video"]).resolve())
+    return write_jsonl_atomic(output, rows)
