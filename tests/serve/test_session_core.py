@@ -229,3 +229,22 @@ def test_a_question_is_answered_now_not_at_the_next_chunk_boundary() -> None:
     assert core.ready_chunks == 1
     core.run_step()
     assert (model.seen[-1][0].start, model.seen[-1][0].end, model.seen[-1][1]) == (2.5, 3.0, "Still?")
+
+
+def test_the_assistant_does_not_talk_over_the_user() -> None:
+    _, _, core = make(lambda c, q: "I keep talking.")
+    core.push_frame(FRAME, 0.0)
+    core.ask("Describe everything")
+    core.push_frame(FRAME, 1.0)
+    core.run_step()
+    assert [s.text for s in core.sentences] == ["I keep talking."]
+    core.set_user_talking(True)  # push-to-talk: what was queued is cancelled ...
+    assert not core.sentences
+    core.push_frame(FRAME, 2.0)
+    core.run_step()
+    assert not core.sentences  # ... and nothing new is spoken while the user talks (the text still streams)
+    assert any(isinstance(e, ResponseEndEvent) and e.text == "I keep talking." for e in core.drain_events())
+    core.set_user_talking(False)
+    core.push_frame(FRAME, 3.0)
+    core.run_step()
+    assert [s.text for s in core.sentences] == ["I keep talking."]

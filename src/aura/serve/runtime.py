@@ -125,7 +125,6 @@ class LiveSession:
                                        self.limits.max_audio_factor * SAMPLE_RATE * 2, clock)
         self._error_budget = RateLimiter(5.0, 10.0, clock)
         self._segmenter: UtteranceSegmenter | None = None
-        self._ptt = False
         self._frame_shape: tuple[int, int] | None = None
         self._closed = False
         self._failed: str | None = None
@@ -247,12 +246,11 @@ class LiveSession:
 
     def _control(self, action: str) -> None:
         if action == "ptt_start":
-            self._ptt = True
-            self.core.cancel_response("user started talking")
+            self.core.set_user_talking(True)
             if self._segmenter is not None:
                 self._segmenter.reset()
         elif action == "ptt_end":
-            self._ptt = False
+            self.core.set_user_talking(False)
             if self._segmenter is None:
                 raise p.ProtocolError("speech input is off for this session", "no_speech")
             utt = self._segmenter.flush()

@@ -205,6 +205,7 @@ class SessionCore:
         self.speaking_until = -math.inf
         self._frame_shape: tuple[int, ...] | None = None
         self._e2e_pending: dict[int, float] = {}  # response id -> when its question was asked
+        self.user_talking = False
         model.reset()
 
     # ------------------------------------------------------------------ ingestion
@@ -464,8 +465,14 @@ class SessionCore:
         return self.end(plan, gen.finish())
 
     # ------------------------------------------------------------------ speech out
+    def set_user_talking(self, talking: bool) -> None:
+        """Push-to-talk pressed (True) or released: the assistant stops and stays quiet while the user talks."""
+        self.user_talking = talking
+        if talking:
+            self.cancel_response("user started talking")
+
     def _queue_sentence(self, plan: StepPlan, text: str, now: float) -> None:
-        if not self.config.speak:
+        if not self.config.speak or self.user_talking:  # never talk over the user (the text still shows)
             return
         if len(self.sentences) == self.sentences.maxlen:
             self.metrics.inc("sentences_dropped")
