@@ -33,7 +33,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_nano_end_to_end_writes_every_report_file(tiny_checkpoint: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    args = ["eval", "world", "--model", f"nano:{tiny_checkpoint}", "--streams", "2", "--seconds", "30", "40",
+    args = ["eval", "world", "--model", f"nano:{tiny_checkpoint}", "--streams", "2", "--seconds", "20", "24",
             "--height", "48", "--max-new-tokens", "8", "--out", str(out)]
     assert main(args) == 0
     printed = capsys.readouterr()
@@ -45,7 +45,7 @@ def test_nano_end_to_end_writes_every_report_file(tiny_checkpoint: Path, tmp_pat
     rows = [r for _, r in iter_jsonl(out / "results.jsonl")]
     assert [r["status"] for r in rows] == ["ok", "ok"] and {r["model"] for r in rows} == {f"nano:{tiny_checkpoint}"}
     for r in rows:
-        assert 30 <= len(r["steps"]) == r["duration"] <= 40
+        assert 20 <= len(r["steps"]) == r["duration"] <= 24
         assert all(s["step_s"] > 0 and s["prefill_tokens"] > 0 for s in r["steps"])
         assert any(s["reused_tokens"] > 0 for s in r["steps"])  # the real backend's prefix cache was used
         assert all(s["silent"] == (s["text"] == "") for s in r["steps"])

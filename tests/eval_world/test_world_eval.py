@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -29,14 +30,29 @@ def streams() -> list:
     return plan_streams(CONFIG)
 
 
-def run(tmp: Path, factory, name: str, config: WorldEvalConfig = CONFIG) -> dict:
+@pytest.fixture(scope="module")
+def rendered(streams: list, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """CONFIG's videos, rendered once for the module (a run reuses videos already in its directory)."""
+    from aura.eval.world import ensure_video
+
+    root = tmp_path_factory.mktemp("world")
+    for s in streams:
+        ensure_video(root, s, CONFIG.height, 2.0)
+    return root / "videos"
+
+
+def run(tmp: Path, factory, name: str, config: WorldEvalConfig = CONFIG, videos: Path | None = None) -> dict:
+    if videos is not None:
+        (tmp / "videos").mkdir(parents=True)
+        for v in videos.iterdir():
+            (tmp / "videos" / v.name).hardlink_to(v)
     counts = run_world_eval(config, tmp, factory, model_name=name)
     assert counts["errors"] == 0
     return write_world_report(tmp)
 
 
-def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list) -> None:
-    summary = run(tmp_path, lambda: OracleModel(streams), "oracle")
+def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list, rendered: Path) -> None:
+    summary = run(tmp_path, lambda: OracleModel(streams), "oracle", videos=rendered)
     m = summary["metrics"]
     c = m["all"]["counts"]  # every metric is measured, in both phrasings
     assert c["realtime"] > 10 and c["backward"] and c["proactive_with_target"] and c["proactive_without_target"]
@@ -61,22 +77,22 @@ def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list) -> Non
     assert "| real-time answers correct (own chunk) | 100.0 | 100.0 | 100.0 | >= 90 | yes |" in report
 
 
-def test_early_answers_count_as_before_the_evidence(tmp_path: Path, streams: list) -> None:
-    m = run(tmp_path, lambda: EarlyModel(streams), "early")["metrics"]["all"]
+def test_early_answers_count_as_before_the_evidence(tmp_path: Path, streams: list, rendered: Path) -> None:
+    m = run(tmp_path, lambda: EarlyModel(streams), "early", videos=rendered)["metrics"]["all"]
     assert m["proactive_on_time"] == 0.0 and m["proactive_early"] >= 80.0
     assert m["multi_recall"] == 0.0 and m["multi_precision"] == 0.0
     assert m["realtime_accuracy"] == 100.0  # real-time answers were not moved
     assert m["silence"] < 100.0  # early reports fall where nothing is due
 
 
-def test_silent_model_has_no_recall_and_full_silence(tmp_path: Path) -> None:
+def test_silent_model_has_no_recall_and_full_silence(tmp_path: Path, rendered: Path) -> None:
     made: list[SilentModel] = []
 
     def factory() -> SilentModel:
         made.append(SilentModel())
         return made[-1]
 
-    summary = run(tmp_path, factory, "silent", CONFIG.model_copy(update={"workers": 2}))
+    summary = run(tmp_path, factory, "silent", CONFIG.model_copy(update={"workers": 2}), videos=rendered)
     assert len(made) == 2 and all(m.steps > 100 for m in made)  # two workers, one model each, both used
     assert sum(m.steps for m in made) == summary["stream_seconds"]
     m = summary["metrics"]["all"]
@@ -86,8 +102,8 @@ def test_silent_model_has_no_recall_and_full_silence(tmp_path: Path) -> None:
     assert summary["meets_target"]["silence"] and not summary["meets_target"]["realtime_accuracy"]
 
 
-def test_random_talker_breaks_silence(tmp_path: Path) -> None:
-    m = run(tmp_path, RandomTalker, "random")["metrics"]["all"]
+def test_random_talker_breaks_silence(tmp_path: Path, rendered: Path) -> None:
+    m = run(tmp_path, RandomTalker, "random", videos=rendered)["metrics"]["all"]
     assert 30.0 < m["silence"] < 70.0
     assert m["multi_precision"] < 20.0 and m["realtime_accuracy"] < 50.0
 
@@ -177,14 +193,41 @@ def test_windows_and_attribution_at_their_edges() -> None:
 
 
 def test_thousands_of_chunks_stay_linear_and_scoreable(tmp_path: Path) -> None:
-    """A 2000-s stream: one step record per chunk, each of bounded size; scoring stays exact and quick."""
+    """A 1500-s stream: one step record per chunk, each of bounded size; scoring stays exact and quick."""
     from aura.eval.world import ensure_video, plan_stream, run_stream
 
-    config = WorldEvalConfig(streams=1, seconds=(2000, 2000), height=32)
+    config = WorldEvalConfig(streams=1, seconds=(1500, 1500), height=32)
     stream = plan_stream(2000007, config)
     row = run_stream(RandomTalker(seed=1), stream, ensure_video(tmp_path, stream, 32, 2.0))
-    assert [s["k"] for s in row["steps"]] == list(range(2000))
+    assert [s["k"] for s in row["steps"]] == list(range(1500))
     assert max(len(json.dumps(s)) for s in row["steps"]) < 400
     scored = score_stream(row)
-    assert scored["chunks"] == 2000 and scored["replies"] == sum(not s["silent"] for s in row["steps"])
-    assert 900 < scored["replies"] < 1100 and scored["free_chunks"] > 1000
+    assert scored["chunks"] == 1500 and scored["replies"] == sum(not s["silent"] for s in row["steps"])
+    assert 650 < scored["replies"] < 850 and scored["free_chunks"] > 800
+
+
+def test_interrupt_stops_running_streams_and_drops_queued_ones(tmp_path: Path) -> None:
+    class Interrupting(SilentModel):
+        def reply(self, chunk, question):  # type: ignore[no-untyped-def]
+            if chunk.index == 20:
+                raise KeyboardInterrupt
+            return ""
+
+    class Slow(SilentModel):
+        def reply(self, chunk, question):  # type: ignore[no-untyped-def]
+            time.sleep(0.03)  # 60 chunks take > 1.8 s: still running when the other model interrupts
+            return ""
+
+    made: list[SilentModel] = []
+
+    def factory() -> SilentModel:
+        made.append(Interrupting() if not made else Slow())
+        return made[-1]
+
+    config = WorldEvalConfig(streams=4, seconds=(60, 60), height=32, workers=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_world_eval(config, tmp_path, factory, model_name="x")
+    assert not (tmp_path / RESULTS).exists() or not (tmp_path / RESULTS).read_text()  # interrupted is not failed
+    assert len(made) == 2 and made[1].steps < 60  # the other running stream stopped early; queued ones never ran
+    counts = run_world_eval(config, tmp_path, SilentModel, model_name="x")
+    assert counts["done"] == 4 and counts["skipped"] == 0

@@ -153,11 +153,12 @@ def load_world_model(spec: str | None, *, max_new_tokens: int = 128) -> Streamin
 
 # ---------------------------------------------------------------------------------------------- one stream
 def run_stream(model: StreamingModel, stream: WorldStream, video: str | Path, *,
-               clock: Clock = time.perf_counter) -> dict[str, Any]:
+               clock: Clock = time.perf_counter, stop: threading.Event | None = None) -> dict[str, Any]:
     """Stream ``video`` through ``model`` with ``stream``'s questions; return the results row.
 
     ``model.reset()``, then one ``begin_step`` per decoded chunk with the question asked in it
     (if any); the reply is drained to the end (not teacher-forced). Every step is recorded.
+    Setting ``stop`` ends the stream before its next chunk with ``WorldEvalError``.
     """
     from aura.video.chunks import iter_chunks
 
@@ -174,6 +175,8 @@ def run_stream(model: StreamingModel, stream: WorldStream, video: str | Path, *,
     steps: list[dict[str, Any]] = []
     started = clock()
     for chunk in iter_chunks(str(video), config):
+        if stop is not None and stop.is_set():
+            raise WorldEvalError(f"{stream.id}: interrupted at chunk {chunk.index}")
         q = by_chunk.get(chunk.index)
         t0 = clock()
         gen = model.begin_step(chunk, q.text if q is not None else None)
@@ -261,15 +264,18 @@ def run_world_eval(config: WorldEvalConfig, out_dir: str | Path, model_factory: 
     if pool is None:
         return counts
     lock = threading.Lock()
+    stop = threading.Event()
 
     def job(seed: int) -> None:
+        if stop.is_set():
+            return
         model = pool.take()
         t0 = clock()
         try:
             ctx = model.context_config
             stream = plan_stream(seed, config, ctx)
             video = ensure_video(out, stream, config.height, ctx.fps)
-            row = run_stream(model, stream, video, clock=clock)
+            row = run_stream(model, stream, video, clock=clock, stop=stop)
             row["video"] = str(video.relative_to(out))
         except Exception as exc:  # one stream failed: record it, go on with the others
             if not isinstance(exc, AuraError | OSError):
@@ -278,6 +284,8 @@ def run_world_eval(config: WorldEvalConfig, out_dir: str | Path, model_factory: 
                    "error": error_text(exc), "model": model_name}
         finally:
             pool.give(model)
+        if stop.is_set() and row["status"] != "ok":
+            return  # interrupted, not failed: nothing recorded, the next run does it
         with lock:
             append_jsonl(out / RESULTS, row)
             counts["done" if row["status"] == "ok" else "errors"] += 1
@@ -286,9 +294,15 @@ def run_world_eval(config: WorldEvalConfig, out_dir: str | Path, model_factory: 
                 state = "ok" if row["status"] == "ok" else f"error: {row['error']}"
                 print(f"[{n}/{len(todo)}] world-{seed} {state} ({clock() - t0:.1f}s)", file=sys.stderr, flush=True)
 
-    with ThreadPoolExecutor(max_workers=min(config.workers, len(todo)), thread_name_prefix="aura-world") as ex:
+    ex = ThreadPoolExecutor(max_workers=min(config.workers, len(todo)), thread_name_prefix="aura-world")
+    try:
         for f in as_completed([ex.submit(job, s) for s in todo]):
             f.result()
+    except BaseException:  # Ctrl-C or a model that cannot be built: drop queued streams, stop running ones
+        stop.set()
+        ex.shutdown(wait=True, cancel_futures=True)
+        raise
+    ex.shutdown()
     return counts
 
 
