@@ -39,7 +39,7 @@ def frames(k: int) -> np.ndarray:
 def server(tiny_ckpt):
     port = free_port()
     cmd = [sys.executable, "-m", "aura.cli.main", "serve", "--model", f"hf:{tiny_ckpt}", "--port", str(port),
-           "--threads", "1", "--served-model-name", "tiny"]
+           "--threads", "1", "--served-model-name", "tiny", "--no-live"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 90
