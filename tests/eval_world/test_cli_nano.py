@@ -24,8 +24,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny RANDOM aura-nano (untrained): real backend plumbing, meaningless answers."""
     torch.manual_seed(0)
     tok = train_tokenizer(CORPUS, vocab_size=300)
-    cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
-                     n_layers=2, n_heads=2)
+    cfg = NanoConfig(vocab_size=len(tok), image_size=32, grid=2, d_model=32, n_layers=2, n_heads=2)
     model = NanoVLM(cfg, tok.convert_tokens_to_ids("<|video_pad|>"))
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "nano", model, tok)
 
