@@ -16,7 +16,8 @@ claims are *unclaimed*: false alarms.
   (``*_next`` also accepts the chunk after);
 - proactive on time: its answer was claimed (agreeing, within the window); early: an
   unclaimed reply after the acknowledgement chunk and before the evidence chunk; a proactive
-  question owed no answer (its target never appears) is ``silent_ok`` if no unclaimed reply
+  question owed no answer (its target never appears, or the context forgot the question
+  before it did) is ``silent_ok`` if no unclaimed reply
   follows its acknowledgement until the stream ends;
 - multi recall: reports claimed / reports owed; precision: claimed reports / (claimed +
   unclaimed replies while a multi question is open, each given to the latest one asked);
