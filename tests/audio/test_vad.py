@@ -67,3 +67,13 @@ def test_each_stream_gets_its_own_silero_state() -> None:
     assert fresh == first[0]
     a.reset()
     assert a(speech) == first[0]
+
+
+def test_push_to_talk_hold_keeps_pauses_inside_one_utterance() -> None:
+    seg = UtteranceSegmenter(energy, min_silence_ms=300)
+    seg.hold = True
+    out = seg.feed(pcm(np.concatenate([tone(0.5), silence(0.8), tone(0.5), silence(0.3)])))
+    assert out == []  # an 800 ms pause mid-question does not cut it while the button is held
+    seg.hold = False
+    utt = seg.flush()
+    assert utt is not None and 1.7 < utt.duration_s < 2.0  # both halves (trailing silence trimmed to the pad)

@@ -44,14 +44,16 @@ def save_artifact(path: Path) -> None:
         shutil.copy(path, Path(target) / path.name)
 
 
-def wait(pred, timeout: float, what: str):
+def wait(pred, timeout: float, what: str, driver=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = pred()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    page = "" if driver is None else driver.find_element("tag name", "main").text.replace("\n", " | ")
+    page = f" (page: {page})" if page else ""
+    raise AssertionError(f"timed out waiting for {what}{page}")
 
 
 def test_page_streams_the_fake_camera_and_shows_the_answer(tmp_path: Path) -> None:
@@ -98,27 +100,39 @@ def test_page_streams_the_fake_camera_and_shows_the_answer(tmp_path: Path) -> No
     assert shot.stat().st_size > 10_000
 
 
-def test_push_to_talk_from_the_fake_microphone_is_heard_answered_and_played(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def speech():
+    from aura.audio.stack import SpeechConfig, load_speech
+
+    stack = load_speech(SpeechConfig(cpu_threads=1))
+    assert stack.can_listen and stack.can_speak, stack.notes
+    return stack
+
+
+def spoken_wav(speech, text: str, path: Path) -> float:
+    """Write ``text`` spoken by piper, with silence around it, as a WAV; return its length in seconds."""
     import wave
 
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    from aura.audio.stack import SpeechConfig, load_speech
-    from aura.audio.wer import word_error_rate
-
-    speech = load_speech(SpeechConfig(cpu_threads=1))
-    assert speech.can_listen and speech.can_speak, speech.notes
-    question = "What colour is the triangle?"
-    pcm = speech.tts.speak(question)
+    pcm = speech.tts.speak(text)
     rate = speech.tts.sample_rate
     pad = np.zeros(rate // 2, np.int16)
-    wav = tmp_path / "mic.wav"
-    with wave.open(str(wav), "wb") as w:
+    audio = np.concatenate([pad, pcm, pad, pad])
+    with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(np.concatenate([pad, pcm, pad, pad]).tobytes())
-    hold = (len(pcm) + 3 * len(pad)) / rate + 0.5
+        w.writeframes(audio.tobytes())
+    return len(audio) / rate
+
+
+def test_push_to_talk_from_the_fake_microphone_is_heard_answered_and_played(tmp_path: Path, speech) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from aura.audio.wer import word_error_rate
+
+    question = "What colour is the triangle?"
+    wav = tmp_path / "mic.wav"
+    hold = spoken_wav(speech, question, wav) + 0.5
 
     def script(chunk, q):
         return None if q is None else "The triangle is red."
@@ -138,7 +152,7 @@ def test_push_to_talk_from_the_fake_microphone_is_heard_answered_and_played(tmp_
             answer = wait(lambda: [e.text for e in driver.find_elements("css selector", "li.assistant")
                                    if "triangle is red" in e.text], 30, "the answer")
             wait(lambda: int(driver.execute_script("return document.body.dataset.audioBlocks || 0")) >= 1,
-                 30, "the spoken answer to be played")
+                 30, "the spoken answer to be played", driver)
             shot = tmp_path / "browser-push-to-talk.png"
             driver.save_screenshot(str(shot))
             save_artifact(shot)
@@ -169,3 +183,29 @@ def test_demo_page_plays_the_bundled_sample_stream(tmp_path: Path) -> None:
             driver.quit()
     frames = np.concatenate([c.frames for c, _ in models[0].seen])
     assert frames.std() > 5  # real pictures of the sample, not a blank canvas
+
+
+def test_hands_free_listening_cuts_the_question_with_the_vad(tmp_path: Path, speech) -> None:
+    from aura.audio.wer import word_error_rate
+
+    question = "How many circles are there?"
+    wav = tmp_path / "mic.wav"
+    spoken_wav(speech, question, wav)  # Chromium loops it: the user keeps asking
+
+    def script(chunk, q):
+        return None if q is None else "There are two circles."
+
+    app = create_realtime_app(lambda: ScriptedModel(script), RealtimeConfig(), speech)
+    with running(app) as address:
+        driver = browser.launch(tmp_path, bundled_or_generated_clip(tmp_path), wav)
+        try:
+            driver.get(f"http://{address}/?autostart=camera&handsfree=1")
+            heard = wait(lambda: [e.text for e in driver.find_elements("css selector", "li.user")], 40,
+                         "a question cut from the open microphone")
+            wait(lambda: [e.text for e in driver.find_elements("css selector", "li.assistant")
+                          if "two circles" in e.text], 30, "the answer")
+            assert driver.find_element("id", "btn-talk").get_attribute("disabled")  # no push-to-talk meanwhile
+        finally:
+            driver.quit()
+    said = heard[0].split("you", 1)[1].strip()
+    assert word_error_rate(question, said) <= 0.34, said

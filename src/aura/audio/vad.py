@@ -75,6 +75,7 @@ class UtteranceSegmenter:
         self._voiced = 0
         self._start_sample = 0
         self.samples_seen = 0
+        self.hold = False  # push-to-talk held: pauses do not end the utterance, ``flush()`` does
 
     @property
     def in_speech(self) -> bool:
@@ -133,7 +134,7 @@ class UtteranceSegmenter:
             self._silence_run = 0
         else:
             self._silence_run += WINDOW
-        if self._silence_run >= self.min_silence or self._speech_len >= self.max_samples:
+        if (self._silence_run >= self.min_silence and not self.hold) or self._speech_len >= self.max_samples:
             return self._emit(force=False)
         return None
 

@@ -127,6 +127,7 @@ class LiveSession:
         self._segmenter: UtteranceSegmenter | None = None
         self._frame_shape: tuple[int, int] | None = None
         self._closed = False
+        self._ptt_held = False
         self._failed: str | None = None
         if speech is not None and speech.can_listen:
             cfg = speech.config
@@ -236,6 +237,8 @@ class LiveSession:
             raise p.ProtocolError("audio arrives faster than real time allows", "rate_limited")
         for utt in self._segmenter.feed(msg.pcm):
             self._utterance(utt)
+        if not self._ptt_held and self._segmenter.in_speech != self.core.user_talking:
+            self.core.set_user_talking(self._segmenter.in_speech)  # hands-free: the VAD says who talks
 
     def _utterance(self, utt: Utterance) -> None:
         self.core.metrics.inc("utterances")
@@ -246,13 +249,17 @@ class LiveSession:
 
     def _control(self, action: str) -> None:
         if action == "ptt_start":
+            self._ptt_held = True
             self.core.set_user_talking(True)
             if self._segmenter is not None:
                 self._segmenter.reset()
+                self._segmenter.hold = True  # one utterance until release, pauses included
         elif action == "ptt_end":
+            self._ptt_held = False
             self.core.set_user_talking(False)
             if self._segmenter is None:
                 raise p.ProtocolError("speech input is off for this session", "no_speech")
+            self._segmenter.hold = False
             utt = self._segmenter.flush()
             if utt is None:
                 self.push(p.NoticeOut(text="no speech heard").model_dump())

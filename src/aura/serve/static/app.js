@@ -8,7 +8,7 @@ const params = new URLSearchParams(location.search);
 const state = {
   ws: null, fps: 2, timer: null, t0: null, framesSent: 0, source: null, stream: null,
   responses: new Map(), audio: null, audioNext: 0, playing: new Map(), speak: true,
-  mic: null, micCtx: null, micNode: null, talking: false,
+  mic: null, micCtx: null, micNode: null, talking: false, handsFree: false,
 };
 
 // ------------------------------------------------------------------ connection
@@ -57,6 +57,8 @@ function handle(m) {
       state.fps = m.fps;
       $("model").textContent = `model: ${m.model}` + (m.listen ? " · listening" : "") + (m.speak ? " · speaking" : "");
       $("btn-talk").disabled = !m.listen;
+      $("handsfree").disabled = !m.listen;
+      if (m.listen && params.get("handsfree")) { $("handsfree").checked = true; setHandsFree(true); }
       if (!m.speak) { $("speak").checked = false; $("speak").disabled = true; }
       $("notes").textContent = m.notes.join(" · ");
       setStatus("connected", "live");
@@ -210,31 +212,35 @@ function captureFrame() {
   }, "image/jpeg", 0.75);
 }
 
-// ------------------------------------------------------------------ push-to-talk
+// ------------------------------------------------------------------ microphone: push-to-talk or hands-free
+async function openMic() {
+  if (state.mic) { await state.micCtx.resume(); return; }
+  state.mic = await navigator.mediaDevices.getUserMedia(
+    { audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true }, video: false });
+  state.micCtx = new AudioContext({ sampleRate: 16000 });  // the browser resamples the microphone to 16 kHz
+  const src = state.micCtx.createMediaStreamSource(state.mic);
+  state.micNode = state.micCtx.createScriptProcessor(2048, 1, 1);
+  state.micNode.onaudioprocess = (ev) => {
+    if (!state.talking && !state.handsFree) return;
+    const f = ev.inputBuffer.getChannelData(0);
+    const pcm = new Int16Array(f.length);
+    for (let i = 0; i < f.length; i++) pcm[i] = Math.max(-1, Math.min(1, f[i])) * 32767;
+    sendMedia("A", streamTime(), pcm.buffer);
+    document.body.dataset.audioSent = String(Number(document.body.dataset.audioSent || 0) + 1);
+  };
+  src.connect(state.micNode);
+  state.micNode.connect(state.micCtx.destination);
+  await state.micCtx.resume();
+}
+
 async function talkStart() {
-  if (state.talking || $("btn-talk").disabled) return;
+  if (state.talking || state.handsFree || $("btn-talk").disabled) return;
   state.talking = true;
   $("btn-talk").classList.add("active");
   stopAudio(null);
   send({ type: "control", action: "ptt_start" });
   try {
-    if (!state.mic) {
-      state.mic = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1 }, video: false });
-      state.micCtx = new AudioContext({ sampleRate: 16000 });
-      const src = state.micCtx.createMediaStreamSource(state.mic);
-      state.micNode = state.micCtx.createScriptProcessor(2048, 1, 1);
-      state.micNode.onaudioprocess = (ev) => {
-        if (!state.talking) return;
-        const f = ev.inputBuffer.getChannelData(0);
-        const pcm = new Int16Array(f.length);
-        for (let i = 0; i < f.length; i++) pcm[i] = Math.max(-1, Math.min(1, f[i])) * 32767;
-        sendMedia("A", streamTime(), pcm.buffer);
-        document.body.dataset.audioSent = String(Number(document.body.dataset.audioSent || 0) + 1);
-      };
-      src.connect(state.micNode);
-      state.micNode.connect(state.micCtx.destination);
-    }
-    await state.micCtx.resume();
+    await openMic();
   } catch (e) {
     addLine("error", "error", `microphone unavailable: ${e.message || e}`, null);
   }
@@ -245,6 +251,17 @@ function talkEnd() {
   state.talking = false;
   $("btn-talk").classList.remove("active");
   send({ type: "control", action: "ptt_end" });
+}
+
+async function setHandsFree(on) {
+  try {
+    if (on) await openMic();
+    state.handsFree = on;
+    $("btn-talk").disabled = on;
+  } catch (e) {
+    $("handsfree").checked = false;
+    addLine("error", "error", `microphone unavailable: ${e.message || e}`, null);
+  }
 }
 
 // ------------------------------------------------------------------ audio out
@@ -301,6 +318,7 @@ talk.onmouseup = talkEnd;
 talk.onmouseleave = talkEnd;
 talk.ontouchstart = (ev) => { ev.preventDefault(); talkStart(); };
 talk.ontouchend = (ev) => { ev.preventDefault(); talkEnd(); };
+$("handsfree").onchange = (ev) => setHandsFree(ev.target.checked);
 $("speak").onchange = (ev) => {
   state.speak = ev.target.checked;
   send({ type: "control", action: state.speak ? "speak_on" : "speak_off" });
