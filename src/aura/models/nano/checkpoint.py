@@ -9,6 +9,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerFast
 
@@ -75,7 +76,14 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> tuple[NanoVLM, PreTrai
         raise CheckpointError(f"{cfg_path}: malformed JSON ({exc.msg})") from None
     if raw.pop("model_type", None) != "aura_nano":
         raise CheckpointError(f"{directory}: not an aura-nano checkpoint (model_type is not aura_nano)")
-    cfg = NanoConfig.model_validate(raw)
+    try:
+        cfg = NanoConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "config"
+        raise CheckpointError(
+            f"{cfg_path}: {where}: {first['msg']} (not a checkpoint of this aura-nano version)"
+        ) from None
     tok = load_tokenizer(directory)
     model = NanoVLM(cfg, video_pad_id=tok.convert_tokens_to_ids("<|video_pad|>"))
     weights = directory / "model.safetensors"

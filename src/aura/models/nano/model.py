@@ -176,7 +176,9 @@ class NanoVLM(nn.Module):
     ) -> tuple[torch.Tensor, KVCache]:
         """Logits (B, T, V) for ``input_ids`` (B, T) appended after ``past`` (if any).
 
-        ``attention_mask`` (B, T) marks real tokens (1) vs right padding (0) in a training batch;
+        ``attention_mask`` (B, T) marks real tokens (1) vs right padding (0) in a training batch. Under
+        causal attention a real token never sees the padding after it, so right padding needs no
+        mask (and the fast causal kernel runs); any other mask is applied exactly.
         ``logits_to_keep`` (1-D positions) computes logits only there, giving (B, K, V);
         ``visual`` replaces ``pixels`` with precomputed visual tokens.
         """
@@ -186,6 +188,8 @@ class NanoVLM(nn.Module):
         cos, sin = rope_tables(self.cfg.d_model // self.cfg.n_heads, positions, self.cfg.rope_theta)
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)
         mask = None
+        if attention_mask is not None and _is_right_padding(attention_mask):
+            attention_mask = None
         if attention_mask is not None or (past is not None and input_ids.shape[1] > 1):
             mask = self._mask(input_ids.shape[1], start, attention_mask, x.device)
         new_cache: KVCache = []
@@ -211,6 +215,12 @@ class NanoVLM(nn.Module):
     def num_parameters(self) -> int:
         """Trainable parameters (tied weights counted once)."""
         return sum(p.numel() for p in self.parameters())
+
+
+def _is_right_padding(attention_mask: torch.Tensor) -> bool:
+    """True when every row is ones followed by zeros (padding only at the end)."""
+    m = attention_mask.bool()
+    return bool((m[:, 1:] <= m[:, :-1]).all())
 
 
 def crop_cache(cache: KVCache, length: int) -> KVCache:

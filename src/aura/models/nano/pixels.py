@@ -29,10 +29,14 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
         raise FrameError(f"frames must be uint8 (F, H, W, 3), got {frames.dtype} {tuple(frames.shape)}")
     if frames.shape[0] == 0 or frames.shape[1] == 0 or frames.shape[2] == 0:
         raise FrameError(f"empty frames {tuple(frames.shape)}")
-    wh = _weights(frames.shape[1], height)
-    ww = _weights(frames.shape[2], width)
     x = frames.astype(np.float32) / 255.0
-    return np.einsum("oh,fhwc,pw->fopc", wh, x, ww, optimize=True)
+    f, h, w, c = x.shape
+    if (h, w) != (height, width):
+        x = np.matmul(_weights(h, height), x.reshape(f, h, w * c)).reshape(f, height, w, c)  # rows
+        x = np.matmul(_weights(w, width), x.reshape(f * height, w, c)).reshape(
+            f, height, width, c
+        )  # columns
+    return x
 
 
 def chunk_pixels(frames: np.ndarray, size: int, frames_per_chunk: int) -> torch.Tensor:

@@ -38,11 +38,12 @@ class RecipeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     out_dir: str = "runs/nano"
+    data_dir: str | None = Field(None, description="where world streams are rendered (default: OUT_DIR/data)")
     train_streams: int = Field(360, ge=1)
     seconds: tuple[int, int] = (60, 240)
     render_heights: tuple[int, ...] = (72, 96, 128, 160)
     vocab_size: int = Field(768, ge=64)
-    model: NanoConfig = Field(default_factory=lambda: NanoConfig(vocab_size=768))
+    model: NanoConfig = Field(default_factory=lambda: NanoConfig(vocab_size=768, d_model=192, n_heads=4))
     window_chunks: int = 30
     float_chunks: int = 15
     history_groups: int = 10
@@ -174,7 +175,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "recipe.json", cfg.model_dump_json(indent=2))
-    data_dir = out / "data"
+    data_dir = Path(cfg.data_dir) if cfg.data_dir else out / "data"
     samples = build_world_samples(cfg, split_seeds("train", cfg.train_streams), data_dir, progress=progress)
 
     tok_dir = out / "tokenizer"
