@@ -39,7 +39,7 @@ class RecipeConfig(BaseModel):
 
     out_dir: str = "runs/nano"
     data_dir: str | None = Field(None, description="where world streams are rendered (default: OUT_DIR/data)")
-    train_streams: int = Field(360, ge=1)
+    train_streams: int = Field(150, ge=1)
     seconds: tuple[int, int] = (60, 240)
     render_heights: tuple[int, ...] = (72, 96, 128, 160)
     vocab_size: int = Field(768, ge=64)
@@ -48,7 +48,7 @@ class RecipeConfig(BaseModel):
     float_chunks: int = 15
     history_groups: int = 10
     loss: LossVariant = "balanced"
-    epochs: int = Field(1, ge=1)
+    epochs: int = Field(2, ge=1)
     max_steps: int | None = None
     global_batch_size: int = Field(16, ge=1)
     micro_batch_size: int = Field(4, ge=1)
@@ -56,7 +56,7 @@ class RecipeConfig(BaseModel):
     warmup_steps: int = 40
     weight_decay: float = 0.05
     seed: int = 0
-    save_every: int = 100
+    save_every: int = 50
     workers: int = Field(2, ge=1)
 
     def context(self) -> ContextConfig:
