@@ -92,4 +92,5 @@ def test_checkpoint_config_that_does_not_fit(tmp_path: Path, capsys: pytest.Capt
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "aura_nano", "vision_channels": [1, 2, 3, 4, 5]}))
     assert main(["eval", "world", "--model", f"nano:{tmp_path}", "--streams", "1", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "config.json does not fit this aura-nano (vision_channels" in err and len(err.splitlines()) == 1
+    assert "config.json: vision_channels" in err and "not a checkpoint of this aura-nano" in err
+    assert len(err.splitlines()) == 1

@@ -107,8 +107,8 @@ def model_factory(spec: str, *, max_new_tokens: int = 128) -> Callable[[], Strea
         except (ImportError, AttributeError) as exc:
             raise EvalError(f"model spec {spec!r}: {exc}") from None
         return factory
-    if kind in ("hf", "openai"):
-        if not arg:
+    if kind in ("hf", "openai", "nano"):
+        if not arg and kind != "nano":
             raise EvalError(f"model spec {spec!r} needs a target (hf:DIR or openai:URL#MODEL)")
 
         def registered() -> StreamingModel:
@@ -117,15 +117,6 @@ def model_factory(spec: str, *, max_new_tokens: int = 128) -> Callable[[], Strea
             return load_model(spec, max_new_tokens=max_new_tokens)
 
         return registered
-    if kind == "nano":
-        def nano() -> StreamingModel:
-            from aura.models.nano import NanoStreamingModel, bundled_checkpoint, load_checkpoint
-
-            model, tokenizer = load_checkpoint(arg or bundled_checkpoint())
-            return NanoStreamingModel(model, tokenizer, max_new_tokens=max_new_tokens,
-                                      name=f"nano:{arg}" if arg else "nano")
-
-        return nano
     raise EvalError(f"unknown model spec {spec!r} (expected nano[:DIR], hf:DIR, openai:URL#MODEL or py:MODULE:FACTORY)")
 
 

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_watch(args: argparse.Namespace) -> int:
     """Run ``aura watch``; a video that breaks mid-way streams what decoded, then errors (exit 2)."""
-    from aura.models.loading import load_streaming_model
+    from aura.models.registry import load_model
     from aura.stream import ContextConfig
     from aura.video import CorruptVideoError, iter_chunks, probe
     from aura.watch import WatchEvent, check_schedule, load_questions, parse_ask, watch
@@ -37,7 +37,7 @@ def run_watch(args: argparse.Namespace) -> int:
     info = probe(args.video)
     questions = check_schedule(questions, info.duration)
     config = ContextConfig()
-    model = load_streaming_model(args.model, config, temperature=args.temperature,
+    model = load_model(args.model, config, temperature=args.temperature,
                                  max_new_tokens=args.max_new_tokens)
 
     def show(event: WatchEvent) -> None:

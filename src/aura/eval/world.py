@@ -124,31 +124,13 @@ def ensure_video(out: Path, stream: WorldStream, height: int, fps: float) -> Pat
 
 # ---------------------------------------------------------------------------------------------- models
 def load_world_model(spec: str | None, *, max_new_tokens: int = 128) -> StreamingModel:
-    """The model ``spec`` names: ``nano`` (the bundled checkpoint), ``nano:DIR``, or a registry spec.
+    """The model ``spec`` names (default ``nano``, the bundled checkpoint), via the model registry.
 
-    Never downloads. A missing bundled checkpoint is a one-line ``WorldEvalError``.
+    Never downloads; a missing checkpoint is a one-line error.
     """
-    spec = spec or "nano"
-    kind, _, arg = spec.partition(":")
-    if kind == "nano":
-        from aura.models.nano import NanoStreamingModel, bundled_checkpoint, load_checkpoint
-
-        directory = Path(arg) if arg else bundled_checkpoint()
-        if not arg and not (directory / "config.json").is_file():
-            raise WorldEvalError(f"the bundled aura-nano checkpoint is missing ({directory}); "
-                                 "train one with `aura train nano` or pass --model nano:DIR")
-        if arg and not directory.is_dir():
-            raise WorldEvalError(f"{directory}: no such checkpoint directory")
-        try:
-            model, tokenizer = load_checkpoint(directory)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise WorldEvalError(f"{directory}: config.json does not fit this aura-nano "
-                                 f"({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
-        return NanoStreamingModel(model, tokenizer, max_new_tokens=max_new_tokens, name=spec)
     from aura.models.registry import load_model
 
-    return load_model(spec, max_new_tokens=max_new_tokens)
+    return load_model(spec or "nano", max_new_tokens=max_new_tokens)
 
 
 # ---------------------------------------------------------------------------------------------- one stream

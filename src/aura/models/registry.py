@@ -1,7 +1,9 @@
 """``load_model(spec)``: one string names a streaming backend.
 
-Specs: ``hf:/path/to/checkpoint`` (a local transformers Qwen3-VL / Qwen2.5-VL directory) and
-``openai:http://host:port/v1#model`` (an OpenAI-compatible server; ``#model`` optional).
+Specs: ``nano`` (the aura-nano weights shipped with the package), ``nano:DIR`` (an aura-nano
+checkpoint directory), ``hf:/path/to/checkpoint`` (a local transformers Qwen3-VL / Qwen2.5-VL
+directory) and ``openai:http://host:port/v1#model`` (an OpenAI-compatible server; ``#model``
+optional).
 ``load_chat_backend(spec)`` gives what ``aura serve`` exposes over HTTP (local backends only).
 """
 
@@ -13,10 +15,12 @@ from aura.errors import ConfigError
 from aura.models.base import StreamingModel
 from aura.stream import ContextConfig
 
-SCHEMES = ("hf", "openai")
+SCHEMES = ("nano", "hf", "openai")
 
 
 def _split(spec: str) -> tuple[str, str]:
+    if spec == "nano":
+        return "nano", ""
     scheme, sep, rest = spec.partition(":")
     if not sep or not rest:
         raise ConfigError(f"model spec {spec!r} must look like SCHEME:TARGET (schemes: {', '.join(SCHEMES)})")
@@ -27,6 +31,8 @@ def load_model(spec: str, config: ContextConfig | None = None, *, temperature: f
                max_new_tokens: int = 128, **options: Any) -> StreamingModel:
     """Build the streaming backend ``spec`` names (nothing is downloaded)."""
     scheme, target = _split(spec)
+    if scheme == "nano":
+        return _load_nano(target, config, temperature=temperature, max_new_tokens=max_new_tokens, **options)
     if scheme == "hf":
         from aura.models.hf.backend import HFStreamingModel
 
@@ -39,6 +45,21 @@ def load_model(spec: str, config: ContextConfig | None = None, *, temperature: f
         return OpenAIStreamingModel(url, model, config, temperature=temperature, max_new_tokens=max_new_tokens,
                                     **options)
     raise ConfigError(f"unknown model scheme {scheme!r} in {spec!r} (schemes: {', '.join(SCHEMES)})")
+
+
+def _load_nano(target: str, config: ContextConfig | None, **options: Any) -> StreamingModel:
+    from pathlib import Path
+
+    from aura.models.nano import NanoStreamingModel, bundled_checkpoint, load_checkpoint
+
+    path = Path(target) if target else bundled_checkpoint()
+    if not target and not (path / "config.json").is_file():
+        raise ConfigError(f"the bundled aura-nano checkpoint is missing ({path}); "
+                          "train one with `aura train nano --install` or pass --model nano:DIR")
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such checkpoint directory")
+    model, tokenizer = load_checkpoint(path)
+    return NanoStreamingModel(model, tokenizer, config, name=f"nano:{target}" if target else "nano", **options)
 
 
 def load_chat_backend(spec: str, **options: Any) -> Any:
