@@ -27,7 +27,7 @@ def speech():
 
 
 def test_spoken_question_is_transcribed_answered_and_spoken(speech) -> None:
-    question = "What colour is the ball?"
+    question = "How many objects are there?"  # whisper tiny.en hears it the same every time (piper samples noise)
 
     def script(chunk, q):
         return None if q is None else "It is blue. It is rolling to the left."
@@ -68,6 +68,7 @@ def test_spoken_question_is_transcribed_answered_and_spoken(speech) -> None:
             e2e = m["metrics"]["latency"]["e2e_seconds"]["last"]
             assert 0 < e2e < 20
             said = speech.asr.transcribe(resample(np.concatenate(blocks), speech.tts.sample_rate, SAMPLE_RATE))
-            assert normalise_words(said)[:3] == ["it", "is", "blue"]
+            words = normalise_words(said)
+            assert words[:3] == ["it", "is", "blue"] or words[:2] == ["it's", "blue"], said
         finally:
             c.close()
