@@ -124,3 +124,18 @@ def test_cli_bad_inputs_one_line_exit_2(tmp_path: Path, checkpoint: Path) -> Non
         assert "Traceback" not in res.stderr
     res = run_cli(str(truncated), *model)
     assert "you:" not in res.stdout and "chunks" not in res.stdout  # no summary after a broken stream
+
+
+def test_bench_rtf_times_every_step(checkpoint: Path, tmp_path: Path) -> None:
+    from aura.bench.rtf import run_rtf
+
+    clip = tmp_path / "clip.mp4"
+    rng = np.random.default_rng(2)
+    write_mp4(clip, [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(12)], fps=2.0)  # 6 s
+    questions = tmp_path / "q.json"
+    questions.write_text(json.dumps([{"time": 1.5, "question": "How many objects are there?"}]))
+    out = run_rtf(f"nano:{checkpoint}", clip, questions, max_new_tokens=2)
+    assert out["chunks"] == 6
+    s = out["step_ms"]
+    assert 0 < s["p50"] <= s["p90"] <= s["p99"] <= s["max"]
+    assert out["rtf"] == pytest.approx(s["mean"] / 1000)

@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_loss(cmds)
     _register_data(cmds)
     _register_ttft(cmds)
+    _register_rtf(cmds)
     from aura.bench.e2e import register_cli as _register_e2e  # spoken question -> first audio (docs/serving.md)
 
     _register_e2e(cmds)
@@ -98,3 +99,15 @@ def _run_data(args: argparse.Namespace) -> int:
     if args.repeats < 1 or args.seconds <= 0:
         raise ConfigError("--repeats must be at least 1 and --seconds positive")
     return main_prepare(args) if args.which == "prepare" else main_structure(args)
+
+
+def _register_rtf(cmds: argparse._SubParsersAction) -> None:
+    p = cmds.add_parser("rtf", help="per-chunk step latency and real-time factor of a model on a video")
+    p.add_argument("--model", default="nano", help="model spec (default: the bundled aura-nano)")
+    p.add_argument("--video", help="video to stream (default: the bundled sample with its questions)")
+    p.add_argument("--questions", help='questions JSON: [{"time": 3.0, "question": "..."}]')
+    p.add_argument("--threads", type=int, default=1, help="torch threads (0: leave torch's default)")
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--json", action="store_true", help="print the raw result as JSON")
+    p.set_defaults(func=lambda a: __import__("aura.bench.rtf", fromlist=["main_rtf"]).main_rtf(
+        a.model, a.video, a.questions, a.threads, a.json, a.max_new_tokens))
