@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/aura stream replay
+	$(BIN)/aura watch src/aura/assets/sample.mp4 --questions src/aura/assets/sample_questions.json
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests
