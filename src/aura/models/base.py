@@ -19,7 +19,8 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from aura.stream import ContextConfig, StreamContext, VideoChunk
+from aura.errors import AuraError
+from aura.stream import AssistantResponse, ContextConfig, Silence, StreamContext, VideoChunk
 
 
 @dataclass
@@ -86,6 +87,20 @@ class StreamingModel(abc.ABC):
     @abc.abstractmethod
     def begin_step(self, chunk: VideoChunk, question: str | None = None) -> StepGeneration:
         """Add one chunk (and a question asked during it) and start deciding the reply."""
+
+    def record_reply(self, chunk: VideoChunk, text: str) -> None:
+        """Close ``chunk``'s turn with ``text``, or with silence when it is empty.
+
+        A reply the context refuses (say, it answers no open question) is kept out of the
+        context as silence: the model did say it, but no later step should build on it.
+        """
+        if text:
+            try:
+                self.context.feed(AssistantResponse(text, chunk.end))
+                return
+            except AuraError:
+                pass  # the context changed nothing
+        self.context.feed(Silence(chunk.end))
 
     def step(self, chunk: VideoChunk, question: str | None = None) -> StepResult:
         """Run one whole step: silence, or the full response."""

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from aura.errors import AuraError, EmptyQuestionError, QuestionTooLongError, ResponseWithoutQuestionError
+from aura.errors import AuraError, EmptyQuestionError, QuestionTooLongError
 from aura.models.base import StepGeneration, StepResult, StepTimings, StreamingModel
-from aura.stream import AssistantResponse, ContextConfig, Silence, StreamContext, UserQuestion, VideoChunk
+from aura.stream import ContextConfig, Silence, StreamContext, UserQuestion, VideoChunk
 from aura.stream.config import SILENT_TOKEN
 from aura.stream.messages import Message, video_parts
 
@@ -151,15 +151,7 @@ class OpenAIStreamingModel(StreamingModel):
         return OpenAIStep(self, chunk, stream, start, rendered.evicted)
 
     def _record(self, chunk: VideoChunk, text: str) -> None:
-        if not text:
-            self.context.feed(Silence(chunk.end))
-            return
-        try:
-            self.context.feed(AssistantResponse(text, chunk.end))
-        except ResponseWithoutQuestionError:
-            self.context.feed(Silence(chunk.end))
-        except AuraError:
-            self.context.feed(Silence(chunk.end))
+        self.record_reply(chunk, text)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,14 +12,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from aura.errors import AuraError, EmptyQuestionError, QuestionTooLongError, ResponseWithoutQuestionError
+from aura.errors import EmptyQuestionError, QuestionTooLongError
 from aura.models.base import StepGeneration, StepResult, StepTimings, StreamingModel
 from aura.models.hf.chat import strip_reserved
 from aura.models.hf.engine import ChunkPixels, HFEngine, chunk_pixels
 from aura.models.hf.generate import Clock, Decoder, Sampler
 from aura.models.hf.loader import LoadedCheckpoint, load_checkpoint
 from aura.models.hf.preprocess import FrameError
-from aura.stream import AssistantResponse, ContextConfig, Silence, StreamContext, UserQuestion, VideoChunk
+from aura.stream import ContextConfig, Silence, StreamContext, UserQuestion, VideoChunk
 from aura.stream.messages import video_parts
 
 
@@ -106,16 +106,7 @@ class HFStreamingModel(StreamingModel):
         return HFStep(self, chunk, decoder, timings, start)
 
     def _record(self, chunk: VideoChunk, text: str) -> None:
-        text = strip_reserved(text)
-        if not text:
-            self.context.feed(Silence(chunk.end))
-            return
-        try:
-            self.context.feed(AssistantResponse(text, chunk.end))
-        except ResponseWithoutQuestionError:
-            self.context.feed(Silence(chunk.end))  # spoke with no question open: kept out of the context
-        except AuraError:
-            self.context.feed(Silence(chunk.end))
+        self.record_reply(chunk, strip_reserved(text))
 
 
 class HFStep(StepGeneration):

@@ -15,13 +15,12 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
-from aura.errors import AuraError, EmptyQuestionError, QuestionTooLongError, ResponseWithoutQuestionError
+from aura.errors import EmptyQuestionError, QuestionTooLongError
 from aura.models.base import StepGeneration, StepResult, StepTimings, StreamingModel
 from aura.models.hf.chat import ChatFormat, EncodedMessage, concat
 from aura.models.nano.model import KVCache, NanoVLM, cache_length, crop_cache
 from aura.models.nano.pixels import FrameError, chunk_pixels
 from aura.stream import (
-    AssistantResponse,
     ContextConfig,
     Silence,
     StreamContext,
@@ -146,15 +145,7 @@ class NanoStreamingModel(StreamingModel):
     def _record(self, chunk: VideoChunk, text: str, prompt_end: int) -> None:
         assert self._cache is not None
         self._cache = crop_cache(self._cache, prompt_end)
-        if not text:
-            self.context.feed(Silence(chunk.end))
-            return
-        try:
-            self.context.feed(AssistantResponse(text, chunk.end))
-        except ResponseWithoutQuestionError:
-            self.context.feed(Silence(chunk.end))  # spoke with no question open: kept out of the context
-        except AuraError:
-            self.context.feed(Silence(chunk.end))
+        self.record_reply(chunk, text)
 
 
 class NanoStep(StepGeneration):
