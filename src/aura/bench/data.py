@@ -13,8 +13,6 @@ with QAs of all three types, in memory and through the stage runner (JSONL write
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -25,6 +23,7 @@ from typing import Any
 import av
 import numpy as np
 
+from aura.bench import machine
 from aura.data.config import PrepareConfig, StructureConfig
 from aura.data.runner import Item, run_items
 from aura.data.schemas import QA, Answer, SegmentQAs, SegmentRecord
@@ -33,18 +32,6 @@ from aura.data.stages.prepare import prepare_source
 from aura.data.stages.structure import make_processor, structure_segment
 from aura.data.store import StageStore
 from aura.stream import ContextConfig
-
-
-def _machine() -> str:
-    name = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
 
 
 def make_input(path: Path, seconds: float, fps: int, width: int, height: int, seed: int = 0) -> Path:
@@ -148,7 +135,7 @@ def run_prepare_bench(*, videos: int = 3, seconds: float = 60.0, fps: int = 30, 
     cpu_overhead = {k: statistics.median(a / b for a, b in zip(cpu[k], cpu["plain"], strict=True)) - 1.0
                     for k in engines}
     return {
-        "machine": _machine(), "pyav": av.__version__, "files": len(files), "video_seconds": round(total, 1),
+        "machine": machine(), "pyav": av.__version__, "files": len(files), "video_seconds": round(total, 1),
         "input": "given files" if inputs else f"{videos} x {seconds:g}s {width}x{height} @ {fps} fps H.264",
         "repeats": repeats, "times_s": times, "cpu_s": cpu, "rate": rate, "overhead": overhead,
         "cpu_overhead": cpu_overhead,
@@ -203,7 +190,7 @@ def run_structure_bench(*, segments: int = 20, duration: float = 300.0, repeats:
             run_items(store, [Item(s.id, s) for s in segs], make_processor(cfg), progress=False)
             runner.append(time.perf_counter() - t0)
     return {
-        "machine": _machine(), "segments": segments, "segment_seconds": duration, "samples": n_samples,
+        "machine": machine(), "segments": segments, "segment_seconds": duration, "samples": n_samples,
         "repeats": repeats, "memory_s": mem, "runner_s": runner,
         "memory_rate": n_samples / statistics.median(mem), "runner_rate": n_samples / statistics.median(runner),
     }

@@ -10,7 +10,6 @@ repeats, plus the loss computation alone on fixed logits. Everything runs in one
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from aura.bench import machine
 from aura.train.loss import IGNORE_INDEX, labels_from, stream_loss, supervision
 
 VARIANTS = ("balanced", "plain", "reference_ce")
@@ -43,19 +43,6 @@ def _loss_fn(variant: str) -> Callable[..., torch.Tensor]:
     return lambda logits, ids, kinds, n_silent: stream_loss(logits, ids, kinds, n_silent, variant).loss  # type: ignore[arg-type]
 
 
-def _machine() -> str:
-    """CPU model (from /proc/cpuinfo where readable) and core count, or the platform's machine name."""
-    import os
-
-    name = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
 
 
 def _demo_samples() -> list[dict[str, Any]]:
@@ -154,7 +141,7 @@ def run_loss_bench(*, repeats: int = 20, warmup: int = 2, micro_batch_size: int 
     return {
         "command": "aura bench loss",
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "machine": _machine() + (f", {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else ""),
+        "machine": machine() + (f", {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else ""),
         "device": dev.type,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

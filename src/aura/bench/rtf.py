@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from aura.bench import machine
 from aura.stream import ContextConfig
 
 
@@ -56,7 +57,7 @@ def run_rtf(model_spec: str, video: Path, questions: Path | None, *, threads: in
     watch(model, chunks, qs, lambda e: None)
     arr = np.asarray(steps)
     return {
-        "model": model.name, "video": str(video), "chunks": len(steps), "replies": len(replies),
+        "model": model.name, "machine": machine(), "video": str(video), "chunks": len(steps), "replies": len(replies),
         "torch_threads": torch.get_num_threads(),
         "step_ms": {k: float(np.percentile(arr, q) * 1000) for k, q in (("p50", 50), ("p90", 90), ("p99", 99))}
         | {"mean": float(arr.mean() * 1000), "max": float(arr.max() * 1000)},
@@ -78,7 +79,7 @@ def main_rtf(model_spec: str, video: str | None, questions: str | None, threads:
         return 0
     s = out["step_ms"]
     print(f"{out['model']} on {out['video']}: {out['chunks']} chunks, {out['replies']} replies, "
-          f"{out['torch_threads']} torch thread(s)")
+          f"{out['torch_threads']} torch thread(s); {out['machine']}")
     print("| step latency | p50 | p90 | p99 | max | mean | RTF |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     print(f"| ms per 1-s chunk | {s['p50']:.1f} | {s['p90']:.1f} | {s['p99']:.1f} | {s['max']:.1f} | "

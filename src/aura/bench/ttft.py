@@ -13,8 +13,6 @@ in real use (64 per chunk), and the numbers measure the cache policy, not the mo
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -25,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from aura.bench import machine
 from aura.errors import ConfigError
 from aura.models.base import StreamingModel
 from aura.stream import ContextConfig, VideoChunk
@@ -194,23 +193,13 @@ def run(backend: str, policies: Sequence[str], seconds: int, *, window: int = 30
         "float_chunks": float_chunks,
         "max_new_tokens": max_new_tokens,
         "torch_threads": torch.get_num_threads(),
-        "machine": _machine(),
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "policies": summaries,
         "ratios": ratios,
     }
 
 
-def _machine() -> str:
-    name = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
 
 
 def format_table(result: dict[str, Any]) -> str:
