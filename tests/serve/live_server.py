@@ -5,41 +5,22 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import numpy as np
-import uvicorn
 from PIL import Image
 from websockets.sync.client import ClientConnection, connect
 
+from aura.bench.e2e import serve_in_thread
 from aura.serve.protocol import SERVER_MESSAGES, pack_media
 
 
 @contextlib.contextmanager
 def running(app, *, ws_max_size: int = 4 * 1024 * 1024) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 (a free port); yield ``host:port``; stop it afterwards."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", ws_max_size=ws_max_size, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve_in_thread(app, ws_max_size) as address:
+        yield address
 
 
 def jpeg(value: int = 128, size: tuple[int, int] = (64, 48)) -> bytes:

@@ -23,6 +23,8 @@ IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
 IMAGE_PAD, VIDEO_PAD = "<|image_pad|>", "<|video_pad|>"
 _RESERVED = (IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)
+CHATML_SPECIAL_TOKENS = ("<|endoftext|>", *_RESERVED)
+"""The special tokens of the ChatML layout, in Qwen's id order (``<|silent|>`` comes after them)."""
 
 TEXT, IMAGE, VIDEO = 0, 1, 2
 

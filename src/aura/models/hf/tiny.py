@@ -12,19 +12,12 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from aura.models.hf.chat import CHATML_SPECIAL_TOKENS
 from aura.stream.config import SILENT_TOKEN, SYSTEM_PROMPT
 
 Arch = Literal["qwen3_vl", "qwen2_5_vl"]
 
-QWEN_SPECIAL_TOKENS = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-]
+QWEN_SPECIAL_TOKENS = list(CHATML_SPECIAL_TOKENS)
 
 # Our own ChatML template (Qwen's conversation format): every message is
 # "<|im_start|>ROLE\n" + content + "<|im_end|>\n"; a video part is one vision placeholder that

@@ -11,18 +11,10 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from aura.models.hf.chat import CHATML_SPECIAL_TOKENS
 from aura.stream.config import SILENT_TOKEN
 
-SPECIAL_TOKENS = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-    SILENT_TOKEN,
-]
+SPECIAL_TOKENS = [*CHATML_SPECIAL_TOKENS, SILENT_TOKEN]
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
