@@ -11,7 +11,7 @@ import torch
 from aura.errors import AuraError
 from aura.models.hf.chat import concat
 from aura.models.nano import NanoConfig, NanoStreamingModel, NanoVLM, load_checkpoint, save_checkpoint
-from aura.models.nano.pixels import chunk_pixels
+from aura.models.nano.pixels import encoder_pixels
 from aura.models.nano.tokenizer import train_tokenizer
 from aura.stream import ContextConfig, VideoChunk
 
@@ -21,11 +21,11 @@ CORPUS = [
 ] * 20
 
 
-def tiny_model(seed: int = 0) -> tuple[NanoVLM, object]:
+def tiny_model(seed: int = 0, context_frames: int = 0) -> tuple[NanoVLM, object]:
     torch.manual_seed(seed)
     tok = train_tokenizer(CORPUS, vocab_size=300)
     cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
-                     n_layers=2, n_heads=2)
+                     n_layers=2, n_heads=2, context_frames=context_frames)
     return NanoVLM(cfg, tok.convert_tokens_to_ids("<|video_pad|>")), tok
 
 
@@ -38,14 +38,19 @@ def chunk(k: int) -> VideoChunk:
     return VideoChunk(k, float(k), float(k + 1), frames(k))
 
 
-def test_cached_steps_equal_from_scratch_forward() -> None:
-    model, tok = tiny_model()
+@pytest.mark.parametrize("context_frames", [0, 1])
+def test_cached_steps_equal_from_scratch_forward(context_frames: int) -> None:
+    """Cached steps equal a from-scratch forward whose pixels come the training way (context frames
+    prepended to the chunk's frames), so streaming sees exactly what training saw."""
+    model, tok = tiny_model(context_frames=context_frames)
     nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
                               max_new_tokens=4)
     rebuilds = 0
     pixels = {}
     for k in range(40):
-        pixels[k] = chunk_pixels(frames(k), model.cfg.image_size, model.cfg.frames_per_chunk)
+        with_context = np.concatenate([frames(k - 1)[2 - context_frames :], frames(k)]) if k else frames(k)
+        pixels[k] = encoder_pixels(with_context, model.cfg)
+        assert pixels[k].shape[0] == 3 * (2 + context_frames)
         question = "What colour is the circle?" if k % 7 == 3 else None
         step = nano.begin_step(chunk(k), question)
         messages = nano.context.messages()

@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano = p.add_argument_group("aura train nano")
     nano.add_argument("--streams", type=int, help="nano: training world streams (default: the recipe's)")
     nano.add_argument("--float-chunks", type=int, help="nano: N' of the floating window (ablation: 1)")
+    nano.add_argument("--data-dir", help="nano: where world streams are rendered (default OUTPUT_DIR/data); "
+                      "runs that share it render once")
+    nano.add_argument("--look-epochs", type=int,
+                      help="nano: epochs of stage 1 (per-chunk questions) before whole streams; 0 skips it")
     nano.add_argument("--install", action="store_true",
                       help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
     p.set_defaults(func=run_train)
@@ -83,7 +87,8 @@ def run_nano_recipe(args: argparse.Namespace) -> int:
 
     update: dict[str, object] = {"out_dir": args.output_dir or "runs/nano"}
     for flag, key in (("streams", "train_streams"), ("float_chunks", "float_chunks"), ("loss", "loss"),
-                      ("max_steps", "max_steps")):
+                      ("max_steps", "max_steps"), ("look_epochs", "look_epochs"),
+                      ("data_dir", "data_dir")):
         if getattr(args, flag) is not None:
             update[key] = getattr(args, flag)
     cfg = RecipeConfig.model_validate(update)

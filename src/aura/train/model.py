@@ -111,7 +111,7 @@ def load_nano_for_training(cfg: ModelConfig) -> Loaded:
     """An aura-nano checkpoint for training: the plain chat format, nano's frame resizing, its own save."""
     from aura.models.hf.chat import ChatFormat
     from aura.models.nano.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-    from aura.models.nano.pixels import chunk_pixels
+    from aura.models.nano.pixels import encoder_pixels
 
     try:
         model, tokenizer = load_checkpoint(cfg.path)
@@ -122,7 +122,7 @@ def load_nano_for_training(cfg: ModelConfig) -> Loaded:
     grid = (1, ncfg.grid, ncfg.grid)
 
     def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
-        return chunk_pixels(frames, ncfg.image_size, ncfg.frames_per_chunk).numpy()[None], grid
+        return encoder_pixels(frames, ncfg).numpy()[None], grid
 
     def forward(m: torch.nn.Module, batch: Any, keep: torch.Tensor | None) -> torch.Tensor:
         logits, _ = m(batch.input_ids, pixels=batch.pixel_values_videos, attention_mask=batch.attention_mask,

@@ -295,6 +295,19 @@ class _Planner:
         return True
 
 
+def realtime_qa(
+    scene: Scene, k: int, t: float, rng: np.random.Generator, phrasing: PhrasingSplit = "train"
+) -> tuple[str, str] | None:
+    """A real-time question asked at ``t`` in chunk ``k`` and its true answer, as a stream would ask it.
+
+    None where no real-time question may be asked (the state changes within a second of the chunk).
+    """
+    planner = _Planner(scene, rng, phrasing)
+    if not planner.realtime(k, t):
+        return None
+    return planner.questions[-1].text, planner.responses[-1].text
+
+
 def plan_questions(
     scene: Scene,
     seed: int,

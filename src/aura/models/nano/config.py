@@ -10,13 +10,17 @@ class NanoConfig(BaseModel):
 
     A 1-second chunk (``frames_per_chunk`` frames) becomes ``visual_tokens`` embeddings: the
     frames are resized to ``image_size`` squared, stacked along channels and encoded by a small
-    CNN whose final ``grid x grid`` feature map is the token grid.
+    CNN whose final ``grid x grid`` feature map is the token grid. With ``context_frames`` the
+    encoder also sees that many last frames of the previous chunk, so anything that changes
+    between two chunks is visible inside one chunk's tokens.
     """
 
     @model_validator(mode="after")
     def _grid_divides(self) -> NanoConfig:
         if self.image_size % 4 or (self.image_size // 4) % self.grid:
             raise ValueError(f"image_size {self.image_size} must be 4 x a multiple of grid {self.grid}")
+        if self.context_frames > self.frames_per_chunk:
+            raise ValueError(f"context_frames {self.context_frames} > frames_per_chunk {self.frames_per_chunk}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError(f"d_model {self.d_model} must split into {self.n_heads} heads of even size")
         return self
@@ -26,6 +30,7 @@ class NanoConfig(BaseModel):
     vocab_size: int = Field(1024, ge=16)
     image_size: int = Field(64, ge=16)
     frames_per_chunk: int = Field(2, ge=1)
+    context_frames: int = Field(0, ge=0, description="last frames of the previous chunk the encoder also sees")
     vision_channels: tuple[int, int, int] = (32, 64, 128)
     grid: int = Field(4, ge=1, description="side of the visual token grid")
     d_model: int = Field(256, ge=16)
@@ -34,6 +39,11 @@ class NanoConfig(BaseModel):
     mlp_ratio: int = Field(4, ge=1)
     rope_theta: float = 10000.0
     max_seq_len: int = Field(4096, ge=64)
+
+    @property
+    def input_frames(self) -> int:
+        """Frames the encoder sees per chunk (the previous chunk's context frames first)."""
+        return self.context_frames + self.frames_per_chunk
 
     @property
     def visual_tokens(self) -> int:

@@ -26,33 +26,40 @@ KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 class FrameEncoder(nn.Module):
-    """A chunk's frames (B, F*3, S, S) in [0, 1] -> (B, grid*grid, C) features.
+    """A chunk's frames (B, F*3, S, S) in [0, 1] -> (B, grid*grid, C) features (F = ``input_frames``).
 
-    Two stride-2 convolutions (the stem) see colours and edges at full resolution; a final
-    patchifying convolution turns the stem's map into the ``grid x grid`` token grid.
+    Two stages at 1/2 and 1/4 resolution (a stride-2 convolution, then a 3x3 one; each followed
+    by GroupNorm and GELU) see colours, edges and corners; a final patchifying convolution turns
+    the 1/4-resolution map into the ``grid x grid`` token grid. The normalisation keeps the
+    features of different frames apart from the first step, so the decoder cannot learn to
+    ignore them (without it the features of all frames collapse to nearly one vector).
     """
 
     def __init__(self, cfg: NanoConfig) -> None:
         super().__init__()
         c1, c2, c3 = cfg.vision_channels
         patch = cfg.image_size // 4 // cfg.grid
+
+        def stage(c_in: int, c_out: int) -> list[nn.Module]:
+            return [
+                nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(8, c_out), nn.GELU(),
+                nn.Conv2d(c_out, c_out, 3, padding=1), nn.GroupNorm(8, c_out), nn.GELU(),
+            ]
+
         self.net = nn.Sequential(
-            nn.Conv2d(3 * cfg.frames_per_chunk, c1, 3, stride=2, padding=1),
-            nn.GELU(),
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1),
-            nn.GELU(),
-            nn.Conv2d(c2, c3, patch, stride=patch),
+            *stage(3 * cfg.input_frames, c1), *stage(c1, c2), nn.Conv2d(c2, c3, patch, stride=patch)
         )
-        self.norm = nn.LayerNorm(c3)
+        self.norm = nn.BatchNorm1d(c3)
         self.pos = nn.Parameter(torch.zeros(1, cfg.visual_tokens, c3))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         feats = self.net(pixels * 2.0 - 1.0)  # (B, C, g, g)
-        return self.norm(feats.flatten(2).transpose(1, 2)) + self.pos
+        return self.norm(feats.flatten(2)).transpose(1, 2) + self.pos
 
 
 class Projector(nn.Module):
-    """Vision features -> decoder embeddings (a two-layer MLP, as in LLaVA-style models)."""
+    """Vision features -> decoder embeddings (a two-layer MLP, as in LLaVA-style models), normalised
+    so visual tokens keep a fixed scale next to the text embeddings."""
 
     def __init__(self, c: int, d: int) -> None:
         super().__init__()

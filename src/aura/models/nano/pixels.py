@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from aura.errors import AuraError
+from aura.models.nano.config import NanoConfig
 
 
 class FrameError(AuraError):
@@ -37,6 +38,27 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
             f, height, width, c
         )  # columns
     return x
+
+
+def encoder_pixels(frames: np.ndarray, cfg: NanoConfig, previous: torch.Tensor | None = None) -> torch.Tensor:
+    """The encoder's input ((context_frames + frames_per_chunk)*3, S, S) for one chunk.
+
+    ``frames`` are the chunk's uint8 frames, optionally preceded by context frames (any count
+    beyond ``frames_per_chunk`` is taken as context); ``previous`` is the previous chunk's
+    ``chunk_pixels``. Missing context (the first chunk) repeats the chunk's first frame.
+    """
+    ctx, fpc = cfg.context_frames, cfg.frames_per_chunk
+    if frames.ndim == 4 and frames.shape[0] > fpc:
+        previous = chunk_pixels(frames[: frames.shape[0] - fpc], cfg.image_size, frames.shape[0] - fpc)
+        frames = frames[frames.shape[0] - fpc :]
+    current = chunk_pixels(frames, cfg.image_size, fpc)
+    if ctx == 0:
+        return current
+    if previous is None or previous.shape[0] < 3 * ctx:
+        before = current[:3].repeat(ctx, 1, 1)
+    else:
+        before = previous[previous.shape[0] - 3 * ctx :]
+    return torch.cat([before, current])
 
 
 def chunk_pixels(frames: np.ndarray, size: int, frames_per_chunk: int) -> torch.Tensor:

@@ -6,6 +6,7 @@ and training continues from its last checkpoint. ``aura train nano`` runs it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -48,6 +49,12 @@ class RecipeConfig(BaseModel):
     float_chunks: int = 15
     history_groups: int = 10
     loss: LossVariant = "balanced"
+    vision_epochs: int = Field(4, ge=0, description="stage 0 (frame-encoder pre-training) epochs; 0 skips it")
+    vision_lr: float = 3e-3
+    freeze_vision: bool = Field(True, description="keep the pre-trained frame encoder frozen in the text stages")
+    look_epochs: int = Field(3, ge=0, description="stage 1 (look: per-chunk questions) epochs; 0 skips it")
+    look_lr: float = 2e-3
+    look_batch_size: int = Field(32, ge=1)
     epochs: int = Field(2, ge=1)
     max_steps: int | None = None
     global_batch_size: int = Field(16, ge=1)
@@ -71,62 +78,80 @@ def frames_path(video: str | Path) -> Path:
     return Path(video).with_suffix(".frames.npy")
 
 
-def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str]:
-    """Render one world stream, decode it back, store small frames and its samples. Idempotent."""
-    seed, out, raw = args
-    cfg = RecipeConfig.model_validate(raw)
-    from aura.video import iter_frames
-    from aura.world import make_stream, render_video
+def look_path(video: str | Path) -> Path:
+    """Where a rendered stream's stage-1 (look) samples are stored."""
+    return Path(video).with_suffix(".look.jsonl")
 
-    out_dir = Path(out)
-    samples_file = out_dir / f"world-{seed}.samples.jsonl"
-    if samples_file.is_file():
-        return seed, str(samples_file)
+
+def _recipe_stream(seed: int, cfg: RecipeConfig) -> tuple[Any, int]:
+    """The world stream of training ``seed`` as the recipe renders it, and its render height."""
+    from aura.world import make_stream
+
     rng = np.random.default_rng([seed, 99])
     duration = float(rng.integers(cfg.seconds[0], cfg.seconds[1] + 1))
     stream = make_stream(seed, duration=duration, config=cfg.context())
+    return stream, int(rng.choice(cfg.render_heights))
+
+
+def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]:
+    """Render one world stream, decode it back, store small frames, its samples and look samples. Idempotent."""
+    seed, out, raw = args
+    cfg = RecipeConfig.model_validate(raw)
+    from aura.models.nano.curriculum import look_samples
+    from aura.video import iter_frames
+    from aura.world import render_video
+
+    out_dir = Path(out)
     video = out_dir / f"world-{seed}.mp4"
-    height = int(rng.choice(cfg.render_heights))
-    render_video(stream.scene, video, height=height, style=stream.style)
-    size = cfg.model.image_size
-    frames = [resize_frames(f[None], size, size)[0] for _, f in iter_frames(video, fps=2.0)]
-    arr = np.clip(np.rint(np.stack(frames) * 255.0), 0, 255).astype(np.uint8)
-    tmp = frames_path(video).with_suffix(".tmp.npy")
-    np.save(tmp, arr)
-    os.replace(tmp, frames_path(video))
-    samples = list(unroll(stream.to_timeline(video=video.name), cfg.context()))
-    write_jsonl_atomic(samples_file, samples)
-    return seed, str(samples_file)
+    samples_file = out_dir / f"world-{seed}.samples.jsonl"
+    look_file = look_path(video)
+    if samples_file.is_file() and look_file.is_file():
+        return seed, str(samples_file), str(look_file)
+    stream, height = _recipe_stream(seed, cfg)
+    if not samples_file.is_file():
+        render_video(stream.scene, video, height=height, style=stream.style)
+        size = cfg.model.image_size
+        frames = [resize_frames(f[None], size, size)[0] for _, f in iter_frames(video, fps=2.0)]
+        arr = np.clip(np.rint(np.stack(frames) * 255.0), 0, 255).astype(np.uint8)
+        tmp = frames_path(video).with_suffix(".tmp.npy")
+        np.save(tmp, arr)
+        os.replace(tmp, frames_path(video))
+        samples = list(unroll(stream.to_timeline(video=video.name), cfg.context()))
+        write_jsonl_atomic(samples_file, samples)
+    write_jsonl_atomic(look_file, look_samples(stream, video.name, seed=cfg.seed))
+    return seed, str(samples_file), str(look_file)
 
 
-def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, progress: bool = True) -> Path:
-    """Render ``seeds`` into ``out`` (resumable) and merge their samples into ``out/samples.jsonl``."""
+def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
+                        progress: bool = True) -> tuple[Path, Path]:
+    """Render ``seeds`` into ``out`` (resumable); merge their stream samples into ``out/samples.jsonl``
+    and their stage-1 samples into ``out/look.jsonl``, each in one seeded shuffled order."""
     from tqdm.auto import tqdm
 
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(s, str(out), cfg.model_dump(mode="json")) for s in seeds]
-    files: dict[int, str] = {}
+    files: dict[int, tuple[str, str]] = {}
     bar = tqdm(total=len(jobs), desc="world streams", unit="stream", disable=not progress)
     if cfg.workers > 1:
         with ProcessPoolExecutor(cfg.workers) as pool:
-            for seed, path in pool.map(_build_stream, jobs, chunksize=4):
-                files[seed] = path
+            for seed, path, look in pool.map(_build_stream, jobs, chunksize=4):
+                files[seed] = (path, look)
                 bar.update(1)
     else:
         for job in jobs:
-            seed, path = _build_stream(job)
-            files[seed] = path
+            seed, path, look = _build_stream(job)
+            files[seed] = (path, look)
             bar.update(1)
     bar.close()
 
-    def rows() -> Iterator[Any]:
-        for seed in seeds:
-            for _, row in iter_jsonl(files[seed]):
-                yield row
+    def merge(which: int, name: str) -> Path:
+        rows = [row for seed in seeds for _, row in iter_jsonl(files[seed][which])]
+        order = np.random.default_rng([cfg.seed, which, 5]).permutation(len(rows))
+        merged = out / name
+        write_jsonl_atomic(merged, (rows[i] for i in order))
+        return merged
 
-    merged = out / "samples.jsonl"
-    write_jsonl_atomic(merged, rows())
-    return merged
+    return merge(0, "samples.jsonl"), merge(1, "look.jsonl")
 
 
 def sample_texts(path: Path) -> Iterator[str]:
@@ -143,12 +168,13 @@ def sample_texts(path: Path) -> Iterator[str]:
 class NpyFrames:
     """Frame source for world samples: the stored nano-sized frames, indexed by time (2 FPS)."""
 
-    def __init__(self, root: Path, fps: float = 2.0, cache_videos: int = 64) -> None:
-        self.root, self.fps, self.cache_videos = root, fps, cache_videos
+    def __init__(self, root: Path, fps: float = 2.0, cache_videos: int = 64, context_frames: int = 0) -> None:
+        self.root, self.fps, self.cache_videos, self.context_frames = root, fps, cache_videos, context_frames
         self._cache: dict[str, np.ndarray] = {}
 
     def frames(self, sample: dict[str, Any], video_part: dict[str, Any]) -> np.ndarray:
-        """uint8 (2, S, S, 3) frames of the part's chunk."""
+        """uint8 (context + 2, S, S, 3) frames: the previous chunk's last ``context_frames`` (frame 0
+        repeated before the start), then the part's chunk."""
         name = str(sample["video"])
         arr = self._cache.get(name)
         if arr is None:
@@ -158,16 +184,93 @@ class NpyFrames:
             self._cache[name] = arr
         first = round(float(video_part["start"]) * self.fps)
         n = max(1, round((float(video_part["end"]) - float(video_part["start"])) * self.fps))
-        idx = np.minimum(np.arange(first, first + max(n, 2)), arr.shape[0] - 1)
+        idx = np.clip(np.arange(first - self.context_frames, first + max(n, 2)), 0, arr.shape[0] - 1)
         return np.asarray(arr[idx])
 
 
 # ---------------------------------------------------------------------------------------- training
+def vision_data(cfg: RecipeConfig, seeds: list[int], data_dir: Path) -> Any:
+    """Stage-0 examples of the rendered streams ``seeds``: their chunks' frames and exact labels."""
+    from aura.models.nano.vision_pretrain import VisionData, chunk_labels, chunk_presence
+
+    frames, cells, counts, presence = [], [], [], []
+    fpc, ctx = cfg.model.frames_per_chunk, cfg.model.context_frames
+    for seed in seeds:
+        stream, _ = _recipe_stream(seed, cfg)
+        c, n_obj = chunk_labels(stream.scene, cfg.model.grid, fpc)
+        arr = np.load(frames_path(data_dir / f"world-{seed}.mp4"))
+        n = min(len(n_obj), arr.shape[0] // fpc)
+        idx = np.arange(n)[:, None] * fpc + np.arange(-ctx, fpc)[None, :]
+        frames.append(arr[np.clip(idx, 0, arr.shape[0] - 1)])
+        cells.append(c[:n])
+        counts.append(n_obj[:n])
+        presence.append(chunk_presence(stream.scene, fpc, ctx)[:n])
+    return VisionData(np.concatenate(frames), np.concatenate(cells), np.concatenate(counts),
+                      np.concatenate(presence))
+
+
+def frames_to_pixels(frames: np.ndarray) -> torch.Tensor:
+    """uint8 chunk frames (B, F, S, S, 3) -> the encoder's (B, F*3, S, S) input in [0, 1]."""
+    b, f, h, w, c = frames.shape
+    x = np.ascontiguousarray(frames.transpose(0, 1, 4, 2, 3).reshape(b, f * c, h, w))
+    return torch.from_numpy(x).float() / 255.0
+
+
+def pretrain_frame_encoder(cfg: RecipeConfig, seeds: list[int], data_dir: Path, out: Path,
+                           progress: bool = True) -> dict[str, torch.Tensor]:
+    """Stage 0: the pre-trained encoder's weights (cached in ``out``; a report beside them)."""
+    from safetensors.torch import load_file, save_file
+
+    from aura.models.nano.vision_pretrain import pretrain_vision
+
+    weights = out / "encoder.safetensors"
+    if weights.is_file():
+        return load_file(str(weights))
+    held = max(1, len(seeds) // 20) if len(seeds) > 1 else 0
+    train = vision_data(cfg, seeds[: len(seeds) - held] or seeds, data_dir)
+    val = vision_data(cfg, seeds[len(seeds) - held :] or seeds, data_dir)
+    encoder, report = pretrain_vision(cfg.model, train, val, epochs=cfg.vision_epochs, lr=cfg.vision_lr,
+                                      seed=cfg.seed, pixels=frames_to_pixels, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "report.json", json.dumps({**report.__dict__, "train_chunks": len(train.counts),
+                                                       "val_chunks": len(val.counts)}, indent=2) + "\n")
+    state = {k: v.detach().contiguous() for k, v in encoder.state_dict().items()}
+    tmp = out / ".encoder.tmp.safetensors"
+    save_file(state, str(tmp))
+    tmp.replace(weights)
+    return state
+
+
+def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stage: str, train: Path) -> Any:
+    """The ``aura.train`` config of one stage (``look`` or ``stream``)."""
+    from aura.train.config import validate_config
+
+    look = stage == "look"
+    return validate_config({
+        "model": {"path": str(out), "freeze_vision": cfg.freeze_vision and cfg.vision_epochs > 0,
+                  "freeze_projector": False, "add_silent_token": False},
+        "data": {"train": str(train), "max_length": 4096, "video_tokens_estimate": model_cfg.visual_tokens,
+                 "pixel_cache_parts": 0, "group_buffer": 16},
+        "optim": {"lr": cfg.look_lr if look else cfg.lr, "weight_decay": cfg.weight_decay,
+                  "warmup_steps": cfg.warmup_steps, "min_lr_ratio": 0.05, "betas": [0.9, 0.95]},
+        "train": {"output_dir": str(out / ("look" if look else "train")), "loss": cfg.loss,
+                  "epochs": cfg.look_epochs if look else cfg.epochs, "max_steps": None if look else cfg.max_steps,
+                  "global_batch_size": cfg.look_batch_size if look else cfg.global_batch_size,
+                  "micro_batch_size": cfg.look_batch_size if look else cfg.micro_batch_size,
+                  "mixed_precision": "no", "seed": cfg.seed, "save_every": cfg.save_every, "log_every": 1,
+                  "progress": True},
+    }, f"nano recipe ({stage})")
+
+
 def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | None = None,
                progress: bool = True) -> Path:
-    """Run the whole recipe; return the final checkpoint directory (also copied to ``install_to``)."""
+    """Run the whole recipe; return the final checkpoint directory (also copied to ``install_to``).
+
+    Stage 1 (``look``, skipped when ``look_epochs`` is 0) trains on per-chunk questions and
+    writes ``OUT/look/final``; stage 2 starts from it and trains on whole streams.
+    """
+    from aura.models.nano.checkpoint import load_checkpoint
     from aura.models.nano.training import NanoForTraining, nano_chat_format, nano_preprocess
-    from aura.train.config import validate_config
     from aura.train.model import Loaded
     from aura.train.trainer import Trainer
     from aura.world import split_seeds
@@ -176,11 +279,12 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "recipe.json", cfg.model_dump_json(indent=2))
     data_dir = Path(cfg.data_dir) if cfg.data_dir else out / "data"
-    samples = build_world_samples(cfg, split_seeds("train", cfg.train_streams), data_dir, progress=progress)
+    seeds = split_seeds("train", cfg.train_streams)
+    samples, looks = build_world_samples(cfg, seeds, data_dir, progress=progress)
 
     tok_dir = out / "tokenizer"
     if not (tok_dir / "tokenizer.json").is_file():
-        tok = train_tokenizer(sample_texts(samples), cfg.vocab_size)
+        tok = train_tokenizer(itertools.chain(sample_texts(samples), sample_texts(looks)), cfg.vocab_size)
         tok_dir.mkdir(parents=True, exist_ok=True)
         tok.backend_tokenizer.save(str(tok_dir / "tokenizer.json"))
     tok = load_tokenizer(tok_dir)
@@ -188,23 +292,30 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     torch.manual_seed(cfg.seed)
     nano = NanoVLM(model_cfg, tok.convert_tokens_to_ids("<|video_pad|>"))
     log.info("aura-nano: %.2fM parameters", nano.num_parameters() / 1e6)
-    wrapper = NanoForTraining(nano)
-    loaded = Loaded(wrapper, tok, nano_chat_format(tok), nano_preprocess(nano), int(tok.pad_token_id), "aura_nano")
-    config = validate_config({
-        "model": {"path": str(out), "freeze_vision": False, "freeze_projector": False, "add_silent_token": False},
-        "data": {"train": str(samples), "max_length": 4096, "video_tokens_estimate": model_cfg.visual_tokens,
-                 "pixel_cache_parts": 0, "group_buffer": 16},
-        "optim": {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "warmup_steps": cfg.warmup_steps,
-                  "min_lr_ratio": 0.05, "betas": [0.9, 0.95]},
-        "train": {"output_dir": str(out / "train"), "loss": cfg.loss, "epochs": cfg.epochs,
-                  "max_steps": cfg.max_steps, "global_batch_size": cfg.global_batch_size,
-                  "micro_batch_size": cfg.micro_batch_size, "mixed_precision": "no", "seed": cfg.seed,
-                  "save_every": cfg.save_every, "log_every": 1, "progress": progress},
-    }, "nano recipe")
-    trainer = Trainer(config, loaded=loaded, frame_source=NpyFrames(data_dir))
-    trainer.train(resume=resume and (out / "train" / "checkpoints").is_dir())
+
+    def run(stage: str, train: Path) -> NanoVLM:
+        wrapper = NanoForTraining(nano)
+        loaded = Loaded(wrapper, tok, nano_chat_format(tok), nano_preprocess(nano), int(tok.pad_token_id),
+                        "aura_nano")
+        config = _trainer_config(cfg, out, model_cfg, stage=stage, train=train)
+        config.train.progress = progress
+        frames = NpyFrames(data_dir, context_frames=cfg.model.context_frames)
+        trainer = Trainer(config, loaded=loaded, frame_source=frames)
+        trainer.train(resume=resume and (Path(config.train.output_dir) / "checkpoints").is_dir())
+        return trainer.accelerator.unwrap_model(trainer.model).nano
+
+    if cfg.vision_epochs > 0:
+        nano.vision.load_state_dict(pretrain_frame_encoder(cfg, seeds, data_dir, out / "vision", progress))
+    look_final = out / "look" / "final"
+    if cfg.look_epochs > 0:
+        if (look_final / "model.safetensors").is_file():
+            nano.load_state_dict(load_checkpoint(look_final)[0].state_dict())
+        else:
+            nano = run("look", looks)
+            save_checkpoint(look_final, nano, tok)
+    nano = run("stream", samples)
     final = out / "final"
-    save_checkpoint(final, trainer.accelerator.unwrap_model(trainer.model).nano, tok)
+    save_checkpoint(final, nano, tok)
     if install_to is not None:
         if install_to.exists():
             shutil.rmtree(install_to)

@@ -19,7 +19,7 @@ from aura.errors import EmptyQuestionError, QuestionTooLongError
 from aura.models.base import StepGeneration, StepResult, StepTimings, StreamingModel
 from aura.models.hf.chat import ChatFormat, EncodedMessage, concat
 from aura.models.nano.model import KVCache, NanoVLM, cache_length, crop_cache
-from aura.models.nano.pixels import FrameError, chunk_pixels
+from aura.models.nano.pixels import FrameError, encoder_pixels
 from aura.stream import (
     ContextConfig,
     Silence,
@@ -68,6 +68,7 @@ class NanoStreamingModel(StreamingModel):
         self._cache: KVCache | None = None
         self._cached_messages = 0
         self._visual: dict[int, torch.Tensor] = {}  # chunk index -> its visual tokens (computed once)
+        self._previous: torch.Tensor | None = None  # the last chunk's pixels (context frames for the next)
         self._generator = torch.Generator().manual_seed(self.seed)
 
     # ------------------------------------------------------------------ encoding
@@ -92,7 +93,8 @@ class NanoStreamingModel(StreamingModel):
         frames = chunk.frames
         if not isinstance(frames, np.ndarray):
             raise FrameError(f"chunk {chunk.index} has no frames (expected a uint8 (F, H, W, 3) array)")
-        pixels = chunk_pixels(frames, self.model.cfg.image_size, self.model.cfg.frames_per_chunk)
+        pixels = encoder_pixels(frames, self.model.cfg, self._previous)
+        current = pixels[3 * self.model.cfg.context_frames :]
         if question is not None:
             text = question.strip()
             if not text:
@@ -103,6 +105,7 @@ class NanoStreamingModel(StreamingModel):
                 )
             self.format._check_text(text, "user")  # reserved chat tokens would break every later step
         self.context.feed(chunk)
+        self._previous = current
         if question is not None:
             self.context.feed(UserQuestion(question, chunk.start))
         with torch.inference_mode():

@@ -20,7 +20,7 @@ from torch import nn
 
 from aura.models.hf.chat import ChatFormat
 from aura.models.nano.model import NanoVLM
-from aura.models.nano.pixels import chunk_pixels
+from aura.models.nano.pixels import encoder_pixels
 
 
 @dataclass
@@ -49,6 +49,14 @@ class NanoForTraining(nn.Module):
         logits, _ = self.nano(input_ids, pixel_values_videos, None, attention_mask, logits_to_keep)
         return _Output(logits)
 
+    def train(self, mode: bool = True) -> NanoForTraining:
+        """Training mode, except that a frozen frame encoder stays in eval mode (its normalisation
+        statistics are the pre-trained ones, as at inference)."""
+        super().train(mode)
+        if mode and not any(p.requires_grad for p in self.nano.vision.parameters()):
+            self.nano.vision.eval()
+        return self
+
     def gradient_checkpointing_enable(self) -> None:
         """Not needed at nano's size; accepted so configs stay uniform."""
 
@@ -66,12 +74,12 @@ class NanoForTraining(nn.Module):
 
 
 def nano_preprocess(nano: NanoVLM) -> Any:
-    """The trainer's ``preprocess(frames) -> (pixels, grid)`` for nano: one (1, F*3, S, S) array per chunk."""
+    """The trainer's ``preprocess(frames) -> (pixels, grid)`` for nano: one (1, F*3, S, S) array per chunk
+    (frames beyond ``frames_per_chunk`` at the front are the previous chunk's context frames)."""
     cfg = nano.cfg
 
     def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
-        px = chunk_pixels(frames, cfg.image_size, cfg.frames_per_chunk).numpy()[None]
-        return px, (1, cfg.grid, cfg.grid)
+        return encoder_pixels(frames, cfg).numpy()[None], (1, cfg.grid, cfg.grid)
 
     return preprocess
 

@@ -1,0 +1,207 @@
+"""Stage 0 of the nano recipe: pre-training the frame encoder on the world's exact labels.
+
+Every real VLM starts from a pre-trained vision tower (CLIP, SigLIP); nano has none, and a frame
+encoder trained from scratch only through the language loss stays unused: the decoder learns
+the answers' wording long before it learns to read the visual tokens, and then ignores them.
+So, as an ImageNet- or CLIP-style step before any text, the encoder is trained to say what is
+in each cell of its token grid, for each frame of the chunk (empty, or which colour and shape
+has its centre there), and, from the mean of its tokens, which colour-shape pairs each frame
+shows and how many objects the chunk's last frame shows. The mean matters: a decoder head that
+attends evenly over a chunk's tokens reads exactly that mean, so "is there a red triangle" is
+one linear read-out away from the start of the language stages. The heads are thrown
+away; the encoder (with its position embedding) starts the language stages.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aura.models.nano.config import NanoConfig
+from aura.models.nano.model import FrameEncoder
+from aura.world.physics import simulate
+from aura.world.scene import Scene
+from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
+
+log = logging.getLogger(__name__)
+
+N_CELL_CLASSES = 1 + len(COLOURS) * len(SHAPES)
+"""Per grid cell: empty, or one colour-shape pair."""
+
+
+def cell_class(colour: str, shape: str) -> int:
+    """The class index of an object of ``colour`` and ``shape`` (0 is the empty cell)."""
+    return 1 + COLOURS.index(colour) * len(SHAPES) + SHAPES.index(shape)  # type: ignore[arg-type]
+
+
+def chunk_labels(scene: Scene, grid: int, frames_per_chunk: int = 2,
+                 fps: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Labels of every whole chunk of ``scene``: cells (n, frames, grid*grid) and count (n,).
+
+    Which pairs a frame shows is every nonzero cell class plus any object hidden under a
+    larger one; ``presence`` derives it exactly from the scene.
+
+    A cell's label is the object whose centre lies in it (the largest, if several) at that
+    frame's instant, in the frame squeezed to a square as the encoder sees it.
+    """
+    paths = simulate(scene)
+    n_chunks = math.floor(scene.duration + 1e-9)
+    cells = np.zeros((n_chunks, frames_per_chunk, grid * grid), dtype=np.int64)
+    counts = np.zeros(n_chunks, dtype=np.int64)
+    order = sorted(range(len(scene.objects)), key=lambda i: scene.objects[i].size)
+    for k in range(n_chunks):
+        for f in range(frames_per_chunk):
+            t = k + f / fps
+            centres = paths.at(t)
+            alive = [i for i in order if scene.objects[i].alive(t)]
+            for i in alive:
+                x, y = centres[i]
+                if not (np.isfinite(x) and np.isfinite(y)):
+                    continue
+                col = min(grid - 1, max(0, int(x / scene.width * grid)))
+                row = min(grid - 1, max(0, int(y * grid)))
+                o = scene.objects[i]
+                cells[k, f, row * grid + col] = cell_class(o.colour_at(t), o.shape)
+            if f == frames_per_chunk - 1:
+                counts[k] = len(alive)
+    return cells, counts
+
+
+def chunk_presence(scene: Scene, frames_per_chunk: int = 2, context_frames: int = 0, fps: float = 2.0) -> np.ndarray:
+    """Multi-hot (n, context + frames, 12): which colour-shape pairs each frame the encoder sees
+    for each whole chunk shows (context frames before time 0 are frame 0, as the encoder gets them)."""
+    n_chunks = math.floor(scene.duration + 1e-9)
+    n_in = context_frames + frames_per_chunk
+    out = np.zeros((n_chunks, n_in, N_CELL_CLASSES - 1), dtype=np.float32)
+    for k in range(n_chunks):
+        for f in range(n_in):
+            for o in scene.state(max(0.0, k + (f - context_frames) / fps)):
+                out[k, f, cell_class(o.colour, o.shape) - 1] = 1.0
+    return out
+
+
+
+class VisionHeads(nn.Module):
+    """Linear read-outs used only in pre-training: per-token cell classes and the object count."""
+
+    def __init__(self, cfg: NanoConfig) -> None:
+        super().__init__()
+        c = cfg.vision_channels[-1]
+        self.frames = cfg.frames_per_chunk
+        self.cells = nn.Linear(c, cfg.frames_per_chunk * N_CELL_CLASSES)
+        self.count = nn.Linear(c, MAX_OBJECTS + 1)
+        self.inputs = cfg.input_frames
+        self.presence = nn.Linear(c, cfg.input_frames * (N_CELL_CLASSES - 1))
+
+    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Cell logits (B, F, T, 13), count logits (B, 6) and presence logits (B, F_in, 12)."""
+        b, t, _ = feats.shape
+        cells = self.cells(feats).view(b, t, self.frames, N_CELL_CLASSES).transpose(1, 2)  # (B, F, T, C)
+        mean = feats.mean(dim=1)
+        presence = self.presence(mean).view(b, self.inputs, N_CELL_CLASSES - 1)
+        return cells, self.count(mean), presence
+
+
+@dataclass
+class VisionData:
+    """Pre-training examples: uint8 encoder frames (n, F_in, S, S, 3), cell labels (n, F, T), counts (n,)
+    and presence (n, F_in, 12)."""
+
+    frames: np.ndarray
+    cells: np.ndarray
+    counts: np.ndarray
+    presence: np.ndarray
+
+
+@dataclass
+class VisionReport:
+    """How the pre-trained encoder does on held-out chunks."""
+
+    steps: int
+    cell_accuracy: float
+    object_cell_accuracy: float
+    count_accuracy: float
+    presence_accuracy: float
+
+
+def pretrain_vision(
+    cfg: NanoConfig,
+    train: VisionData,
+    val: VisionData,
+    *,
+    epochs: int = 3,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    seed: int = 0,
+    pixels: Callable[[np.ndarray], torch.Tensor],
+    progress: bool = True,
+) -> tuple[FrameEncoder, VisionReport]:
+    """Train a fresh ``FrameEncoder`` on ``train``; report accuracy on ``val``.
+
+    ``pixels`` turns uint8 frames (B, F, S, S, 3) into the encoder's input (B, F*3, S, S).
+    Deterministic for a given ``seed`` on one thread count.
+    """
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    encoder, heads = FrameEncoder(cfg), VisionHeads(cfg)
+    params = list(encoder.parameters()) + list(heads.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    n = len(train.counts)
+    steps = max(1, epochs * (n // batch_size))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    rng = np.random.default_rng(seed)
+    encoder.train()
+    heads.train()
+    bar = tqdm(total=steps, desc="vision pre-training", unit="step", disable=not progress)
+    step = 0
+    while step < steps:
+        for idx in np.array_split(rng.permutation(n), max(1, n // batch_size)):
+            if step >= steps:
+                break
+            cells, count, presence = heads(encoder(pixels(train.frames[idx])))
+            loss = F.cross_entropy(cells.reshape(-1, N_CELL_CLASSES), torch.from_numpy(train.cells[idx]).reshape(-1))
+            loss = loss + F.cross_entropy(count, torch.from_numpy(train.counts[idx]))
+            loss = loss + F.binary_cross_entropy_with_logits(presence, torch.from_numpy(train.presence[idx])) * 12
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    return encoder, evaluate_vision(encoder, heads, val, pixels, steps)
+
+
+def evaluate_vision(encoder: FrameEncoder, heads: VisionHeads, data: VisionData,
+                    pixels: Callable[[np.ndarray], torch.Tensor], steps: int = 0) -> VisionReport:
+    """Cell accuracy (all cells, and cells holding an object), count accuracy and the share of
+    frames whose presence vector is exactly right, on ``data``."""
+    encoder.eval()
+    heads.eval()
+    right = objects = right_objects = total = right_count = right_presence = 0
+    with torch.inference_mode():
+        for idx in np.array_split(np.arange(len(data.counts)), max(1, len(data.counts) // 256)):
+            cells, count, presence = heads(encoder(pixels(data.frames[idx])))
+            exact = ((presence > 0).float() == torch.from_numpy(data.presence[idx])).all(dim=-1)
+            right_presence += int(exact.sum())
+            want = torch.from_numpy(data.cells[idx])
+            got = cells.argmax(-1)
+            right += int((got == want).sum())
+            total += want.numel()
+            has = want > 0
+            objects += int(has.sum())
+            right_objects += int(((got == want) & has).sum())
+            right_count += int((count.argmax(-1) == torch.from_numpy(data.counts[idx])).sum())
+    encoder.train()
+    n = max(len(data.counts), 1)
+    return VisionReport(steps, right / max(total, 1), right_objects / max(objects, 1), right_count / n,
+                        right_presence / (n * data.presence.shape[1]))

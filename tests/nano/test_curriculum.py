@@ -1,0 +1,77 @@
+"""Stage-1 (look) samples: every answer is the world's truth about the chunk it shows."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aura.models.nano.curriculum import (
+    CHANGE_QUESTION,
+    DESCRIBE_QUESTION,
+    NOTHING_CHANGED,
+    describe_objects,
+    look_samples,
+)
+from aura.train.labels import check_messages
+from aura.world import make_stream
+from aura.world.answers import extract
+from aura.world.scene import ObjectState
+
+
+def _question(sample: dict[str, Any]) -> str:
+    return sample["messages"][-2]["content"][-1]["text"]
+
+
+def _chunks(sample: dict[str, Any]) -> list[int]:
+    return [p["chunk"] for m in sample["messages"] if m["role"] == "user" for p in m["content"]
+            if p["type"] == "video"]
+
+
+def test_look_samples_state_the_truth_of_their_chunk() -> None:
+    stream = make_stream(17, duration=120.0)
+    scene = stream.scene
+    samples = look_samples(stream, "world-17.mp4")
+    kinds = {s["kind"] for s in samples}
+    assert kinds == {"look", "describe", "change"}
+    for s in samples:
+        check_messages(s)  # a valid training sample: ends with a non-silent assistant reply
+        answer = s["messages"][-1]["content"]
+        chunks = _chunks(s)
+        if s["kind"] == "describe":
+            assert _question(s) == DESCRIBE_QUESTION and len(chunks) == 1
+            k = chunks[0]
+            state = scene.state(k + 0.5)
+            assert state == scene.state(k)  # nothing changes inside a described chunk
+            got = extract(answer)
+            assert sorted(zip(got["colours"], got["shapes"], strict=True)) == sorted(
+                (o.colour, o.shape) for o in state)
+        elif s["kind"] == "change":
+            assert _question(s) == CHANGE_QUESTION and len(chunks) == 2 and chunks[1] == chunks[0] + 1
+            events = [e for e in scene.events if math.floor(e.sample_time) == chunks[1]]
+            if not events:
+                assert answer == NOTHING_CHANGED
+                assert not scene.events_between(chunks[0], chunks[1] + 0.5)
+            else:
+                got = extract(answer)
+                assert set(got["colours"]) == {c for e in events for c in (e.colour, e.old_colour) if c}
+                assert set(got["shapes"]) == {e.shape for e in events}
+        else:
+            assert len(chunks) == 1
+            assert not scene.events_between(chunks[0] - 1.0, chunks[0] + 1.0)
+
+
+def test_look_samples_are_deterministic_and_cover_every_event() -> None:
+    stream = make_stream(23, duration=90.0)
+    a = look_samples(stream, "v.mp4")
+    assert a == look_samples(stream, "v.mp4")
+    assert a != look_samples(stream, "v.mp4", seed=1)
+    changed = {_chunks(s)[1] for s in a if s["kind"] == "change"}
+    assert {math.floor(e.sample_time) for e in stream.scene.events if e.sample_time >= 1.0} <= changed
+
+
+def test_describe_orders_objects_by_colour_then_shape() -> None:
+    state = [ObjectState(id=1, shape="square", colour="blue"), ObjectState(id=2, shape="circle", colour="red"),
+             ObjectState(id=3, shape="triangle", colour="red")]
+    assert describe_objects(state) == "A red circle, a red triangle and a blue square."
+    assert describe_objects(state[:1]) == "A blue square."
+    assert describe_objects([]) == "Nothing."
