@@ -14,7 +14,6 @@ away; the encoder (with its position embedding) starts the language stages.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ from aura.world.physics import simulate
 from aura.world.scene import Scene
 from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
 
-log = logging.getLogger(__name__)
-
 N_CELL_CLASSES = 1 + len(COLOURS) * len(SHAPES)
 """Per grid cell: empty, or one colour-shape pair."""
 
@@ -45,8 +42,8 @@ def chunk_labels(scene: Scene, grid: int, frames_per_chunk: int = 2,
                  fps: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """Labels of every whole chunk of ``scene``: cells (n, frames, grid*grid) and count (n,).
 
-    Which pairs a frame shows is every nonzero cell class plus any object hidden under a
-    larger one; ``presence`` derives it exactly from the scene.
+    A smaller object whose centre shares a cell with a larger one is not in ``cells``;
+    ``chunk_presence`` lists every visible pair.
 
     A cell's label is the object whose centre lies in it (the largest, if several) at that
     frame's instant, in the frame squeezed to a square as the encoder sees it.
