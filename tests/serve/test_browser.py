@@ -125,6 +125,12 @@ def spoken_wav(speech, text: str, path: Path) -> float:
     return len(audio) / rate
 
 
+def answering_app(reply: str, speech):
+    """The live app with speech, whose model answers every question with ``reply`` and is silent otherwise."""
+    return create_realtime_app(lambda: ScriptedModel(lambda chunk, q: None if q is None else reply),
+                               RealtimeConfig(), speech)
+
+
 def test_push_to_talk_from_the_fake_microphone_is_heard_answered_and_played(tmp_path: Path, speech) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
@@ -134,10 +140,7 @@ def test_push_to_talk_from_the_fake_microphone_is_heard_answered_and_played(tmp_
     wav = tmp_path / "mic.wav"
     hold = spoken_wav(speech, question, wav) + 0.5
 
-    def script(chunk, q):
-        return None if q is None else "The triangle is red."
-
-    app = create_realtime_app(lambda: ScriptedModel(script), RealtimeConfig(), speech)
+    app = answering_app("The triangle is red.", speech)
     with running(app) as address:
         driver = browser.launch(tmp_path, bundled_or_generated_clip(tmp_path), wav)
         try:
@@ -192,10 +195,7 @@ def test_hands_free_listening_cuts_the_question_with_the_vad(tmp_path: Path, spe
     wav = tmp_path / "mic.wav"
     spoken_wav(speech, question, wav)  # Chromium loops it: the user keeps asking
 
-    def script(chunk, q):
-        return None if q is None else "There are two circles."
-
-    app = create_realtime_app(lambda: ScriptedModel(script), RealtimeConfig(), speech)
+    app = answering_app("There are two circles.", speech)
     with running(app) as address:
         driver = browser.launch(tmp_path, bundled_or_generated_clip(tmp_path), wav)
         try:
