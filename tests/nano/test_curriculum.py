@@ -1,4 +1,5 @@
-"""Stage-1 (look) samples: every answer is the world's truth about the chunk it shows."""
+"""Stage-1 (look) samples: every answer is the world's truth about the chunk it shows, and every
+watch sample speaks exactly at the chunk that first shows what was asked for."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from aura.models.nano.curriculum import (
     CHANGE_QUESTION,
     DESCRIBE_QUESTION,
     NOTHING_CHANGED,
+    SILENT,
     describe_objects,
     look_samples,
+    watch_samples,
 )
 from aura.train.labels import check_messages
 from aura.world import make_stream
 from aura.world.answers import extract
+from aura.world.phrasing import QUESTIONS
+from aura.world.questions import matches
 from aura.world.scene import ObjectState
 
 
@@ -32,7 +37,7 @@ def test_look_samples_state_the_truth_of_their_chunk() -> None:
     scene = stream.scene
     samples = look_samples(stream, "world-17.mp4")
     kinds = {s["kind"] for s in samples}
-    assert kinds == {"look", "describe", "change"}
+    assert kinds == {"look", "describe", "change", "watch"}
     for s in samples:
         check_messages(s)  # a valid training sample: ends with a non-silent assistant reply
         answer = s["messages"][-1]["content"]
@@ -55,7 +60,7 @@ def test_look_samples_state_the_truth_of_their_chunk() -> None:
                 got = extract(answer)
                 assert set(got["colours"]) == {c for e in events for c in (e.colour, e.old_colour) if c}
                 assert set(got["shapes"]) == {e.shape for e in events}
-        else:
+        elif s["kind"] == "look":
             assert len(chunks) == 1
             assert not scene.events_between(chunks[0] - 1.0, chunks[0] + 1.0)
 
@@ -75,3 +80,51 @@ def test_describe_orders_objects_by_colour_then_shape() -> None:
     assert describe_objects(state) == "A red circle, a red triangle and a blue square."
     assert describe_objects(state[:1]) == "A blue square."
     assert describe_objects([]) == "Nothing."
+
+
+def _multi_kind(question: str) -> str | None:
+    for kind in ("appear", "disappear", "colour"):
+        if any(question == t for t, _ in QUESTIONS[f"multi_{kind}"]):
+            return kind
+    return None
+
+
+def test_watch_samples_speak_exactly_when_the_evidence_first_shows() -> None:
+    import numpy as np
+
+    spoke = silent_at_decision = 0
+    for seed in (5, 31):
+        stream = make_stream(seed, duration=150.0)
+        scene = stream.scene
+        samples = watch_samples(stream, "v.mp4", np.random.default_rng(seed))
+        assert len({s["id"] for s in samples}) == len(samples)
+        for s in samples:
+            check_messages(s)
+            msgs = s["messages"]
+            question = msgs[0]["content"][-1]["text"]
+            turns = [(_chunks({"messages": [u]})[0], a["content"]) for u, a in zip(msgs[::2], msgs[1::2], strict=True)]
+            kind = _multi_kind(question)
+            target = extract(question)
+            # after the acknowledgement: silent turns, then one decision (reply or silence); a silent
+            # decision is followed by a real-time question on the next chunk (samples end at a reply)
+            anchored = len(msgs[-2]["content"]) > 1
+            decision = len(turns) - (2 if anchored else 1)
+            assert anchored == (turns[decision][1] == SILENT)
+            for i, (k, text) in enumerate(turns[1:], start=1):
+                if i > decision:
+                    break
+                seen = scene.state(float(k)) + scene.state(k + 0.5)
+                if kind is None:  # proactive: the reply comes exactly when the target first shows
+                    hit = [o for o in seen if matches({key[:-1]: v[0] for key, v in target.items() if v}, o.colour,
+                                                      o.shape)]
+                    assert (text != SILENT) == bool(hit), (s["id"], k, text)
+                else:  # multi-response: a report exactly at the chunks that show an event of its kind
+                    events = [e for e in scene.events if e.kind == kind and math.floor(e.sample_time) == k]
+                    assert (text != SILENT) == bool(events), (s["id"], k, text)
+                    if events:
+                        got = extract(text)
+                        assert set(got["shapes"]) == {e.shape for e in events}
+                if i == decision:
+                    spoke += text != SILENT
+                    silent_at_decision += text == SILENT
+    assert spoke > 20 and silent_at_decision > 20  # both decisions are taught

@@ -120,3 +120,43 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     assert tok2.convert_tokens_to_ids("<|silent|>") == tok.convert_tokens_to_ids("<|silent|>")
     with pytest.raises(AuraError, match="not a checkpoint"):
         load_checkpoint(tmp_path / "nothing")
+
+
+def test_silence_bias_moves_the_first_token_decision_by_its_margin() -> None:
+    """The recorded margin is the unbiased silence-vs-speech logit gap; greedy decoding is silent
+    when it is >= 0, and a bias larger than any gap forces either decision."""
+    model, tok = tiny_model(seed=1)
+    plain = NanoStreamingModel(model, tok, max_new_tokens=2)
+    quiet = NanoStreamingModel(model, tok, max_new_tokens=2, silence_bias=1e4)
+    loud = NanoStreamingModel(model, tok, max_new_tokens=2, silence_bias=-1e4)
+    first = [m.step(chunk(0)).silence_margin for m in (plain, quiet, loud)]
+    assert all(isinstance(m, float) for m in first)
+    assert first[1] == pytest.approx(first[0], abs=1e-5) and first[2] == pytest.approx(first[0], abs=1e-5)
+    for k in range(1, 8):
+        r = plain.step(chunk(k), "What colour is the circle?" if k % 3 == 0 else None)
+        if r.silence_margin >= 0:
+            assert r.silent
+        assert quiet.step(chunk(k)).silent
+        step = loud.begin_step(chunk(k))
+        list(step)
+        step.finish()
+        assert not step._silent  # the silence path was not taken: a token was decoded
+
+
+def test_generation_defaults_travel_with_the_checkpoint(tmp_path: Path) -> None:
+    from aura.models.nano.checkpoint import CheckpointError, load_generation, save_generation
+    from aura.models.registry import load_model
+
+    model, tok = tiny_model(seed=2)
+    ckpt = save_checkpoint(tmp_path / "ckpt", model, tok)
+    assert load_generation(ckpt) == {}
+    save_generation(ckpt, context=ContextConfig(window_chunks=12, float_chunks=1, history_groups=3))
+    save_generation(ckpt, silence_bias=2.5)  # keeps the context
+    loaded = load_model(f"nano:{ckpt}")
+    assert loaded.silence_bias == 2.5
+    assert (loaded.context_config.window_chunks, loaded.context_config.float_chunks) == (12, 1)
+    assert load_model(f"nano:{ckpt}", silence_bias=0.0).silence_bias == 0.0  # an explicit value wins
+    assert load_model(f"nano:{ckpt}", silence_bias=None).silence_bias == 2.5
+    (ckpt / "generation.json").write_text("[1, 2")
+    with pytest.raises(CheckpointError, match="generation"):
+        load_model(f"nano:{ckpt}")

@@ -69,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     from aura.eval.world import add_parser as add_world_parser  # aura eval world (docs/eval-world.md)
 
     add_world_parser(cmds)
+    from aura.eval.calibrate import add_parser as add_calibrate_parser  # aura eval calibrate (nano silence bias)
+
+    add_calibrate_parser(cmds)
 
 
 def _judge_flags(p: argparse.ArgumentParser) -> None:

@@ -123,14 +123,20 @@ def ensure_video(out: Path, stream: WorldStream, height: int, fps: float) -> Pat
 
 
 # ---------------------------------------------------------------------------------------------- models
-def load_world_model(spec: str | None, *, max_new_tokens: int = 128) -> StreamingModel:
+def load_world_model(spec: str | None, *, max_new_tokens: int = 128,
+                     silence_bias: float | None = None) -> StreamingModel:
     """The model ``spec`` names (default ``nano``, the bundled checkpoint), via the model registry.
 
-    Never downloads; a missing checkpoint is a one-line error.
+    ``silence_bias`` overrides a nano checkpoint's calibrated value. Never downloads; a missing
+    checkpoint is a one-line error.
     """
     from aura.models.registry import load_model
 
-    return load_model(spec or "nano", max_new_tokens=max_new_tokens)
+    if silence_bias is None:
+        return load_model(spec or "nano", max_new_tokens=max_new_tokens)
+    if not (spec or "nano").startswith("nano"):
+        raise WorldEvalError("--silence-bias applies to nano models only")
+    return load_model(spec or "nano", max_new_tokens=max_new_tokens, silence_bias=silence_bias)
 
 
 # ---------------------------------------------------------------------------------------------- one stream
@@ -171,7 +177,7 @@ def run_stream(model: StreamingModel, stream: WorldStream, video: str | Path, *,
                       "silent": result.silent, "text": result.text, "step_s": round(step_s, 6),
                       "ttft_s": round(tm.ttft_s, 6), "prefill_tokens": tm.prefill_tokens,
                       "reused_tokens": tm.reused_tokens, "generated_tokens": tm.generated_tokens,
-                      "cache_rebuilt": tm.cache_rebuilt})
+                      "cache_rebuilt": tm.cache_rebuilt, "silence_margin": _round(result.silence_margin)})
     return {
         "benchmark": BENCHMARK, "item_id": stream.id, "status": "ok", "error": None, "model": model.name,
         "seed": stream.seed, "split": stream.split, "phrasing": stream.phrasing,
@@ -180,6 +186,10 @@ def run_stream(model: StreamingModel, stream: WorldStream, video: str | Path, *,
         "owed": [r.model_dump(mode="json") for r in stream.responses],
         "steps": steps,
     }
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(float(v), 4)
 
 
 # ---------------------------------------------------------------------------------------------- the run
@@ -218,22 +228,25 @@ def _check_meta(out: Path, meta: dict[str, Any]) -> None:
             old = {}
         if old.get("benchmark") not in (None, BENCHMARK):
             raise WorldEvalError(f"{out} holds a {old.get('benchmark')} run; use another output directory")
-        for key in ("model", "split", "seconds", "phrasing", "height"):
-            if key in old and old[key] != meta[key]:
+        for key in ("model", "split", "seconds", "phrasing", "height", "settings"):
+            if old.get(key, {} if key == "settings" else meta[key]) != meta[key]:
                 raise WorldEvalError(f"{out} holds a run with {key}={old[key]!r}, not {meta[key]!r}; "
                                      "use another output directory")
 
 
 def run_world_eval(config: WorldEvalConfig, out_dir: str | Path, model_factory: ModelFactory, *,
-                   model_name: str, progress: bool = False, clock: Clock = time.perf_counter) -> dict[str, int]:
+                   model_name: str, progress: bool = False, clock: Clock = time.perf_counter,
+                   settings: dict[str, Any] | None = None) -> dict[str, int]:
     """Run every stream not already finished in ``out_dir``; return counts (streams, skipped, done, errors).
 
     One model per worker (``config.workers`` threads). A failing stream becomes an error row
     (retried by the next run); a model that cannot be built stops the run with its own error.
+    ``settings`` (decoding options such as ``silence_bias``) are recorded with the run, and a
+    re-run into the same directory must use the same ones.
     """
     out = Path(out_dir)
     meta = {"benchmark": BENCHMARK, "model": model_name, "split": config.split, "seconds": list(config.seconds),
-            "phrasing": config.phrasing, "height": config.height}
+            "phrasing": config.phrasing, "height": config.height, "settings": settings or {}}
     _check_meta(out, meta)
     out.mkdir(parents=True, exist_ok=True)
     drop_partial_line(out / RESULTS)
@@ -338,7 +351,8 @@ def render_markdown(summary: dict[str, Any], plots: list[str] | None = None) -> 
              f"Split `{summary.get('split')}`, phrasing `{summary.get('phrasing')}`, streams of "
              f"{summary.get('seconds')} s: {summary['scored']} scored of {summary['streams']} "
              f"({len(summary['errors'])} errors), {summary['stream_seconds']} chunks in all. "
-             f"Run through the real streaming session (not teacher-forced).", "",
+             f"Run through the real streaming session (not teacher-forced)"
+             + "".join(f"; {k} {v}" for k, v in (summary.get("settings") or {}).items()) + ".", "",
              f"Windows: a proactive answer or multi-response report counts in the chunk whose frames first show "
              f"the evidence or up to {tol} chunk(s) later (\"within {tol} s\"); real-time and backward answers "
              "must come in the question's own chunk (the *next chunk* row also accepts one chunk late).", "",
@@ -434,7 +448,7 @@ def write_world_report(out_dir: str | Path, *, rows: list[dict[str, Any]] | None
     if meta is None and (out / RUN_META).is_file():
         try:
             meta = {k: v for k, v in json.loads((out / RUN_META).read_text(encoding="utf-8")).items()
-                    if k in ("model", "split", "seconds", "phrasing", "height")}
+                    if k in ("model", "split", "seconds", "phrasing", "height", "settings")}
         except (OSError, ValueError):
             meta = None
     summary = summarize(rows, tolerance=tolerance, meta=meta)
@@ -459,6 +473,9 @@ def add_parser(cmds: Any) -> None:
     p.add_argument("--workers", type=int, default=1, help="streams run in parallel (one model each)")
     p.add_argument("--height", type=int, default=128, help="rendered video height in pixels")
     p.add_argument("--max-new-tokens", type=int, default=64, help="longest reply (tokens)")
+    p.add_argument("--silence-bias", type=float, default=None,
+                   help="nano: added to the first token's silence logit (default: the checkpoint's "
+                        "generation.json, see `aura eval calibrate`)")
     p.add_argument("--no-progress", action="store_true", help="no per-stream progress lines")
     p.set_defaults(func=cli_world)
 
@@ -470,8 +487,11 @@ def cli_world(args: Any) -> int:
     if args.max_new_tokens < 1:
         raise WorldEvalError(f"bad option max_new_tokens: must be >= 1, got {args.max_new_tokens}")
     spec = args.model or "nano"
-    counts = run_world_eval(config, args.out, lambda: load_world_model(spec, max_new_tokens=args.max_new_tokens),
-                            model_name=spec, progress=not args.no_progress)
+    bias = getattr(args, "silence_bias", None)
+    settings = {} if bias is None else {"silence_bias": bias}
+    counts = run_world_eval(config, args.out,
+                            lambda: load_world_model(spec, max_new_tokens=args.max_new_tokens, silence_bias=bias),
+                            model_name=spec, progress=not args.no_progress, settings=settings)
     summary = write_world_report(args.out, tolerance=config.tolerance_chunks)
     m, lat = summary["metrics"]["all"], summary["latency"]
     print(f"world {config.split}: {counts['done']} run, {counts['skipped']} already done, {counts['errors']} errors")

@@ -45,6 +45,10 @@ class StepResult:
     text: str = ""
     cancelled: bool = False
     timings: StepTimings = field(default_factory=StepTimings)
+    silence_margin: float | None = None
+    """First-token logit of silence (``<|silent|>`` or end of turn) minus the best other token's,
+    before any silence bias; positive means the model chose silence. ``None`` where a backend
+    does not see logits."""
 
 
 class StepGeneration(abc.ABC):

@@ -51,6 +51,7 @@ def _load_nano(target: str, config: ContextConfig | None, **options: Any) -> Str
     from pathlib import Path
 
     from aura.models.nano import NanoStreamingModel, bundled_checkpoint, load_checkpoint
+    from aura.models.nano.checkpoint import load_generation
 
     path = Path(target) if target else bundled_checkpoint()
     if not target and not (path / "config.json").is_file():
@@ -59,6 +60,10 @@ def _load_nano(target: str, config: ContextConfig | None, **options: Any) -> Str
     if not path.is_dir():
         raise ConfigError(f"{path}: no such checkpoint directory")
     model, tokenizer = load_checkpoint(path)
+    defaults = load_generation(path)
+    config = config or defaults.pop("context", None)
+    defaults.pop("context", None)
+    options = {**defaults, **{k: v for k, v in options.items() if v is not None}}
     return NanoStreamingModel(model, tokenizer, config, name=f"nano:{target}" if target else "nano", **options)
 
 

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
@@ -62,6 +63,45 @@ def load_tokenizer(directory: str | os.PathLike[str]) -> PreTrainedTokenizerFast
     )
     tok.chat_template = CHAT_TEMPLATE
     return tok
+
+
+GENERATION = "generation.json"
+CONTEXT_KEYS = ("window_chunks", "float_chunks", "history_groups")
+
+
+def load_generation(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Serving defaults saved beside a checkpoint (``generation.json``), or {} if none:
+    ``silence_bias`` (float) and ``context`` (a ``ContextConfig``: the windows it was trained with)."""
+    from aura.stream import ContextConfig
+
+    path = Path(directory) / GENERATION
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        out: dict[str, Any] = {}
+        if "silence_bias" in raw:
+            out["silence_bias"] = float(raw["silence_bias"])
+        if "context" in raw:
+            out["context"] = ContextConfig(**{k: int(raw["context"][k]) for k in CONTEXT_KEYS if k in raw["context"]})
+        return out
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: not a generation config ({str(exc).splitlines()[0]})") from None
+
+
+def save_generation(directory: str | os.PathLike[str], *, silence_bias: float | None = None,
+                    context: Any = None) -> Path:
+    """Update a checkpoint's serving defaults (atomically; values not given are kept)."""
+    from aura.fileio import atomic_write_text
+
+    path = Path(directory) / GENERATION
+    raw = json.loads(path.read_text()) if path.is_file() else {}
+    if silence_bias is not None:
+        raw["silence_bias"] = round(float(silence_bias), 4)
+    if context is not None:
+        raw["context"] = {k: int(getattr(context, k)) for k in CONTEXT_KEYS}
+    atomic_write_text(path, json.dumps(raw, indent=2) + "\n")
+    return path
 
 
 def load_checkpoint(directory: str | os.PathLike[str]) -> tuple[NanoVLM, PreTrainedTokenizerFast]:

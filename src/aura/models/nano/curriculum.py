@@ -12,8 +12,15 @@ captions before instruction tuning):
   chunk is the first to show (or "Nothing changed."), which is what a multi-response or
   proactive answer has to notice.
 
-Stage-1 samples have no system prompt and no silent turns; stage 2 (whole streams, balanced
-loss) starts from the stage-1 weights.
+- ``watch``: a proactive or multi-response question asked 1-3 chunks earlier (acknowledged,
+  then silent chunks), and a last chunk whose reply is the answer or report when that chunk is
+  the first to show what was asked for, and ``<|silent|>`` otherwise. The silent ones are hard
+  negatives: the same moment asked about a target that did not appear, or an event of another
+  kind; and quiet chunks. This is the decision the streams need most (when to speak), learnt on
+  short samples whose evidence is one chunk away, before stage 2 asks it across whole streams.
+
+Stage-1 samples have no system prompt; stage 2 (whole streams, balanced loss) starts from the
+stage-1 weights.
 """
 
 from __future__ import annotations
@@ -23,15 +30,19 @@ from typing import Any
 
 import numpy as np
 
-from aura.world.phrasing import ANSWERS, fill
-from aura.world.questions import WorldStream, realtime_qa
-from aura.world.scene import ObjectState, WorldEvent
+from aura.world.phrasing import ACKS, ANSWERS, fill, pick, pick_question
+from aura.world.questions import WorldStream, matches, realtime_qa, target_text
+from aura.world.scene import ObjectState, Scene, WorldEvent
 from aura.world.vocab import COLOURS, SHAPES
 
 DESCRIBE_QUESTION = "What do you see?"
 CHANGE_QUESTION = "What just changed?"
 NOTHING_SEEN = "Nothing."
 NOTHING_CHANGED = "Nothing changed."
+SILENT = "<|silent|>"
+CURRICULUM_VERSION = 2
+"""Bumped whenever the samples change (1: look, describe, change; 2: + watch)."""
+MULTI_KINDS = ("appear", "disappear", "colour")
 
 
 def describe_objects(state: list[ObjectState]) -> str:
@@ -68,13 +79,113 @@ def _sample(stream: WorldStream, video: str, kind: str, k: int, messages: list[d
             "kind": kind, "messages": messages}
 
 
+def _seen(scene: Scene, k: int) -> list[ObjectState]:
+    """The objects either frame of chunk ``k`` shows."""
+    return scene.state(float(k)) + scene.state(k + 0.5)
+
+
+def _watch(stream: WorldStream, video: str, k: int, question: str, ack: str, gap: int, reply: str,
+           rng: np.random.Generator) -> dict[str, Any] | None:
+    """Question at chunk ``k - gap`` (acknowledged), silent chunks, then chunk ``k`` and ``reply``.
+
+    Samples are anchored at a reply (``aura.train.labels``), so a silent ``reply`` is followed by
+    a real-time question about chunk ``k + 1`` and its answer (None if there is no such chunk).
+    """
+    messages = [_chunk(k - gap, question), {"role": "assistant", "content": ack}]
+    for c in range(k - gap + 1, k):
+        messages += [_chunk(c), {"role": "assistant", "content": SILENT}]
+    messages += [_chunk(k), {"role": "assistant", "content": reply}]
+    if reply == SILENT:
+        scene = stream.scene
+        qa = realtime_qa(scene, k + 1, k + 1.5, rng) if k + 2 <= scene.duration + 1e-9 else None
+        if qa is None:
+            return None
+        messages += [_chunk(k + 1, qa[0]), {"role": "assistant", "content": qa[1]}]
+    return _sample(stream, video, "watch", k, messages)
+
+
+def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
+                  quiet_share: float = 0.5) -> list[dict[str, Any]]:
+    """The ``watch`` samples of a stream: at every event chunk, a proactive question for a target
+    that first shows there (answer) and one for a target still absent (silence), when the scene
+    allows; a multi-response question of the event's kind (report) and of a kind that did not
+    happen (silence); and at ``quiet_share`` of the event chunks a quiet chunk (silence)."""
+    scene = stream.scene
+    n_chunks = math.floor(scene.duration + 1e-9)
+    targets: list[dict[str, Any]] = (
+        [{"colour": c, "shape": s} for c in COLOURS for s in SHAPES]
+        + [{"colour": c} for c in COLOURS] + [{"shape": s} for s in SHAPES]
+    )
+    out: list[dict[str, Any] | None] = []
+    event_chunks = sorted({math.floor(e.sample_time) for e in scene.events if 1 <= e.sample_time < n_chunks})
+    for k in event_chunks:
+        gap = int(rng.integers(1, 4))
+        if k - gap < 0:
+            continue
+        before = [o for c in range(k - gap, k) for o in _seen(scene, c)]
+        now = scene.state(k + 0.5)
+
+        def absent(g: dict[str, Any], objs: list[ObjectState]) -> bool:
+            return not any(matches(g, o.colour, o.shape) for o in objs)
+
+        fresh = [g for g in targets if absent(g, before) and not absent(g, now)]
+        still = [g for g in targets if absent(g, before) and absent(g, _seen(scene, k))]
+        for g, is_there in ((fresh, True), (still, False)):
+            if not g:
+                continue
+            target = g[int(rng.integers(len(g)))]
+            text = target_text(target)
+            question = fill(pick_question("proactive", rng, "train")[0], target=text)
+            ack = fill(pick(ACKS, "proactive", rng), target=text)
+            reply = SILENT
+            if is_there:
+                obj = next(o for o in now if matches(target, o.colour, o.shape))
+                reply = fill(pick(ANSWERS, "proactive", rng), colour=obj.colour, shape=obj.shape)
+            out.append(_watch(stream, video, k, question, ack, gap, reply, rng))
+        happened = [e for e in scene.events if math.floor(e.sample_time) == k]
+        for kind in MULTI_KINDS:
+            mine = [e for e in happened if e.kind == kind]
+            if any(e.kind == kind and k - gap <= math.floor(e.sample_time) < k for e in scene.events):
+                continue  # one of this kind since the question: its silent turn would be wrong
+            question = pick_question(f"multi_{kind}", rng, "train")[0]
+            ack = pick(ACKS, "multi", rng)
+            if mine:
+                reply = " ".join(fill(pick(ANSWERS, f"multi_{kind}", rng), colour=e.colour, shape=e.shape,
+                                      old=e.old_colour) for e in mine)
+            elif rng.random() < 0.5:
+                reply = SILENT
+            else:
+                continue
+            out.append(_watch(stream, video, k, question, ack, gap, reply, rng))
+    quiet = [c for c in range(3, n_chunks) if not scene.events_between(c - 3.5, c + 1.0)]
+    n_quiet = min(len(quiet), round(len(event_chunks) * quiet_share))
+    for k in sorted(int(c) for c in rng.choice(quiet, size=n_quiet, replace=False)) if n_quiet else []:
+        gap = int(rng.integers(1, 4))
+        if rng.random() < 0.5:
+            kind = MULTI_KINDS[int(rng.integers(len(MULTI_KINDS)))]
+            question, ack = pick_question(f"multi_{kind}", rng, "train")[0], pick(ACKS, "multi", rng)
+        else:
+            g = [t for t in targets if not any(matches(t, o.colour, o.shape)
+                                               for c in range(k - gap, k + 1) for o in _seen(scene, c))]
+            if not g:
+                continue
+            text = target_text(g[int(rng.integers(len(g)))])
+            question = fill(pick_question("proactive", rng, "train")[0], target=text)
+            ack = fill(pick(ACKS, "proactive", rng), target=text)
+        out.append(_watch(stream, video, k, question, ack, gap, SILENT, rng))
+    out = [sample for sample in out if sample is not None]
+    for i, sample in enumerate(out):
+        sample["id"] = f"{stream.id}#watch{i}"
+    return out
+
+
 def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_share: float = 0.5,
-                 change_negatives: float = 1.0) -> list[dict[str, Any]]:
+                 change_negatives: float = 1.0, watch: bool = True) -> list[dict[str, Any]]:
     """Stage-1 samples over every whole chunk of ``stream`` (whose frames are ``video``).
 
     Deterministic for a given stream and ``seed``. ``describe_share`` is the chance a chunk
     also gets a describe sample; ``change_negatives`` the number of "Nothing changed." samples
-    per change sample.
+    per change sample; ``watch`` adds the ``watch`` samples (``watch_samples``).
     """
     rng = np.random.default_rng([stream.seed, seed, 11])
     scene = stream.scene
@@ -100,4 +211,6 @@ def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_sha
         messages = [_chunk(c - 1), {"role": "assistant", "content": "<|silent|>"},
                     _chunk(c, CHANGE_QUESTION), {"role": "assistant", "content": describe_events(events, rng)}]
         out.append(_sample(stream, video, "change", c, messages))
+    if watch:
+        out += watch_samples(stream, video, np.random.default_rng([stream.seed, seed, 13]))
     return out

@@ -22,7 +22,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
-from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint
+from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
 from aura.models.nano.config import NanoConfig
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.pixels import resize_frames
@@ -49,7 +49,7 @@ class RecipeConfig(BaseModel):
     float_chunks: int = 15
     history_groups: int = 10
     loss: LossVariant = "balanced"
-    vision_epochs: int = Field(4, ge=0, description="stage 0 (frame-encoder pre-training) epochs; 0 skips it")
+    vision_epochs: int = Field(10, ge=0, description="stage 0 (frame-encoder pre-training) epochs; 0 skips it")
     vision_lr: float = 3e-3
     freeze_vision: bool = Field(True, description="keep the pre-trained frame encoder frozen in the text stages")
     look_epochs: int = Field(3, ge=0, description="stage 1 (look: per-chunk questions) epochs; 0 skips it")
@@ -79,8 +79,22 @@ def frames_path(video: str | Path) -> Path:
 
 
 def look_path(video: str | Path) -> Path:
-    """Where a rendered stream's stage-1 (look) samples are stored."""
-    return Path(video).with_suffix(".look.jsonl")
+    """Where a rendered stream's stage-1 (look) samples are stored (named by the curriculum's
+    version, so a changed curriculum is written anew beside already rendered streams)."""
+    from aura.models.nano.curriculum import CURRICULUM_VERSION
+
+    return Path(video).with_suffix(f".look-v{CURRICULUM_VERSION}.jsonl")
+
+
+def context_tag(cfg: RecipeConfig) -> str:
+    """The suffix of stream-sample files unrolled with a non-default context ("" for N=30, N'=15,
+    M=10), so runs with other windows can share rendered streams without sharing samples."""
+    c = cfg.context()
+    default = ContextConfig()
+    if (c.window_chunks, c.float_chunks, c.history_groups) == (default.window_chunks, default.float_chunks,
+                                                                default.history_groups):
+        return ""
+    return f".n{c.window_chunks}f{c.float_chunks}m{c.history_groups}"
 
 
 def _recipe_stream(seed: int, cfg: RecipeConfig) -> tuple[Any, int]:
@@ -103,12 +117,12 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
 
     out_dir = Path(out)
     video = out_dir / f"world-{seed}.mp4"
-    samples_file = out_dir / f"world-{seed}.samples.jsonl"
+    samples_file = out_dir / f"world-{seed}.samples{context_tag(cfg)}.jsonl"
     look_file = look_path(video)
-    if samples_file.is_file() and look_file.is_file():
+    if samples_file.is_file() and look_file.is_file() and frames_path(video).is_file():
         return seed, str(samples_file), str(look_file)
     stream, height = _recipe_stream(seed, cfg)
-    if not samples_file.is_file():
+    if not frames_path(video).is_file():
         render_video(stream.scene, video, height=height, style=stream.style)
         size = cfg.model.image_size
         frames = [resize_frames(f[None], size, size)[0] for _, f in iter_frames(video, fps=2.0)]
@@ -116,9 +130,11 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
         tmp = frames_path(video).with_suffix(".tmp.npy")
         np.save(tmp, arr)
         os.replace(tmp, frames_path(video))
+    if not samples_file.is_file():
         samples = list(unroll(stream.to_timeline(video=video.name), cfg.context()))
         write_jsonl_atomic(samples_file, samples)
-    write_jsonl_atomic(look_file, look_samples(stream, video.name, seed=cfg.seed))
+    if not look_file.is_file():
+        write_jsonl_atomic(look_file, look_samples(stream, video.name, seed=cfg.seed))
     return seed, str(samples_file), str(look_file)
 
 
@@ -151,7 +167,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
         write_jsonl_atomic(merged, (rows[i] for i in order))
         return merged
 
-    return merge(0, "samples.jsonl"), merge(1, "look.jsonl")
+    return merge(0, f"samples{context_tag(cfg)}.jsonl"), merge(1, "look.jsonl")
 
 
 def sample_texts(path: Path) -> Iterator[str]:
@@ -316,6 +332,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     nano = run("stream", samples)
     final = out / "final"
     save_checkpoint(final, nano, tok)
+    save_generation(final, context=cfg.context())  # served with the windows it was trained with
     if install_to is not None:
         if install_to.exists():
             shutil.rmtree(install_to)

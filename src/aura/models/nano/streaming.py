@@ -5,6 +5,11 @@ prefix (or rebuilds the cache once after a floating-window eviction), then decod
 generated token decides: ``<|silent|>`` or end-of-turn means silence and decoding stops at once.
 After the step the cache is cropped back to the end of the user turn, so the next step prefills
 the reply exactly as the chat format encodes it: cached and from-scratch encodings are identical.
+
+``silence_bias`` is added to the first token's silence logits (``<|silent|>`` and end of turn):
+the Silent-Speech Balanced Loss trains silence at weight 1/N_silent, which shifts the model's
+odds towards speaking; a positive bias, calibrated on validation streams (``aura eval
+calibrate``), moves them back. A checkpoint's ``generation.json`` holds its calibrated value.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class NanoStreamingModel(StreamingModel):
         temperature: float = 0.0,
         max_new_tokens: int = 128,
         seed: int = 0,
+        silence_bias: float = 0.0,
         clock: Clock = time.perf_counter,
         name: str = "nano",
     ) -> None:
@@ -53,6 +59,7 @@ class NanoStreamingModel(StreamingModel):
         self.temperature = temperature
         self.max_new_tokens = max_new_tokens
         self.seed = seed
+        self.silence_bias = float(silence_bias)
         self.clock = clock
         self._name = name
         self._config = config or ContextConfig()
@@ -169,6 +176,7 @@ class NanoStep(StepGeneration):
         self._done = False
         self._cancelled = False
         self._silent = False
+        self._margin: float | None = None
         self._result: StepResult | None = None
         self._iter = self._run()
 
@@ -177,7 +185,13 @@ class NanoStep(StepGeneration):
 
     def _run(self) -> Iterator[str]:
         owner, fmt = self.owner, self.owner.format
-        token = owner._pick(self._first_logits)
+        first = self._first_logits.float().clone()
+        quiet = torch.tensor([fmt.silent_token_id, fmt.end_of_turn_id])
+        others = first.clone()
+        others[quiet] = float("-inf")
+        self._margin = float(first[quiet].max() - others.max())
+        first[quiet] += owner.silence_bias
+        token = owner._pick(first)
         self.timings.ttft_s = owner.clock() - self.start
         if token in (fmt.silent_token_id, fmt.end_of_turn_id):
             self._silent, self._done = True, True
@@ -223,5 +237,6 @@ class NanoStep(StepGeneration):
             text=text,
             cancelled=self._cancelled,
             timings=self.timings,
+            silence_margin=self._margin,
         )
         return self._result

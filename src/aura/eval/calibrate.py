@@ -1,0 +1,126 @@
+"""``aura eval calibrate``: choose a nano checkpoint's silence bias from a validation run.
+
+The Silent-Speech Balanced Loss weighs each silent turn 1/N_silent and the answer 1, so a
+model trained with it is biased towards speaking: where it is unsure it speaks. Adding a
+bias ``b`` to the first token's silence logits undoes part of that (``NanoStreamingModel``).
+
+A world evaluation run records, for every step, the first token's *silence margin* (silence
+logit minus the best other logit, before any bias). With a bias ``b >= 0`` a step that spoke
+would have stayed silent exactly when ``margin + b >= 0``; steps that were silent stay silent.
+``apply_silence_bias`` replays a run that way and ``calibration_table`` scores each bias with
+the world's exact metrics. The replay keeps the model's history as it was (a step silenced in
+the replay still had its reply in the context of the later steps), so the choice is checked by
+a real run with the chosen bias, which the docs report.
+
+The chosen bias maximises ``objective``: the mean, over the six targets of the issue, of how
+much of each target is met (1 when met), with ties going to the smaller bias.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aura.errors import AuraError
+from aura.eval.world_metrics import TARGETS, TOLERANCE_CHUNKS, aggregate, score_stream
+
+DEFAULT_BIASES: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
+
+
+class CalibrationError(AuraError):
+    """A run cannot be calibrated (no margins recorded, or a negative bias asked for)."""
+
+
+def apply_silence_bias(row: dict[str, Any], bias: float) -> dict[str, Any]:
+    """A copy of a results row as if decoded with silence bias ``bias`` (>= 0): replies whose
+    recorded margin plus ``bias`` is >= 0 become silent; nothing else changes."""
+    if bias < 0:
+        raise CalibrationError(f"a replay can only add silence (bias >= 0), got {bias:g}")
+    out = copy.copy(row)
+    steps = []
+    for step in row.get("steps") or []:
+        margin = step.get("silence_margin")
+        if not step.get("silent") and margin is not None and float(margin) + bias >= 0:
+            step = {**step, "silent": True, "text": ""}
+        steps.append(step)
+    out["steps"] = steps
+    return out
+
+
+def objective(metrics: dict[str, Any]) -> float:
+    """Mean share of each target met (each capped at 1): a value ``v`` towards ``>= t`` counts
+    ``v / t``; towards ``<= t`` it counts ``(100 - v) / (100 - t)``. Missing metrics count 0."""
+    parts = []
+    for key, (op, target) in TARGETS.items():
+        v = metrics.get(key)
+        if v is None:
+            parts.append(0.0)
+        elif op == ">=":
+            parts.append(min(1.0, float(v) / target))
+        else:
+            parts.append(min(1.0, (100.0 - float(v)) / (100.0 - target)))
+    return sum(parts) / len(parts)
+
+
+def calibration_table(rows: Iterable[dict[str, Any]], biases: Sequence[float] = DEFAULT_BIASES, *,
+                      tolerance: int = TOLERANCE_CHUNKS) -> list[dict[str, Any]]:
+    """For each bias: its replayed metrics (all phrasings) and objective, in the order given."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    if not any(s.get("silence_margin") is not None for r in ok for s in r.get("steps") or []):
+        raise CalibrationError("the run recorded no silence margins (run `aura eval world` with a nano model)")
+    table = []
+    for b in biases:
+        scored = [score_stream(apply_silence_bias(r, b), tolerance) for r in ok]
+        m = aggregate(scored, "all")
+        table.append({"bias": float(b), "objective": objective(m), "metrics": m})
+    return table
+
+
+def best_bias(table: list[dict[str, Any]]) -> float:
+    """The bias with the highest objective (the smallest such bias on a tie)."""
+    if not table:
+        raise CalibrationError("no biases to choose from")
+    best = max(table, key=lambda r: (round(r["objective"], 9), -r["bias"]))
+    return float(best["bias"])
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def add_parser(cmds: Any) -> None:
+    """Add ``aura eval calibrate`` to the ``eval`` group's subparsers."""
+    p = cmds.add_parser("calibrate", help="choose a nano silence bias from a world run on the val split")
+    p.add_argument("run", help="an `aura eval world` run directory (use --split val, never test)")
+    p.add_argument("--biases", type=float, nargs="+", default=list(DEFAULT_BIASES), help="biases to try (>= 0)")
+    p.add_argument("--write", metavar="CHECKPOINT", help="save the chosen bias in CHECKPOINT/generation.json")
+    p.set_defaults(func=cli_calibrate)
+
+
+def cli_calibrate(args: Any) -> int:
+    """Print the replayed metrics of every bias and the chosen one; optionally save it."""
+    import json
+    from pathlib import Path
+
+    from aura.eval.runner import RESULTS, RUN_META, latest_rows
+
+    run = Path(args.run)
+    if not (run / RESULTS).is_file():
+        raise CalibrationError(f"{run}: no {RESULTS} (run `aura eval world --split val --out {run}` first)")
+    meta = json.loads((run / RUN_META).read_text()) if (run / RUN_META).is_file() else {}
+    if meta.get("split") == "test":
+        raise CalibrationError(f"{run} is a test-split run; calibrate on --split val so the test stays held out")
+    if (meta.get("settings") or {}).get("silence_bias"):
+        raise CalibrationError(f"{run} already ran with a silence bias; calibrate a run made without one")
+    table = calibration_table(latest_rows(run / RESULTS), sorted(set(args.biases)))
+    keys = ("realtime_accuracy", "proactive_on_time", "proactive_early", "multi_recall", "multi_precision", "silence")
+    print("bias  objective  " + "  ".join(keys))
+    for r in table:
+        vals = "  ".join("-" if r["metrics"][k] is None else f"{r['metrics'][k]:.1f}" for k in keys)
+        print(f"{r['bias']:4.1f}  {r['objective']:.3f}      {vals}")
+    bias = best_bias(table)
+    print(f"chosen silence bias: {bias:g}")
+    if args.write:
+        from aura.models.nano.checkpoint import load_checkpoint, save_generation
+
+        load_checkpoint(args.write)  # a real checkpoint, or a one-line error
+        print(f"wrote {save_generation(args.write, silence_bias=bias)}")
+    return 0

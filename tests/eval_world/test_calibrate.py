@@ -1,0 +1,78 @@
+"""Silence-bias calibration: replaying a run with a bias silences exactly the replies whose margin
+it outweighs, and the chosen bias is the one that trades chatter for nothing owed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aura.cli.main import main
+from aura.eval.calibrate import CalibrationError, apply_silence_bias, best_bias, calibration_table, objective
+from aura.eval.runner import RESULTS, RUN_META
+from tests.eval_world.test_world_eval import owe, q
+
+
+def talker_row() -> dict:
+    """A proactive question answered on time (margin -6) and a real-time one (margin -9); chatter
+    (margin -1.2) in every other chunk after the question."""
+    questions = [q("a", 3.2, "realtime"), q("p", 10.2, "proactive")]
+    owed = [owe("a", 3.2, {"count": 2}), owe("p", 10.2, kind="ack"),
+            owe("p", 25.5, {"colour": "red", "shape": "circle"})]
+    steps = []
+    for k in range(60):
+        if k == 3:
+            steps.append({"k": k, "silent": False, "text": "There are 2 objects.", "silence_margin": -9.0})
+        elif k == 10:
+            steps.append({"k": k, "silent": False, "text": "OK.", "silence_margin": -7.0})
+        elif k == 25:
+            steps.append({"k": k, "silent": False, "text": "A red circle appeared.", "silence_margin": -6.0})
+        elif k > 10:
+            steps.append({"k": k, "silent": False, "text": "A blue square.", "silence_margin": -1.2})
+        else:
+            steps.append({"k": k, "silent": True, "text": "", "silence_margin": 3.0})
+    return {"steps": steps, "questions": questions, "owed": owed, "status": "ok"}
+
+
+def test_replay_silences_replies_whose_margin_the_bias_outweighs() -> None:
+    row = talker_row()
+    before = json.dumps(row)
+    assert apply_silence_bias(row, 0.0)["steps"] == row["steps"]
+    replay = apply_silence_bias(row, 1.2)
+    spoke = [s["k"] for s in replay["steps"] if not s["silent"]]
+    assert spoke == [3, 10, 25]
+    assert [s["k"] for s in apply_silence_bias(row, 6.5)["steps"] if not s["silent"]] == [3, 10]
+    assert json.dumps(row) == before  # the input row is not changed
+    with pytest.raises(CalibrationError):
+        apply_silence_bias(row, -1.0)
+
+
+def test_best_bias_removes_chatter_but_keeps_owed_answers() -> None:
+    table = calibration_table([talker_row()], [0.0, 1.0, 2.0, 4.0, 6.5, 10.0])
+    by = {r["bias"]: r for r in table}
+    assert by[0.0]["metrics"]["proactive_early"] == 100.0 and by[0.0]["metrics"]["silence"] < 20
+    assert by[2.0]["metrics"]["silence"] == 100.0 and by[2.0]["metrics"]["proactive_on_time"] == 100.0
+    assert by[6.5]["metrics"]["proactive_on_time"] == 0.0
+    assert best_bias(table) == 2.0  # ties with 4.0 go to the smaller bias
+    assert objective(by[2.0]["metrics"]) > objective(by[0.0]["metrics"])
+    with pytest.raises(CalibrationError, match="margins"):
+        calibration_table([{**talker_row(), "steps": [{"k": 0, "silent": True, "text": ""}]}])
+
+
+def test_cli_refuses_test_split_and_writes_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from aura.models.nano import save_checkpoint
+    from aura.models.nano.checkpoint import load_generation
+    from tests.nano.test_streaming import tiny_model
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / RESULTS).write_text(json.dumps({**talker_row(), "item_id": "world-1"}) + "\n")
+    (run / RUN_META).write_text(json.dumps({"benchmark": "world", "split": "test"}))
+    assert main(["eval", "calibrate", str(run)]) == 2
+    assert "val" in capsys.readouterr().err
+    (run / RUN_META).write_text(json.dumps({"benchmark": "world", "split": "val"}))
+    ckpt = save_checkpoint(tmp_path / "ckpt", *tiny_model())
+    assert main(["eval", "calibrate", str(run), "--biases", "0", "2", "7", "--write", str(ckpt)]) == 0
+    assert "chosen silence bias: 2" in capsys.readouterr().out
+    assert load_generation(ckpt)["silence_bias"] == 2.0
