@@ -109,7 +109,7 @@ def cli_calibrate(args: Any) -> int:
     if meta.get("split") == "test":
         raise CalibrationError(f"{run} is a test-split run; calibrate on --split val so the test stays held out")
     if (meta.get("settings") or {}).get("silence_bias"):
-        raise CalibrationError(f"{run} already ran with a silence bias; calibrate a run made without one")
+        raise CalibrationError(f"{run} ran with a silence bias; calibrate a run made with --silence-bias 0")
     table = calibration_table(latest_rows(run / RESULTS), sorted(set(args.biases)))
     keys = ("realtime_accuracy", "proactive_on_time", "proactive_early", "multi_recall", "multi_precision", "silence")
     print("bias  objective  " + "  ".join(keys))

@@ -480,6 +480,16 @@ def add_parser(cmds: Any) -> None:
     p.set_defaults(func=cli_world)
 
 
+def _checkpoint_bias(spec: str) -> float | None:
+    """The silence bias a nano spec's checkpoint is served with (None for other backends)."""
+    if spec != "nano" and not spec.startswith("nano:"):
+        return None
+    from aura.models.nano.checkpoint import bundled_checkpoint, load_generation
+
+    path = Path(spec.partition(":")[2]) if ":" in spec else bundled_checkpoint()
+    return float(load_generation(path).get("silence_bias", 0.0)) if path.is_dir() else None
+
+
 def cli_world(args: Any) -> int:
     """Run (resuming), score and report; print the headline numbers."""
     config = WorldEvalConfig.make(split=args.split, streams=args.streams, seconds=tuple(args.seconds),
@@ -488,7 +498,8 @@ def cli_world(args: Any) -> int:
         raise WorldEvalError(f"bad option max_new_tokens: must be >= 1, got {args.max_new_tokens}")
     spec = args.model or "nano"
     bias = getattr(args, "silence_bias", None)
-    settings = {} if bias is None else {"silence_bias": bias}
+    effective = bias if bias is not None else _checkpoint_bias(spec)
+    settings = {} if effective is None else {"silence_bias": effective}
     counts = run_world_eval(config, args.out,
                             lambda: load_world_model(spec, max_new_tokens=args.max_new_tokens, silence_bias=bias),
                             model_name=spec, progress=not args.no_progress, settings=settings)
