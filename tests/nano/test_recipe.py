@@ -10,7 +10,13 @@ import numpy as np
 import torch
 
 from aura.models.nano import NanoConfig
-from aura.models.nano.recipe import RecipeConfig, frames_to_pixels, train_nano, vision_data
+from aura.models.nano.recipe import (
+    RecipeConfig,
+    build_world_samples,
+    frames_to_pixels,
+    train_nano,
+    vision_data,
+)
 from aura.models.nano.vision_pretrain import N_CELL_CLASSES, cell_class, chunk_labels, chunk_presence
 from aura.models.registry import load_model
 from aura.stream import VideoChunk
@@ -81,6 +87,18 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     train_nano(cfg, resume=True, progress=False)
     assert (out / "vision" / "encoder.safetensors").stat().st_mtime_ns == stamp
     assert time.monotonic() - start < 60
+
+    # the checkpoint is served with the windows it was trained with
+    assert (model.context_config.window_chunks, model.context_config.float_chunks) == (30, 15)
+    # an N'=1 run sharing the data directory unrolls its own samples and renders nothing again
+    data = out / "data"
+    videos = {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")}
+    default = (data / "samples.jsonl").read_bytes()
+    n1 = cfg.model_copy(update={"float_chunks": 1})
+    samples, _ = build_world_samples(n1, split_seeds("train", 2), data, progress=False)
+    assert samples.name == "samples.n30f1m10.jsonl" and len(list(data.glob("world-*.samples.n30f1m10.jsonl"))) == 2
+    assert (data / "samples.jsonl").read_bytes() == default
+    assert {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")} == videos
 
 
 def test_frames_to_pixels_matches_the_streaming_layout() -> None:
