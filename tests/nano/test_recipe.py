@@ -29,7 +29,7 @@ def toy_recipe(out: Path) -> RecipeConfig:
         model=NanoConfig(vocab_size=300, image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
                          n_layers=2, n_heads=2),
         vision_epochs=1, look_epochs=1, look_batch_size=16, epochs=1, global_batch_size=4, micro_batch_size=2,
-        warmup_steps=2, save_every=1000, workers=1,
+        warmup_steps=2, save_every=1000, workers=1, calibration_streams=1, calibration_seconds=(12, 12),
     )
 
 
@@ -64,7 +64,7 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     report = json.loads((out / "vision" / "report.json").read_text())
     assert report["steps"] >= 1 and 0.0 <= report["cell_accuracy"] <= 1.0
     assert (out / "look" / "final" / "model.safetensors").is_file()
-    assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.jsonl").is_file()
+    assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.n8f4m10.jsonl").is_file()
     metrics = [json.loads(line) for line in (out / "train" / "metrics.jsonl").read_text().splitlines()]
     assert metrics and all(np.isfinite(m["loss"]) for m in metrics)
 
@@ -88,16 +88,18 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     assert (out / "vision" / "encoder.safetensors").stat().st_mtime_ns == stamp
     assert time.monotonic() - start < 60
 
-    # the checkpoint is served with the windows it was trained with
-    assert (model.context_config.window_chunks, model.context_config.float_chunks) == (30, 15)
+    # the checkpoint is served with the windows it was trained with, and the bias stage 3 chose
+    assert (model.context_config.window_chunks, model.context_config.float_chunks) == (8, 4)
+    chosen = json.loads((out / "calibration" / "calibration.json").read_text())["chosen"]
+    assert model.silence_bias == chosen and chosen >= 0
     # an N'=1 run sharing the data directory unrolls its own samples and renders nothing again
     data = out / "data"
     videos = {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")}
-    default = (data / "samples.jsonl").read_bytes()
+    default = (data / "samples.n8f4m10.jsonl").read_bytes()
     n1 = cfg.model_copy(update={"float_chunks": 1})
     samples, _ = build_world_samples(n1, split_seeds("train", 2), data, progress=False)
-    assert samples.name == "samples.n30f1m10.jsonl" and len(list(data.glob("world-*.samples.n30f1m10.jsonl"))) == 2
-    assert (data / "samples.jsonl").read_bytes() == default
+    assert samples.name == "samples.n8f1m10.jsonl" and len(list(data.glob("world-*.samples.n8f1m10.jsonl"))) == 2
+    assert (data / "samples.n8f4m10.jsonl").read_bytes() == default
     assert {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")} == videos
 
 
