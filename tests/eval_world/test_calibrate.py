@@ -76,3 +76,19 @@ def test_cli_refuses_test_split_and_writes_the_checkpoint(tmp_path: Path, capsys
     assert main(["eval", "calibrate", str(run), "--biases", "0", "2", "7", "--write", str(ckpt)]) == 0
     assert "chosen silence bias: 2" in capsys.readouterr().out
     assert load_generation(ckpt)["silence_bias"] == 2.0
+
+
+def test_a_run_directory_refuses_another_silence_bias(tmp_path: Path) -> None:
+    from aura.eval.world import WorldEvalConfig, WorldEvalError, _check_meta
+
+    config = WorldEvalConfig(streams=1)
+    meta = {"benchmark": "world", "model": "nano", "split": config.split, "seconds": list(config.seconds),
+            "phrasing": config.phrasing, "height": config.height}
+    (tmp_path / RUN_META).write_text(json.dumps(meta))  # a run recorded before settings existed: no bias
+    _check_meta(tmp_path, {**meta, "settings": {}})
+    with pytest.raises(WorldEvalError, match="settings"):
+        _check_meta(tmp_path, {**meta, "settings": {"silence_bias": 3.0}})
+    (tmp_path / RUN_META).write_text(json.dumps({**meta, "settings": {"silence_bias": 3.0}}))
+    _check_meta(tmp_path, {**meta, "settings": {"silence_bias": 3.0}})
+    with pytest.raises(WorldEvalError, match="silence_bias"):
+        _check_meta(tmp_path, {**meta, "settings": {"silence_bias": 0.0}})

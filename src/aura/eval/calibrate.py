@@ -105,7 +105,10 @@ def cli_calibrate(args: Any) -> int:
     run = Path(args.run)
     if not (run / RESULTS).is_file():
         raise CalibrationError(f"{run}: no {RESULTS} (run `aura eval world --split val --out {run}` first)")
-    meta = json.loads((run / RUN_META).read_text()) if (run / RUN_META).is_file() else {}
+    try:
+        meta = json.loads((run / RUN_META).read_text()) if (run / RUN_META).is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise CalibrationError(f"{run / RUN_META}: unreadable ({exc})") from None
     if meta.get("split") == "test":
         raise CalibrationError(f"{run} is a test-split run; calibrate on --split val so the test stays held out")
     if (meta.get("settings") or {}).get("silence_bias"):

@@ -229,8 +229,9 @@ def _check_meta(out: Path, meta: dict[str, Any]) -> None:
         if old.get("benchmark") not in (None, BENCHMARK):
             raise WorldEvalError(f"{out} holds a {old.get('benchmark')} run; use another output directory")
         for key in ("model", "split", "seconds", "phrasing", "height", "settings"):
-            if old.get(key, {} if key == "settings" else meta[key]) != meta[key]:
-                raise WorldEvalError(f"{out} holds a run with {key}={old[key]!r}, not {meta[key]!r}; "
+            before = old.get(key, {} if key == "settings" else meta[key])
+            if before != meta[key]:
+                raise WorldEvalError(f"{out} holds a run with {key}={before!r}, not {meta[key]!r}; "
                                      "use another output directory")
 
 

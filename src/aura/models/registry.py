@@ -61,8 +61,8 @@ def _load_nano(target: str, config: ContextConfig | None, **options: Any) -> Str
         raise ConfigError(f"{path}: no such checkpoint directory")
     model, tokenizer = load_checkpoint(path)
     defaults = load_generation(path)
-    config = config or defaults.pop("context", None)
-    defaults.pop("context", None)
+    trained_with = defaults.pop("context", None)
+    config = config or trained_with
     options = {**defaults, **{k: v for k, v in options.items() if v is not None}}
     return NanoStreamingModel(model, tokenizer, config, name=f"nano:{target}" if target else "nano", **options)
 
