@@ -130,11 +130,11 @@ def load_world_model(spec: str | None, *, max_new_tokens: int = 128,
     ``silence_bias`` overrides a nano checkpoint's calibrated value. Never downloads; a missing
     checkpoint is a one-line error.
     """
-    from aura.models.registry import load_model
+    from aura.models.registry import load_model, nano_checkpoint_dir
 
     if silence_bias is None:
         return load_model(spec or "nano", max_new_tokens=max_new_tokens)
-    if not (spec or "nano").startswith("nano"):
+    if nano_checkpoint_dir(spec or "nano") is None:
         raise WorldEvalError("--silence-bias applies to nano models only")
     return load_model(spec or "nano", max_new_tokens=max_new_tokens, silence_bias=silence_bias)
 
@@ -483,12 +483,11 @@ def add_parser(cmds: Any) -> None:
 
 def _checkpoint_bias(spec: str) -> float | None:
     """The silence bias a nano spec's checkpoint is served with (None for other backends)."""
-    if spec != "nano" and not spec.startswith("nano:"):
-        return None
-    from aura.models.nano.checkpoint import bundled_checkpoint, load_generation
+    from aura.models.nano.checkpoint import load_generation
+    from aura.models.registry import nano_checkpoint_dir
 
-    path = Path(spec.partition(":")[2]) if ":" in spec else bundled_checkpoint()
-    return float(load_generation(path).get("silence_bias", 0.0)) if path.is_dir() else None
+    path = nano_checkpoint_dir(spec)
+    return float(load_generation(path).get("silence_bias", 0.0)) if path is not None and path.is_dir() else None
 
 
 def cli_world(args: Any) -> int:

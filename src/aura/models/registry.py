@@ -9,6 +9,7 @@ optional).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aura.errors import ConfigError
@@ -47,13 +48,22 @@ def load_model(spec: str, config: ContextConfig | None = None, *, temperature: f
     raise ConfigError(f"unknown model scheme {scheme!r} in {spec!r} (schemes: {', '.join(SCHEMES)})")
 
 
-def _load_nano(target: str, config: ContextConfig | None, **options: Any) -> StreamingModel:
-    from pathlib import Path
+def nano_checkpoint_dir(spec: str) -> Path | None:
+    """The checkpoint directory a ``nano`` / ``nano:DIR`` spec names (None for other schemes)."""
+    scheme, target = _split(spec)
+    if scheme != "nano":
+        return None
+    from aura.models.nano import bundled_checkpoint
 
-    from aura.models.nano import NanoStreamingModel, bundled_checkpoint, load_checkpoint
+    return Path(target) if target else bundled_checkpoint()
+
+
+def _load_nano(target: str, config: ContextConfig | None, **options: Any) -> StreamingModel:
+    from aura.models.nano import NanoStreamingModel, load_checkpoint
     from aura.models.nano.checkpoint import load_generation
 
-    path = Path(target) if target else bundled_checkpoint()
+    path = nano_checkpoint_dir(f"nano:{target}" if target else "nano")
+    assert path is not None
     if not target and not (path / "config.json").is_file():
         raise ConfigError(f"the bundled aura-nano checkpoint is missing ({path}); "
                           "train one with `aura train nano --install` or pass --model nano:DIR")

@@ -84,6 +84,11 @@ def _seen(scene: Scene, k: int) -> list[ObjectState]:
     return scene.state(float(k)) + scene.state(k + 0.5)
 
 
+def _absent(target: dict[str, Any], objects: list[ObjectState]) -> bool:
+    """True when none of ``objects`` matches ``target``."""
+    return not any(matches(target, o.colour, o.shape) for o in objects)
+
+
 def _watch(stream: WorldStream, video: str, k: int, question: str, ack: str, gap: int, reply: str,
            rng: np.random.Generator) -> dict[str, Any] | None:
     """Question at chunk ``k - gap`` (acknowledged), silent chunks, then chunk ``k`` and ``reply``.
@@ -124,12 +129,8 @@ def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
             continue
         before = [o for c in range(k - gap, k) for o in _seen(scene, c)]
         now = scene.state(k + 0.5)
-
-        def absent(g: dict[str, Any], objs: list[ObjectState]) -> bool:
-            return not any(matches(g, o.colour, o.shape) for o in objs)
-
-        fresh = [g for g in targets if absent(g, before) and not absent(g, now)]
-        still = [g for g in targets if absent(g, before) and absent(g, _seen(scene, k))]
+        fresh = [g for g in targets if _absent(g, before) and not _absent(g, now)]
+        still = [g for g in targets if _absent(g, before) and _absent(g, _seen(scene, k))]
         for g, is_there in ((fresh, True), (still, False)):
             if not g:
                 continue
@@ -165,8 +166,7 @@ def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
             kind = MULTI_KINDS[int(rng.integers(len(MULTI_KINDS)))]
             question, ack = pick_question(f"multi_{kind}", rng, "train")[0], pick(ACKS, "multi", rng)
         else:
-            g = [t for t in targets if not any(matches(t, o.colour, o.shape)
-                                               for c in range(k - gap, k + 1) for o in _seen(scene, c))]
+            g = [t for t in targets if _absent(t, [o for c in range(k - gap, k + 1) for o in _seen(scene, c)])]
             if not g:
                 continue
             text = target_text(g[int(rng.integers(len(g)))])
