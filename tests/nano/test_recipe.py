@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from aura.models.nano import NanoConfig
@@ -17,7 +19,14 @@ from aura.models.nano.recipe import (
     train_nano,
     vision_data,
 )
-from aura.models.nano.vision_pretrain import N_CELL_CLASSES, cell_class, chunk_labels, chunk_presence
+from aura.models.nano.vision_pretrain import (
+    N_CELL_CLASSES,
+    N_PAIRS,
+    cell_class,
+    chunk_events,
+    chunk_labels,
+    chunk_presence,
+)
 from aura.models.registry import load_model
 from aura.stream import VideoChunk
 from aura.world import make_stream, split_seeds
@@ -55,6 +64,39 @@ def test_chunk_presence_is_every_visible_pair_of_every_input_frame() -> None:
         for f, t in enumerate((max(0.0, k - 0.5), k, k + 0.5)):
             want = {cell_class(o.colour, o.shape) - 1 for o in stream.scene.state(t)}
             assert set(np.flatnonzero(presence[k, f]).tolist()) == want
+
+
+@pytest.mark.parametrize("context_frames", [0, 1])
+def test_chunk_events_are_the_changes_between_the_input_frames(context_frames: int) -> None:
+    stream = make_stream(41, duration=90.0)
+    scene = stream.scene
+    events = chunk_events(scene, frames_per_chunk=2, context_frames=context_frames)
+    assert events.shape == (90, 2 * N_PAIRS + 3)
+    assert events[:, 2 * N_PAIRS :].sum() > 5  # the scene has events to find
+    for k in range(90):
+        times = [max(0.0, k - 0.5 * context_frames + 0.5 * f) for f in range(context_frames + 2)]
+        new: set[int] = set()
+        gone: set[int] = set()
+        kinds: set[str] = set()
+        for a, b in itertools.pairwise(times):
+            before = {o.id: o for o in scene.state(a)}
+            after = {o.id: o for o in scene.state(b)}
+            for i, o in after.items():
+                if i not in before:
+                    new.add(cell_class(o.colour, o.shape) - 1)
+                    kinds.add("appear")
+                elif before[i].colour != o.colour:
+                    new.add(cell_class(o.colour, o.shape) - 1)
+                    gone.add(cell_class(before[i].colour, o.shape) - 1)
+                    kinds.add("colour")
+            for i, o in before.items():
+                if i not in after:
+                    gone.add(cell_class(o.colour, o.shape) - 1)
+                    kinds.add("disappear")
+        assert set(np.flatnonzero(events[k, :N_PAIRS]).tolist()) == new
+        assert set(np.flatnonzero(events[k, N_PAIRS : 2 * N_PAIRS]).tolist()) == gone
+        got = {("appear", "disappear", "colour")[i] for i in np.flatnonzero(events[k, 2 * N_PAIRS :])}
+        assert got == kinds
 
 
 def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
 from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
 from aura.models.nano.config import NanoConfig
+from aura.models.nano.exposure import with_corrupted_histories
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.pixels import resize_frames
 from aura.models.nano.tokenizer import train_tokenizer
@@ -62,6 +63,8 @@ class RecipeConfig(BaseModel):
     lr: float = 1.5e-3
     warmup_steps: int = 40
     weight_decay: float = 0.05
+    corrupt_share: float = Field(0.3, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
+                                 "holds one false report (models/nano/exposure.py)")
     calibration_streams: int = Field(16, ge=0, description="stage 3: validation streams that choose the "
                                      "silence bias (0 skips it)")
     calibration_seconds: tuple[int, int] = (120, 300)
@@ -165,12 +168,15 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
 
     def merge(which: int, name: str) -> Path:
         rows = [row for seed in seeds for _, row in iter_jsonl(files[seed][which])]
+        if which == 0 and cfg.corrupt_share > 0:
+            rows = with_corrupted_histories(rows, cfg.corrupt_share, np.random.default_rng([cfg.seed, 7]))
         order = np.random.default_rng([cfg.seed, which, 5]).permutation(len(rows))
         merged = out / name
         write_jsonl_atomic(merged, (rows[i] for i in order))
         return merged
 
-    return merge(0, f"samples{context_tag(cfg)}.jsonl"), merge(1, "look.jsonl")
+    corrupt = f".c{round(cfg.corrupt_share * 100)}" if cfg.corrupt_share > 0 else ""
+    return merge(0, f"samples{context_tag(cfg)}{corrupt}.jsonl"), merge(1, "look.jsonl")
 
 
 def sample_texts(path: Path) -> Iterator[str]:
@@ -210,9 +216,9 @@ class NpyFrames:
 # ---------------------------------------------------------------------------------------- training
 def vision_data(cfg: RecipeConfig, seeds: list[int], data_dir: Path) -> Any:
     """Stage-0 examples of the rendered streams ``seeds``: their chunks' frames and exact labels."""
-    from aura.models.nano.vision_pretrain import VisionData, chunk_labels, chunk_presence
+    from aura.models.nano.vision_pretrain import VisionData, chunk_events, chunk_labels, chunk_presence
 
-    frames, cells, counts, presence = [], [], [], []
+    frames, cells, counts, presence, events = [], [], [], [], []
     fpc, ctx = cfg.model.frames_per_chunk, cfg.model.context_frames
     for seed in seeds:
         stream, _ = _recipe_stream(seed, cfg)
@@ -224,8 +230,9 @@ def vision_data(cfg: RecipeConfig, seeds: list[int], data_dir: Path) -> Any:
         cells.append(c[:n])
         counts.append(n_obj[:n])
         presence.append(chunk_presence(stream.scene, fpc, ctx)[:n])
+        events.append(chunk_events(stream.scene, fpc, ctx)[:n])
     return VisionData(np.concatenate(frames), np.concatenate(cells), np.concatenate(counts),
-                      np.concatenate(presence))
+                      np.concatenate(presence), np.concatenate(events))
 
 
 def frames_to_pixels(frames: np.ndarray) -> torch.Tensor:

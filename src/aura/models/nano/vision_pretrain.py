@@ -32,6 +32,11 @@ from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
 N_CELL_CLASSES = 1 + len(COLOURS) * len(SHAPES)
 """Per grid cell: empty, or one colour-shape pair."""
 
+N_PAIRS = N_CELL_CLASSES - 1
+EVENT_KINDS = ("appear", "disappear", "colour")
+N_EVENT_LABELS = 2 * N_PAIRS + len(EVENT_KINDS)
+"""Per chunk: which pairs newly show, which pairs stop showing, and which kinds of event happen."""
+
 
 def cell_class(colour: str, shape: str) -> int:
     """The class index of an object of ``colour`` and ``shape`` (0 is the empty cell)."""
@@ -84,6 +89,29 @@ def chunk_presence(scene: Scene, frames_per_chunk: int = 2, context_frames: int 
     return out
 
 
+def chunk_events(scene: Scene, frames_per_chunk: int = 2, context_frames: int = 0, fps: float = 2.0) -> np.ndarray:
+    """Multi-hot (n, 27) of the events each whole chunk's encoder input shows happening: an
+    event counts when its first sampling instant is after the input's first frame and at or
+    before its last. Columns: pairs that newly show (an object appears, or takes that colour),
+    pairs that stop showing (an object disappears, or loses that colour), then the event kinds
+    appear / disappear / colour."""
+    n_chunks = math.floor(scene.duration + 1e-9)
+    out = np.zeros((n_chunks, N_EVENT_LABELS), dtype=np.float32)
+    for e in scene.events:
+        for k in range(n_chunks):
+            first = max(0.0, k - context_frames / fps)
+            last = k + (frames_per_chunk - 1) / fps
+            if not first < e.sample_time <= last + 1e-9:
+                continue
+            if e.kind in ("appear", "colour"):
+                out[k, cell_class(e.colour, e.shape) - 1] = 1.0
+            if e.kind == "disappear":
+                out[k, N_PAIRS + cell_class(e.colour, e.shape) - 1] = 1.0
+            if e.kind == "colour" and e.old_colour is not None:
+                out[k, N_PAIRS + cell_class(e.old_colour, e.shape) - 1] = 1.0
+            out[k, 2 * N_PAIRS + EVENT_KINDS.index(e.kind)] = 1.0
+    return out
+
 
 class VisionHeads(nn.Module):
     """Linear read-outs used only in pre-training: per-token cell classes and the object count."""
@@ -96,25 +124,28 @@ class VisionHeads(nn.Module):
         self.count = nn.Linear(c, MAX_OBJECTS + 1)
         self.inputs = cfg.input_frames
         self.presence = nn.Linear(c, cfg.input_frames * (N_CELL_CLASSES - 1))
+        self.events = nn.Linear(c, N_EVENT_LABELS)
 
     def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Cell logits (B, F, T, 13), count logits (B, 6) and presence logits (B, F_in, 12)."""
+        """Cell logits (B, F, T, 13), count logits (B, 6), presence logits (B, F_in, 12) and
+        event logits (B, 27)."""
         b, t, _ = feats.shape
         cells = self.cells(feats).view(b, t, self.frames, N_CELL_CLASSES).transpose(1, 2)  # (B, F, T, C)
         mean = feats.mean(dim=1)
         presence = self.presence(mean).view(b, self.inputs, N_CELL_CLASSES - 1)
-        return cells, self.count(mean), presence
+        return cells, self.count(mean), presence, self.events(mean)
 
 
 @dataclass
 class VisionData:
-    """Pre-training examples: uint8 encoder frames (n, F_in, S, S, 3), cell labels (n, F, T), counts (n,)
-    and presence (n, F_in, 12)."""
+    """Pre-training examples: uint8 encoder frames (n, F_in, S, S, 3), cell labels (n, F, T), counts (n,),
+    presence (n, F_in, 12) and events (n, 27)."""
 
     frames: np.ndarray
     cells: np.ndarray
     counts: np.ndarray
     presence: np.ndarray
+    events: np.ndarray
 
 
 @dataclass
@@ -126,6 +157,12 @@ class VisionReport:
     object_cell_accuracy: float
     count_accuracy: float
     presence_accuracy: float
+    event_accuracy: float = 0.0
+    """Share of chunks whose whole event vector is right."""
+    event_kind_recall: float = 0.0
+    """Share of (chunk, kind) events found by the kind columns."""
+    event_kind_precision: float = 0.0
+    """Share of kind columns switched on that are real events."""
 
 
 def pretrain_vision(
@@ -139,6 +176,7 @@ def pretrain_vision(
     seed: int = 0,
     pixels: Callable[[np.ndarray], torch.Tensor],
     progress: bool = True,
+    event_pos_weight: float = 4.0,
 ) -> tuple[FrameEncoder, VisionReport]:
     """Train a fresh ``FrameEncoder`` on ``train``; report accuracy on ``val``.
 
@@ -155,6 +193,7 @@ def pretrain_vision(
     steps = max(1, epochs * (n // batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     rng = np.random.default_rng(seed)
+    event_weight = torch.full((N_EVENT_LABELS,), float(event_pos_weight))  # events are rare: weigh them up
     encoder.train()
     heads.train()
     bar = tqdm(total=steps, desc="vision pre-training", unit="step", disable=not progress)
@@ -163,10 +202,12 @@ def pretrain_vision(
         for idx in np.array_split(rng.permutation(n), max(1, n // batch_size)):
             if step >= steps:
                 break
-            cells, count, presence = heads(encoder(pixels(train.frames[idx])))
+            cells, count, presence, events = heads(encoder(pixels(train.frames[idx])))
             loss = F.cross_entropy(cells.reshape(-1, N_CELL_CLASSES), torch.from_numpy(train.cells[idx]).reshape(-1))
             loss = loss + F.cross_entropy(count, torch.from_numpy(train.counts[idx]))
             loss = loss + F.binary_cross_entropy_with_logits(presence, torch.from_numpy(train.presence[idx])) * 12
+            loss = loss + F.binary_cross_entropy_with_logits(events, torch.from_numpy(train.events[idx]),
+                                                             pos_weight=event_weight) * 12
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -185,11 +226,18 @@ def evaluate_vision(encoder: FrameEncoder, heads: VisionHeads, data: VisionData,
     encoder.eval()
     heads.eval()
     right = objects = right_objects = total = right_count = right_presence = 0
+    right_events = kinds_true = kinds_found = kinds_on = 0
     with torch.inference_mode():
         for idx in np.array_split(np.arange(len(data.counts)), max(1, len(data.counts) // 256)):
-            cells, count, presence = heads(encoder(pixels(data.frames[idx])))
+            cells, count, presence, events = heads(encoder(pixels(data.frames[idx])))
             exact = ((presence > 0).float() == torch.from_numpy(data.presence[idx])).all(dim=-1)
             right_presence += int(exact.sum())
+            want_events = torch.from_numpy(data.events[idx]) > 0.5
+            got_events = events > 0
+            right_events += int((got_events == want_events).all(dim=-1).sum())
+            kinds_true += int(want_events[:, 2 * N_PAIRS :].sum())
+            kinds_on += int(got_events[:, 2 * N_PAIRS :].sum())
+            kinds_found += int((want_events & got_events)[:, 2 * N_PAIRS :].sum())
             want = torch.from_numpy(data.cells[idx])
             got = cells.argmax(-1)
             right += int((got == want).sum())
@@ -201,4 +249,5 @@ def evaluate_vision(encoder: FrameEncoder, heads: VisionHeads, data: VisionData,
     encoder.train()
     n = max(len(data.counts), 1)
     return VisionReport(steps, right / max(total, 1), right_objects / max(objects, 1), right_count / n,
-                        right_presence / (n * data.presence.shape[1]))
+                        right_presence / (n * data.presence.shape[1]), right_events / n,
+                        kinds_found / max(kinds_true, 1), kinds_found / max(kinds_on, 1))
