@@ -36,7 +36,7 @@ def toy_recipe(out: Path) -> RecipeConfig:
     return RecipeConfig(
         out_dir=str(out), train_streams=2, seconds=(20, 24), render_heights=(48,), vocab_size=300,
         model=NanoConfig(vocab_size=300, image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
-                         n_layers=2, n_heads=2),
+                         n_layers=2, n_heads=2, context_frames=1),
         vision_epochs=1, look_epochs=1, look_batch_size=16, epochs=1, global_batch_size=4, micro_batch_size=2,
         warmup_steps=2, save_every=1000, workers=1, calibration_streams=1, calibration_seconds=(12, 12),
     )
@@ -105,8 +105,9 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     out = Path(cfg.out_dir)
     report = json.loads((out / "vision" / "report.json").read_text())
     assert report["steps"] >= 1 and 0.0 <= report["cell_accuracy"] <= 1.0
+    assert 0.0 <= report["event_kind_recall"] <= 1.0 and 0.0 <= report["event_kind_precision"] <= 1.0
     assert (out / "look" / "final" / "model.safetensors").is_file()
-    assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.n8f4m10.jsonl").is_file()
+    assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.n8f4m10.c30.jsonl").is_file()
     metrics = [json.loads(line) for line in (out / "train" / "metrics.jsonl").read_text().splitlines()]
     assert metrics and all(np.isfinite(m["loss"]) for m in metrics)
 
@@ -137,11 +138,11 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     # an N'=1 run sharing the data directory unrolls its own samples and renders nothing again
     data = out / "data"
     videos = {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")}
-    default = (data / "samples.n8f4m10.jsonl").read_bytes()
+    default = (data / "samples.n8f4m10.c30.jsonl").read_bytes()
     n1 = cfg.model_copy(update={"float_chunks": 1})
     samples, _ = build_world_samples(n1, split_seeds("train", 2), data, progress=False)
-    assert samples.name == "samples.n8f1m10.jsonl" and len(list(data.glob("world-*.samples.n8f1m10.jsonl"))) == 2
-    assert (data / "samples.n8f4m10.jsonl").read_bytes() == default
+    assert samples.name == "samples.n8f1m10.c30.jsonl" and len(list(data.glob("world-*.samples.n8f1m10.jsonl"))) == 2
+    assert (data / "samples.n8f4m10.c30.jsonl").read_bytes() == default
     assert {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")} == videos
 
 
@@ -160,5 +161,5 @@ def test_vision_data_reads_every_rendered_chunk(tmp_path: Path) -> None:
     train_nano(cfg.model_copy(update={"look_epochs": 0, "vision_epochs": 1}), progress=False)
     seeds = split_seeds("train", 2)
     data = vision_data(cfg, seeds, Path(cfg.out_dir) / "data")
-    assert data.frames.shape[1:] == (2, 32, 32, 3)
+    assert data.frames.shape[1:] == (3, 32, 32, 3)  # the previous chunk's last frame, then the chunk
     assert len(data.frames) == len(data.cells) == len(data.counts) >= 40

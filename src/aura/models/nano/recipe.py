@@ -45,7 +45,8 @@ class RecipeConfig(BaseModel):
     seconds: tuple[int, int] = (60, 240)
     render_heights: tuple[int, ...] = (72, 96, 128, 160)
     vocab_size: int = Field(768, ge=64)
-    model: NanoConfig = Field(default_factory=lambda: NanoConfig(vocab_size=768, d_model=192, n_heads=4))
+    model: NanoConfig = Field(default_factory=lambda: NanoConfig(vocab_size=768, d_model=192, n_heads=4,
+                                                                 context_frames=1))
     window_chunks: int = Field(8, ge=1, description="N: nano reads 8 chunks better than the paper's 30 (docs/nano.md)")
     float_chunks: int = Field(4, ge=1, description="N': chunks evicted at once")
     history_groups: int = 10
