@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from aura.cli.main import main
-from aura.eval.calibrate import CalibrationError, apply_silence_bias, best_bias, calibration_table, objective
+from aura.eval.calibrate import (
+    CalibrationError,
+    apply_silence_bias,
+    best_bias,
+    calibration_table,
+    margin_separation,
+    objective,
+)
 from aura.eval.runner import RESULTS, RUN_META
 from tests.eval_world.test_world_eval import owe, q
 
@@ -58,6 +65,19 @@ def test_best_bias_removes_chatter_but_keeps_owed_answers() -> None:
     assert objective(by[2.0]["metrics"]) > objective(by[0.0]["metrics"])
     with pytest.raises(CalibrationError, match="margins"):
         calibration_table([{**talker_row(), "steps": [{"k": 0, "silent": True, "text": ""}]}])
+
+
+def test_margin_separation_compares_owed_chunks_with_free_ones() -> None:
+    row = talker_row()  # owed at chunk 25 (margin -6); free chunks: 3.0 before the question, -1.2 after
+    sep = margin_separation([row])
+    assert sep["owed"] == 1 and sep["free"] == 57  # chunks 3 and 10 hold questions, 25 is owed
+    assert sep["median_owed"] == -6.0 and sep["median_free"] == -1.2
+    assert sep["auc"] == 1.0  # the owed chunk leans further towards speaking than every free one
+    flipped = {**row, "steps": [{**s, "silence_margin": 5.0} if s["k"] == 25 else s for s in row["steps"]]}
+    assert margin_separation([flipped])["auc"] == 0.0
+    tied = {**row, "steps": [{**s, "silence_margin": -1.2} if s["k"] == 25 else s for s in row["steps"]]}
+    assert margin_separation([tied])["auc"] == pytest.approx((9 + 0.5 * 48) / 57)
+    assert margin_separation([{**row, "owed": []}])["auc"] is None
 
 
 def test_cli_refuses_test_split_and_writes_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -37,7 +37,8 @@ def toy_recipe(out: Path) -> RecipeConfig:
         out_dir=str(out), train_streams=2, seconds=(20, 24), render_heights=(48,), vocab_size=300,
         model=NanoConfig(vocab_size=300, image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
                          n_layers=2, n_heads=2, context_frames=1),
-        vision_epochs=1, look_epochs=1, look_batch_size=16, epochs=1, global_batch_size=4, micro_batch_size=2,
+        vision_epochs=1, vision_event_weight=1.0, look_epochs=1, look_batch_size=16, epochs=1, global_batch_size=4,
+        micro_batch_size=2,
         warmup_steps=2, save_every=1000, workers=1, calibration_streams=1, calibration_seconds=(12, 12),
     )
 

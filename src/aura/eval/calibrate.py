@@ -19,6 +19,7 @@ much of each target is met (1 when met), with ties going to the smaller bias.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -77,6 +78,38 @@ def calibration_table(rows: Iterable[dict[str, Any]], biases: Sequence[float] = 
     return table
 
 
+def margin_separation(rows: Iterable[dict[str, Any]]) -> dict[str, float | int | None]:
+    """How well the recorded silence margins tell the chunks where a proactive answer or a
+    report is owed from the chunks where nothing is (chunks where a question is asked left out):
+    their medians, counts, and ``auc``, the chance that an owed chunk has a lower margin (leans
+    more towards speaking) than a free one (ties count half; 0.5 is no separation, 1 perfect).
+    A bias can only trade one kind of error for the other; this is what it has to work with."""
+    import numpy as np
+
+    owed_m: list[float] = []
+    free_m: list[float] = []
+    for r in rows:
+        if r.get("status") != "ok":
+            continue
+        waits = {q.get("id") for q in r.get("questions") or [] if q.get("type") in ("proactive", "multi")}
+        owed = {math.floor(float(o["time"])) for o in r.get("owed") or []
+                if o.get("kind") != "ack" and o.get("question_id") in waits}
+        asked = {math.floor(float(q["time"])) for q in r.get("questions") or []}
+        for step in r.get("steps") or []:
+            margin = step.get("silence_margin")
+            if margin is None or step.get("k") in asked:
+                continue
+            (owed_m if step.get("k") in owed else free_m).append(float(margin))
+    if not owed_m or not free_m:
+        return {"owed": len(owed_m), "free": len(free_m), "median_owed": None, "median_free": None, "auc": None}
+    o, f = np.sort(np.array(owed_m)), np.sort(np.array(free_m))
+    lower = np.searchsorted(f, o, side="right") - np.searchsorted(f, o, side="left")  # ties
+    greater = len(f) - np.searchsorted(f, o, side="right")
+    auc = float((greater + 0.5 * lower).sum() / (len(o) * len(f)))
+    return {"owed": len(o), "free": len(f), "median_owed": float(np.median(o)),
+            "median_free": float(np.median(f)), "auc": auc}
+
+
 def best_bias(table: list[dict[str, Any]]) -> float:
     """The bias with the highest objective (the smallest such bias on a tie)."""
     if not table:
@@ -113,12 +146,17 @@ def cli_calibrate(args: Any) -> int:
         raise CalibrationError(f"{run} is a test-split run; calibrate on --split val so the test stays held out")
     if (meta.get("settings") or {}).get("silence_bias"):
         raise CalibrationError(f"{run} ran with a silence bias; calibrate a run made with --silence-bias 0")
-    table = calibration_table(latest_rows(run / RESULTS), sorted(set(args.biases)))
+    rows = list(latest_rows(run / RESULTS))
+    table = calibration_table(rows, sorted(set(args.biases)))
     keys = ("realtime_accuracy", "proactive_on_time", "proactive_early", "multi_recall", "multi_precision", "silence")
     print("bias  objective  " + "  ".join(keys))
     for r in table:
         vals = "  ".join("-" if r["metrics"][k] is None else f"{r['metrics'][k]:.1f}" for k in keys)
         print(f"{r['bias']:4.1f}  {r['objective']:.3f}      {vals}")
+    sep = margin_separation(rows)
+    if sep["auc"] is not None:
+        print(f"silence margin: median {sep['median_owed']:.2f} where a reply is owed ({sep['owed']} chunks), "
+              f"{sep['median_free']:.2f} elsewhere ({sep['free']}); separation (AUC) {sep['auc']:.3f}")
     bias = best_bias(table)
     print(f"chosen silence bias: {bias:g}")
     if args.write:

@@ -45,14 +45,15 @@ class RecipeConfig(BaseModel):
     seconds: tuple[int, int] = (60, 240)
     render_heights: tuple[int, ...] = (72, 96, 128, 160)
     vocab_size: int = Field(768, ge=64)
-    model: NanoConfig = Field(default_factory=lambda: NanoConfig(vocab_size=768, d_model=192, n_heads=4,
-                                                                 context_frames=1))
+    model: NanoConfig = Field(default_factory=lambda: NanoConfig(vocab_size=768, d_model=192, n_heads=4))
     window_chunks: int = Field(8, ge=1, description="N: nano reads 8 chunks better than the paper's 30 (docs/nano.md)")
     float_chunks: int = Field(4, ge=1, description="N': chunks evicted at once")
     history_groups: int = 10
     loss: LossVariant = "balanced"
     vision_epochs: int = Field(10, ge=0, description="stage 0 (frame-encoder pre-training) epochs; 0 skips it")
     vision_lr: float = 3e-3
+    vision_event_weight: float = Field(0.0, ge=0.0, description="stage 0 also learns what happens in each chunk "
+                                       "(chunk_events) with this weight; 0: not (docs/nano.md)")
     freeze_vision: bool = Field(True, description="keep the pre-trained frame encoder frozen in the text stages")
     look_epochs: int = Field(3, ge=0, description="stage 1 (look: per-chunk questions) epochs; 0 skips it")
     look_lr: float = 2e-3
@@ -257,7 +258,8 @@ def pretrain_frame_encoder(cfg: RecipeConfig, seeds: list[int], data_dir: Path, 
     train = vision_data(cfg, seeds[: len(seeds) - held] or seeds, data_dir)
     val = vision_data(cfg, seeds[len(seeds) - held :] or seeds, data_dir)
     encoder, report = pretrain_vision(cfg.model, train, val, epochs=cfg.vision_epochs, lr=cfg.vision_lr,
-                                      seed=cfg.seed, pixels=frames_to_pixels, progress=progress)
+                                      seed=cfg.seed, pixels=frames_to_pixels, progress=progress,
+                                      event_weight=cfg.vision_event_weight)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "report.json", json.dumps({**report.__dict__, "train_chunks": len(train.counts),
                                                        "val_chunks": len(val.counts)}, indent=2) + "\n")
@@ -357,7 +359,7 @@ def calibrate_silence(cfg: RecipeConfig, final: Path, run_dir: Path, *, progress
     """Stage 3: stream ``cfg.calibration_streams`` validation-split world streams through the
     final checkpoint with no silence bias (resumable, in ``run_dir``), choose the bias with
     ``aura.eval.calibrate`` and save it in the checkpoint's ``generation.json``."""
-    from aura.eval.calibrate import best_bias, calibration_table
+    from aura.eval.calibrate import best_bias, calibration_table, margin_separation
     from aura.eval.runner import RESULTS, latest_rows
     from aura.eval.world import WorldEvalConfig, load_world_model, run_world_eval
     from aura.models.nano.checkpoint import save_generation
@@ -367,9 +369,11 @@ def calibrate_silence(cfg: RecipeConfig, final: Path, run_dir: Path, *, progress
     spec = f"nano:{final}"
     run_world_eval(config, run_dir, lambda: load_world_model(spec, max_new_tokens=64, silence_bias=0.0),
                    model_name="nano:final", progress=progress, settings={"silence_bias": 0.0})
-    table = calibration_table(latest_rows(run_dir / RESULTS))
+    rows = list(latest_rows(run_dir / RESULTS))
+    table = calibration_table(rows)
     bias = best_bias(table)
-    atomic_write_text(run_dir / "calibration.json", json.dumps({"chosen": bias, "table": [
+    atomic_write_text(run_dir / "calibration.json", json.dumps({"chosen": bias, "separation": margin_separation(rows),
+                                                                "table": [
         {"bias": r["bias"], "objective": r["objective"], "metrics": {k: v for k, v in r["metrics"].items()
                                                                      if not isinstance(v, dict)}}
         for r in table]}, indent=2) + "\n")

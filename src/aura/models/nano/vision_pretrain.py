@@ -176,11 +176,13 @@ def pretrain_vision(
     seed: int = 0,
     pixels: Callable[[np.ndarray], torch.Tensor],
     progress: bool = True,
-    event_pos_weight: float = 4.0,
+    event_weight: float = 0.0,
 ) -> tuple[FrameEncoder, VisionReport]:
     """Train a fresh ``FrameEncoder`` on ``train``; report accuracy on ``val``.
 
     ``pixels`` turns uint8 frames (B, F, S, S, 3) into the encoder's input (B, F*3, S, S).
+    ``event_weight`` > 0 also trains the event labels (``chunk_events``) with that weight; their
+    accuracy is reported either way (near chance without them).
     Deterministic for a given ``seed`` on one thread count.
     """
     from tqdm.auto import tqdm
@@ -193,7 +195,7 @@ def pretrain_vision(
     steps = max(1, epochs * (n // batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     rng = np.random.default_rng(seed)
-    event_weight = torch.full((N_EVENT_LABELS,), float(event_pos_weight))  # events are rare: weigh them up
+    pos_weight = torch.full((N_EVENT_LABELS,), 4.0)  # events are rare: weigh them up where they happen
     encoder.train()
     heads.train()
     bar = tqdm(total=steps, desc="vision pre-training", unit="step", disable=not progress)
@@ -206,8 +208,9 @@ def pretrain_vision(
             loss = F.cross_entropy(cells.reshape(-1, N_CELL_CLASSES), torch.from_numpy(train.cells[idx]).reshape(-1))
             loss = loss + F.cross_entropy(count, torch.from_numpy(train.counts[idx]))
             loss = loss + F.binary_cross_entropy_with_logits(presence, torch.from_numpy(train.presence[idx])) * 12
-            loss = loss + F.binary_cross_entropy_with_logits(events, torch.from_numpy(train.events[idx]),
-                                                             pos_weight=event_weight) * 12
+            if event_weight > 0:
+                loss = loss + F.binary_cross_entropy_with_logits(events, torch.from_numpy(train.events[idx]),
+                                                                 pos_weight=pos_weight) * 12 * event_weight
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
