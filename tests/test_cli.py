@@ -66,10 +66,12 @@ def test_bad_inputs_give_one_line_errors_and_no_output(tmp_path: Path) -> None:
         ["stream", "replay", str(bad_schema)],
         ["stream", "unroll", str(orphan), "-o", str(out)],
         ["stream", "replay", "--window", "0"],
+        ["train", "nano", "--streams", "0", "--output-dir", str(tmp_path / "nano")],
+        ["train", "nano", "--corrupt-share", "1.5", "--output-dir", str(tmp_path / "nano")],
     ):
         res = run_cli(*args)
         assert res.returncode == 2, args
         assert res.stderr.startswith("aura: error: ") and res.stderr.count("\n") == 1, res.stderr
         assert "Traceback" not in res.stderr
-    assert not out.exists()
+    assert not out.exists() and not (tmp_path / "nano").exists()
     assert list(tmp_path.glob(".*.tmp")) == []

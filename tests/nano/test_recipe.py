@@ -38,7 +38,7 @@ def toy_recipe(out: Path) -> RecipeConfig:
         model=NanoConfig(vocab_size=300, image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
                          n_layers=2, n_heads=2, context_frames=1),
         vision_epochs=1, vision_event_weight=1.0, look_epochs=1, look_batch_size=16, epochs=1, global_batch_size=4,
-        micro_batch_size=2,
+        micro_batch_size=2, corrupt_share=0.3,
         warmup_steps=2, save_every=1000, workers=1, calibration_streams=1, calibration_seconds=(12, 12),
     )
 

@@ -35,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "runs that share it render once")
     nano.add_argument("--look-epochs", type=int,
                       help="nano: epochs of stage 1 (per-chunk questions) before whole streams; 0 skips it")
+    nano.add_argument("--corrupt-share", type=float, metavar="P",
+                      help="nano: share of stage-2 samples with one false report in their history "
+                      "(exposure-bias experiment, docs/nano.md; default 0)")
+    nano.add_argument("--see-events", action="store_true",
+                      help="nano: the encoder also sees the previous chunk's last frame and learns in stage 0 "
+                      "what happens in each chunk (experiment, docs/nano.md)")
     nano.add_argument("--install", action="store_true",
                       help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
     p.set_defaults(func=run_train)
@@ -82,16 +88,27 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_nano_recipe(args: argparse.Namespace) -> int:
     """``aura train nano``: world streams -> samples -> tokenizer -> training -> checkpoint."""
+    from pydantic import ValidationError
+
+    from aura.errors import ConfigError
     from aura.models.nano import bundled_checkpoint
     from aura.models.nano.recipe import RecipeConfig, train_nano
 
     update: dict[str, object] = {"out_dir": args.output_dir or "runs/nano"}
     for flag, key in (("streams", "train_streams"), ("float_chunks", "float_chunks"), ("loss", "loss"),
                       ("max_steps", "max_steps"), ("look_epochs", "look_epochs"),
-                      ("data_dir", "data_dir")):
-        if getattr(args, flag) is not None:
+                      ("data_dir", "data_dir"), ("corrupt_share", "corrupt_share")):
+        if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
-    cfg = RecipeConfig.model_validate(update)
+    if getattr(args, "see_events", False):
+        update["model"] = RecipeConfig().model.model_copy(update={"context_frames": 1}).model_dump()
+        update["vision_event_weight"] = 1.0
+    try:
+        cfg = RecipeConfig.model_validate(update)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"aura train nano: {where}: {err['msg']} (got {err.get('input')!r})") from None
     final = train_nano(cfg, resume=args.resume, install_to=bundled_checkpoint() if args.install else None,
                        progress=not args.no_progress)
     print(f"aura-nano checkpoint: {final}" + (f" (installed to {bundled_checkpoint()})" if args.install else ""))

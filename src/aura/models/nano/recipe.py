@@ -65,8 +65,9 @@ class RecipeConfig(BaseModel):
     lr: float = 1.5e-3
     warmup_steps: int = 40
     weight_decay: float = 0.05
-    corrupt_share: float = Field(0.3, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
-                                 "holds one false report (models/nano/exposure.py)")
+    corrupt_share: float = Field(0.0, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
+                                 "holds one false report (models/nano/exposure.py; not with the plain loss, "
+                                 "which would learn the reports)")
     calibration_streams: int = Field(16, ge=0, description="stage 3: validation streams that choose the "
                                      "silence bias (0 skips it)")
     calibration_seconds: tuple[int, int] = (120, 300)
@@ -170,14 +171,14 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
 
     def merge(which: int, name: str) -> Path:
         rows = [row for seed in seeds for _, row in iter_jsonl(files[seed][which])]
-        if which == 0 and cfg.corrupt_share > 0:
+        if which == 0 and cfg.corrupt_share > 0 and cfg.loss != "plain":
             rows = with_corrupted_histories(rows, cfg.corrupt_share, np.random.default_rng([cfg.seed, 7]))
         order = np.random.default_rng([cfg.seed, which, 5]).permutation(len(rows))
         merged = out / name
         write_jsonl_atomic(merged, (rows[i] for i in order))
         return merged
 
-    corrupt = f".c{round(cfg.corrupt_share * 100)}" if cfg.corrupt_share > 0 else ""
+    corrupt = f".c{round(cfg.corrupt_share * 100)}" if cfg.corrupt_share > 0 and cfg.loss != "plain" else ""
     return merge(0, f"samples{context_tag(cfg)}{corrupt}.jsonl"), merge(1, "look.jsonl")
 
 
