@@ -164,3 +164,18 @@ def test_vision_data_reads_every_rendered_chunk(tmp_path: Path) -> None:
     data = vision_data(cfg, seeds, Path(cfg.out_dir) / "data")
     assert data.frames.shape[1:] == (3, 32, 32, 3)  # the previous chunk's last frame, then the chunk
     assert len(data.frames) == len(data.cells) == len(data.counts) >= 40
+
+
+def test_train_nano_flags_name_the_experiments() -> None:
+    from aura.cli.main import build_parser
+    from aura.cli.train_cmd import nano_recipe_config
+
+    parser = build_parser()
+    default = nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x"]))
+    assert default == RecipeConfig(out_dir="x")
+    assert default.model.context_frames == 0 and default.vision_event_weight == 0 and default.corrupt_share == 0
+    cfg = nano_recipe_config(parser.parse_args(["train", "nano", "--see-events", "--corrupt-share", "0.3",
+                                                "--loss", "plain", "--output-dir", "x"]))
+    assert cfg.model.context_frames == 1 and cfg.vision_event_weight == 1.0
+    assert cfg.corrupt_share == 0.3 and cfg.loss == "plain"
+    assert cfg.model.model_copy(update={"context_frames": 0}) == default.model  # nothing else changes

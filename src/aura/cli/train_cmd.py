@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,13 +87,13 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_nano_recipe(args: argparse.Namespace) -> int:
-    """``aura train nano``: world streams -> samples -> tokenizer -> training -> checkpoint."""
+def nano_recipe_config(args: argparse.Namespace) -> Any:
+    """The ``RecipeConfig`` the ``aura train nano`` flags name (the recipe's defaults otherwise);
+    ``ConfigError`` (one line) for an invalid value."""
     from pydantic import ValidationError
 
     from aura.errors import ConfigError
-    from aura.models.nano import bundled_checkpoint
-    from aura.models.nano.recipe import RecipeConfig, train_nano
+    from aura.models.nano.recipe import RecipeConfig
 
     update: dict[str, object] = {"out_dir": args.output_dir or "runs/nano"}
     for flag, key in (("streams", "train_streams"), ("float_chunks", "float_chunks"), ("loss", "loss"),
@@ -104,11 +105,19 @@ def run_nano_recipe(args: argparse.Namespace) -> int:
         update["model"] = RecipeConfig().model.model_copy(update={"context_frames": 1}).model_dump()
         update["vision_event_weight"] = 1.0
     try:
-        cfg = RecipeConfig.model_validate(update)
+        return RecipeConfig.model_validate(update)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"])
         raise ConfigError(f"aura train nano: {where}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def run_nano_recipe(args: argparse.Namespace) -> int:
+    """``aura train nano``: world streams -> samples -> tokenizer -> training -> checkpoint."""
+    from aura.models.nano import bundled_checkpoint
+    from aura.models.nano.recipe import train_nano
+
+    cfg = nano_recipe_config(args)
     final = train_nano(cfg, resume=args.resume, install_to=bundled_checkpoint() if args.install else None,
                        progress=not args.no_progress)
     print(f"aura-nano checkpoint: {final}" + (f" (installed to {bundled_checkpoint()})" if args.install else ""))
