@@ -134,7 +134,9 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
 
     # the checkpoint is served with the windows it was trained with, and the bias stage 3 chose
     assert (model.context_config.window_chunks, model.context_config.float_chunks) == (8, 4)
-    chosen = json.loads((out / "calibration" / "calibration.json").read_text())["chosen"]
+    calibration = json.loads((out / "calibration" / "calibration.json").read_text())
+    chosen = calibration["chosen"]
+    assert set(calibration["separation"]) == {"owed", "free", "median_owed", "median_free", "auc"}
     assert model.silence_bias == chosen and chosen >= 0
     # an N'=1 run sharing the data directory unrolls its own samples and renders nothing again
     data = out / "data"

@@ -169,16 +169,18 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
             bar.update(1)
     bar.close()
 
+    corrupt_share = cfg.corrupt_share if cfg.loss != "plain" else 0.0  # plain CE would learn the false reports
+
     def merge(which: int, name: str) -> Path:
         rows = [row for seed in seeds for _, row in iter_jsonl(files[seed][which])]
-        if which == 0 and cfg.corrupt_share > 0 and cfg.loss != "plain":
-            rows = with_corrupted_histories(rows, cfg.corrupt_share, np.random.default_rng([cfg.seed, 7]))
+        if which == 0 and corrupt_share:
+            rows = with_corrupted_histories(rows, corrupt_share, np.random.default_rng([cfg.seed, 7]))
         order = np.random.default_rng([cfg.seed, which, 5]).permutation(len(rows))
         merged = out / name
         write_jsonl_atomic(merged, (rows[i] for i in order))
         return merged
 
-    corrupt = f".c{round(cfg.corrupt_share * 100)}" if cfg.corrupt_share > 0 and cfg.loss != "plain" else ""
+    corrupt = f".c{round(corrupt_share * 100)}" if corrupt_share else ""
     return merge(0, f"samples{context_tag(cfg)}{corrupt}.jsonl"), merge(1, "look.jsonl")
 
 
@@ -373,11 +375,10 @@ def calibrate_silence(cfg: RecipeConfig, final: Path, run_dir: Path, *, progress
     rows = list(latest_rows(run_dir / RESULTS))
     table = calibration_table(rows)
     bias = best_bias(table)
-    atomic_write_text(run_dir / "calibration.json", json.dumps({"chosen": bias, "separation": margin_separation(rows),
-                                                                "table": [
-        {"bias": r["bias"], "objective": r["objective"], "metrics": {k: v for k, v in r["metrics"].items()
-                                                                     if not isinstance(v, dict)}}
-        for r in table]}, indent=2) + "\n")
+    summary = [{"bias": r["bias"], "objective": r["objective"],
+                "metrics": {k: v for k, v in r["metrics"].items() if not isinstance(v, dict)}} for r in table]
+    record = {"chosen": bias, "separation": margin_separation(rows), "table": summary}
+    atomic_write_text(run_dir / "calibration.json", json.dumps(record, indent=2) + "\n")
     save_generation(final, silence_bias=bias)
     log.info("stage 3: silence bias %.2f (from %d validation streams)", bias, cfg.calibration_streams)
     return bias

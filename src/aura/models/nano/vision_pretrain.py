@@ -114,7 +114,8 @@ def chunk_events(scene: Scene, frames_per_chunk: int = 2, context_frames: int = 
 
 
 class VisionHeads(nn.Module):
-    """Linear read-outs used only in pre-training: per-token cell classes and the object count."""
+    """Linear read-outs used only in pre-training: per-token cell classes; from the mean token the
+    object count, per-frame presence and the chunk's events."""
 
     def __init__(self, cfg: NanoConfig) -> None:
         super().__init__()
