@@ -36,9 +36,9 @@ def toy_recipe(out: Path) -> RecipeConfig:
     return RecipeConfig(
         out_dir=str(out), train_streams=2, seconds=(20, 24), render_heights=(48,), vocab_size=300,
         model=NanoConfig(vocab_size=300, image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
-                         n_layers=2, n_heads=2, context_frames=1),
+                         n_layers=2, n_heads=2, context_frames=1, visual_readout="slots"),
         vision_epochs=1, vision_event_weight=1.0, look_epochs=1, look_batch_size=16, epochs=1, global_batch_size=4,
-        micro_batch_size=2, corrupt_share=0.3,
+        micro_batch_size=2, corrupt_share=0.3, hard_silent_weight=1.0,
         warmup_steps=2, save_every=1000, workers=1, calibration_streams=1, calibration_seconds=(12, 12),
     )
 
@@ -111,6 +111,9 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.n8f4m10.c30.jsonl").is_file()
     metrics = [json.loads(line) for line in (out / "train" / "metrics.jsonl").read_text().splitlines()]
     assert metrics and all(np.isfinite(m["loss"]) for m in metrics)
+    # stage 2 weighs up the silent turns at event chunks (test_stream_samples_mark_hard_negatives); stage 1 has none
+    assert "hard_silent_weight: 1.0" in (out / "train" / "config.yaml").read_text()
+    assert "hard_silent_weight: null" in (out / "look" / "config.yaml").read_text()
 
     # the stages' outputs are the stage inputs: the encoder in the final model is the stage-0 one (frozen)
     from safetensors.torch import load_file
@@ -149,6 +152,21 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")} == videos
 
 
+def test_stream_samples_mark_hard_negatives(tmp_path: Path) -> None:
+    """The merged stage-2 samples flag exactly the silent turns at chunks that show an event."""
+    from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences
+    from aura.models.nano.recipe import _recipe_stream
+
+    cfg = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0})
+    seeds = split_seeds("train", 1)
+    merged, _ = build_world_samples(cfg, seeds, tmp_path / "data", progress=False)
+    rows = [json.loads(line) for line in merged.read_text().splitlines()]
+    events = event_chunks(_recipe_stream(seeds[0], cfg)[0].scene)
+    assert sum(1 for row in rows for m in row["messages"] if m.get("hard")) > 0
+    assert all(row == mark_hard_silences({**row, "messages": [{k: v for k, v in m.items() if k != "hard"}
+                                                            for m in row["messages"]]}, events) for row in rows)
+
+
 def test_frames_to_pixels_matches_the_streaming_layout() -> None:
     from aura.models.nano.pixels import chunk_pixels
 
@@ -175,9 +193,15 @@ def test_train_nano_flags_name_the_experiments() -> None:
     parser = build_parser()
     default = nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x"]))
     assert default == RecipeConfig(out_dir="x")
-    assert default.model.context_frames == 0 and default.vision_event_weight == 0 and default.corrupt_share == 0
+    assert default.model.visual_readout == "slots" and default.model.context_frames == 1
+    assert default.vision_event_weight == 1.0 and default.corrupt_share == 0
     cfg = nano_recipe_config(parser.parse_args(["train", "nano", "--see-events", "--corrupt-share", "0.3",
                                                 "--loss", "plain", "--output-dir", "x"]))
-    assert cfg.model.context_frames == 1 and cfg.vision_event_weight == 1.0
+    assert cfg.model.visual_readout == "grid" and cfg.model.context_frames == 1 and cfg.vision_event_weight == 1.0
     assert cfg.corrupt_share == 0.3 and cfg.loss == "plain"
-    assert cfg.model.model_copy(update={"context_frames": 0}) == default.model  # nothing else changes
+    assert cfg.model.model_copy(update={"visual_readout": "slots"}) == default.model  # nothing else changes
+    grid = nano_recipe_config(parser.parse_args(["train", "nano", "--grid-tokens", "--output-dir", "x"]))
+    assert (grid.model.visual_readout, grid.model.context_frames, grid.vision_event_weight) == ("grid", 0, 0.0)
+    assert grid.model.model_copy(update={"visual_readout": "slots", "context_frames": 1}) == default.model
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "nano", "--grid-tokens", "--see-events"])

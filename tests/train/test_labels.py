@@ -92,6 +92,23 @@ def test_supervised_spans_decode_to_silent_turns_and_target(formats, name: str) 
     assert checked_earlier > 0
 
 
+def test_silent_turns_marked_hard_are_hard_negatives(fmt) -> None:
+    sample = next(s for s in demo_samples()
+                  if sum(m["role"] == "assistant" and m["content"] == SILENT_TOKEN for m in s["messages"]) >= 2)
+    silent = [i for i, m in enumerate(sample["messages"]) if m["role"] == "assistant" and m["content"] == SILENT_TOKEN]
+    marked = {**sample, "messages": [dict(m, hard=True) if i == silent[0] else m
+                                     for i, m in enumerate(sample["messages"])]}
+    plain, hard = encode_sample(sample, fmt, _grid), encode_sample(marked, fmt, _grid)
+    assert hard.n_silent == plain.n_silent == len(silent)
+    assert np.array_equal(hard.input_ids, plain.input_ids)
+    n_hard = int((hard.kinds == TokenKind.HARD_SILENT).sum())
+    assert n_hard == 2  # <|silent|> and its end-of-turn token
+    assert int((hard.kinds == TokenKind.SILENT).sum()) + n_hard == int((plain.kinds == TokenKind.SILENT).sum())
+    _, weights = hard.targets("balanced", hard_weight=2.5)
+    assert np.allclose(weights[hard.kinds == TokenKind.HARD_SILENT], 2.5)
+    assert np.allclose(weights[hard.kinds == TokenKind.SILENT], 1.0 / len(silent))
+
+
 def test_bad_samples_give_one_line_errors(fmt) -> None:
     sample = demo_samples()[3]
     with pytest.raises(SampleError, match="no assistant turn"):

@@ -175,3 +175,27 @@ def test_padded_batch_equals_per_sample_loop(rows: list[list[int]], seed: int) -
         assert float(out.per_sample[i]) == pytest.approx(
             _loop_reference(logits[i], ids[i], kinds[i], n_silent[i], len(r)), rel=1e-5, abs=1e-6
         )
+
+
+def test_hard_silent_turns_weigh_hard_weight_under_balanced_only() -> None:
+    """A silent turn marked hard is a silent turn (counted in N_silent, supervised by every
+    variant) whose tokens weigh ``hard_weight`` under ``balanced`` when one is given."""
+    h = TokenKind.HARD_SILENT
+    kinds = torch.tensor([[N, S, S, N, h, h, N, T, T]])
+    n_silent = torch.tensor([2])
+    mask, w = supervision(kinds, n_silent, "balanced")
+    assert mask[0].tolist() == [False, True, True, False, True, True, False, True, True]
+    assert w[0].tolist() == pytest.approx([0, 0.5, 0.5, 0, 0.5, 0.5, 0, 1, 1])
+    _, w = supervision(kinds, n_silent, "balanced", hard_weight=3.0)
+    assert w[0].tolist() == pytest.approx([0, 0.5, 0.5, 0, 3.0, 3.0, 0, 1, 1])
+    for variant in ("masked", "plain"):
+        m, w = supervision(kinds, n_silent, variant, hard_weight=3.0)
+        assert m[0].tolist() == mask[0].tolist()
+        assert w[0].tolist() == pytest.approx(m[0].float().tolist())
+    # the loss moves with the weight: more weight on a badly predicted hard token, more loss
+    torch.manual_seed(0)
+    ids = torch.randint(0, 5, (1, 9))
+    logits = torch.randn(1, 9, 5)
+    low = stream_loss(logits, ids, kinds, n_silent, "balanced", hard_weight=0.0).loss
+    high = stream_loss(logits, ids, kinds, n_silent, "balanced", hard_weight=5.0).loss
+    assert float(high) > float(low)

@@ -39,9 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--corrupt-share", type=float, metavar="P",
                       help="nano: share of stage-2 samples with one false report in their history "
                       "(exposure-bias experiment, docs/nano.md; default 0)")
-    nano.add_argument("--see-events", action="store_true",
-                      help="nano: the encoder also sees the previous chunk's last frame and learns in stage 0 "
-                      "what happens in each chunk (experiment, docs/nano.md)")
+    tokens = nano.add_mutually_exclusive_group()
+    tokens.add_argument("--grid-tokens", action="store_true",
+                        help="nano: the earlier recipe: 16 grid tokens per chunk from the chunk's own two frames, "
+                        "no event labels (docs/nano.md)")
+    tokens.add_argument("--see-events", action="store_true",
+                        help="nano: grid tokens that also see the previous chunk's last frame, with event labels "
+                        "in stage 0 (experiment, docs/nano.md)")
     nano.add_argument("--install", action="store_true",
                       help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
     p.set_defaults(func=run_train)
@@ -101,9 +105,11 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("data_dir", "data_dir"), ("corrupt_share", "corrupt_share")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
-    if getattr(args, "see_events", False):
-        update["model"] = RecipeConfig().model.model_copy(update={"context_frames": 1}).model_dump()
-        update["vision_event_weight"] = 1.0
+    if getattr(args, "grid_tokens", False) or getattr(args, "see_events", False):
+        events = bool(getattr(args, "see_events", False))
+        grid = {"visual_readout": "grid", "context_frames": int(events)}
+        update["model"] = RecipeConfig().model.model_copy(update=grid).model_dump()
+        update["vision_event_weight"] = float(events)
     try:
         return RecipeConfig.model_validate(update)
     except ValidationError as exc:

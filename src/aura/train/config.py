@@ -83,6 +83,9 @@ class TrainConfig(_Section):
 
     output_dir: str = "runs/aura"
     loss: LossVariant = "balanced"
+    hard_silent_weight: float | None = Field(
+        None, ge=0, description="balanced loss: per-token weight of silent turns a sample marks \"hard\": true "
+        "(hard negatives) instead of 1/N_silent; unset: like any silent turn")
     epochs: int = Field(1, ge=1)
     max_steps: int | None = Field(None, ge=1)
     global_batch_size: int = Field(128, ge=1)

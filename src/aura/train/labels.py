@@ -5,7 +5,9 @@ A sample's ``messages`` are encoded one message at a time by the backend's ``Cha
 supervised span (its content plus the end-of-turn token) gets a ``TokenKind``:
 
 - the last message is the target (``TARGET``) and must be a non-silent assistant reply;
-- every assistant message whose content is exactly ``<|silent|>`` is ``SILENT``;
+- every assistant message whose content is exactly ``<|silent|>`` is ``SILENT``, or
+  ``HARD_SILENT`` when the message says ``"hard": true`` (a hard negative: something happened in
+  its chunk that no question asked about; the loss can weigh these up);
 - every other (earlier, non-silent) assistant message is ``EARLIER``.
 
 ``EncodedSample.targets(variant)`` turns kinds into labels (``-100`` where unsupervised) and
@@ -56,10 +58,11 @@ class EncodedSample:
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
 
-    def targets(self, variant: LossVariant = "balanced") -> tuple[np.ndarray, np.ndarray]:
+    def targets(self, variant: LossVariant = "balanced",
+                hard_weight: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Labels (``-100`` where unsupervised) and per-token weights under the loss ``variant``."""
         kinds = torch.from_numpy(self.kinds)[None]
-        mask, weights = supervision(kinds, torch.tensor([self.n_silent]), variant)
+        mask, weights = supervision(kinds, torch.tensor([self.n_silent]), variant, hard_weight)
         labels = labels_from(torch.from_numpy(self.input_ids)[None], mask)
         return labels[0].numpy(), weights[0].numpy()
 
@@ -125,7 +128,7 @@ def encode_sample(
                         f"sample {name}: the target alone is {target_len} tokens, over max_length {max_length}"
                     )
             elif is_silent(msg):
-                kind = TokenKind.SILENT
+                kind = TokenKind.HARD_SILENT if msg.get("hard") is True else TokenKind.SILENT
                 n_silent += 1
             else:
                 kind = TokenKind.EARLIER

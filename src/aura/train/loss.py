@@ -9,6 +9,8 @@ whole padded batch at once, the mask ``m_t`` and the weights ``w_t`` of one form
     L = -(1 / sum_t m_t) * sum_t m_t * w_t * log p(y_t | x, y_<t)        (per sample)
 
 - ``balanced``: m_t = 1 on silent and target tokens; w_t = 1/N_silent on silent tokens, else 1.
+  A silent message the sample marks as a hard negative (``"hard": true``: something happened in
+  its chunk that no question asked about) weighs ``hard_weight`` per token instead, when given.
 - ``masked``: the same mask, every w_t = 1 (ablation: no silence weighting).
 - ``plain``: m_t = 1 on every assistant token (earlier answers too), w_t = 1 (ablation:
   plain cross-entropy on all assistant tokens).
@@ -38,6 +40,7 @@ class TokenKind(IntEnum):
     SILENT = 1  # a token of a ``<|silent|>`` assistant message
     EARLIER = 2  # a token of an earlier non-silent assistant answer
     TARGET = 3  # a token of the last (target) assistant message
+    HARD_SILENT = 4  # a token of a ``<|silent|>`` message marked ``"hard": true`` (a hard negative)
 
 
 @dataclass
@@ -54,22 +57,28 @@ class LossOutput:
 
 
 def supervision(
-    kinds: torch.Tensor, n_silent: torch.Tensor, variant: LossVariant = "balanced"
+    kinds: torch.Tensor, n_silent: torch.Tensor, variant: LossVariant = "balanced",
+    hard_weight: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mask ``m`` (bool, B×T) and weights ``w`` (float, B×T) of every token under ``variant``.
 
     ``kinds`` is (B, T) of ``TokenKind`` values (padding is ``NONE``); ``n_silent`` is (B,) the
-    silent-message count of each sample. Weights are 0 wherever the mask is 0.
+    silent-message count of each sample (hard negatives included). Weights are 0 wherever the
+    mask is 0. Hard-negative silent tokens are silent tokens, except that under ``balanced`` with
+    a ``hard_weight`` they weigh ``hard_weight`` instead of 1/N_silent.
     """
     if variant not in LOSS_VARIANTS:
         raise ValueError(f"unknown loss variant {variant!r} (choose from {', '.join(LOSS_VARIANTS)})")
-    silent = kinds == TokenKind.SILENT
+    hard = kinds == TokenKind.HARD_SILENT
+    silent = (kinds == TokenKind.SILENT) | hard
     target = kinds == TokenKind.TARGET
     mask = silent | target | (kinds == TokenKind.EARLIER) if variant == "plain" else silent | target
     weights = mask.to(torch.float32)
     if variant == "balanced":
         inv = 1.0 / n_silent.to(torch.float32).clamp(min=1.0)
         weights = torch.where(silent, inv[:, None].expand_as(weights), weights)
+        if hard_weight is not None:
+            weights = torch.where(hard, torch.full_like(weights, float(hard_weight)), weights)
     return mask, weights
 
 
@@ -122,9 +131,10 @@ def sparse_stream_loss(
     kinds: torch.Tensor,
     n_silent: torch.Tensor,
     variant: LossVariant = "balanced",
+    hard_weight: float | None = None,
 ) -> LossOutput:
     """``stream_loss`` from logits (B, K, V) kept only at ``positions`` (see ``predicting_positions``)."""
-    mask, weights = supervision(kinds, n_silent, variant)
+    mask, weights = supervision(kinds, n_silent, variant, hard_weight)
     labels = labels_from(input_ids, mask)
     return aligned_token_loss(kept_logits, labels[:, positions + 1], weights[:, positions + 1])
 
@@ -135,7 +145,8 @@ def stream_loss(
     kinds: torch.Tensor,
     n_silent: torch.Tensor,
     variant: LossVariant = "balanced",
+    hard_weight: float | None = None,
 ) -> LossOutput:
     """The loss of ``variant`` for a padded batch: ``supervision`` then ``weighted_token_loss``."""
-    mask, weights = supervision(kinds, n_silent, variant)
+    mask, weights = supervision(kinds, n_silent, variant, hard_weight)
     return weighted_token_loss(logits, labels_from(input_ids, mask), weights)

@@ -119,7 +119,7 @@ def load_nano_for_training(cfg: ModelConfig) -> Loaded:
         raise ConfigError(str(exc)) from None
     ncfg = model.cfg
     chat_format = ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1)
-    grid = (1, ncfg.grid, ncfg.grid)
+    grid = ncfg.token_grid
 
     def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
         return encoder_pixels(frames, ncfg).numpy()[None], grid

@@ -216,14 +216,14 @@ class Trainer:
             zero = sum((p * 0).sum() for p in self.model.parameters() if p.requires_grad)
             z = torch.zeros(0, device=batch.input_ids.device)
             return LossOutput(zero, z, z.long())  # type: ignore[arg-type]
-        variant = self.config.train.loss
+        variant, hard = self.config.train.loss, self.config.train.hard_silent_weight
         if not self.config.train.sparse_logits:
             logits = self.loaded.logits(self.model, batch, None)
-            return stream_loss(logits, batch.input_ids, batch.kinds, batch.n_silent, variant)
+            return stream_loss(logits, batch.input_ids, batch.kinds, batch.n_silent, variant, hard)
         mask, _ = supervision(batch.kinds, batch.n_silent, variant)
         positions = predicting_positions(mask)
         logits = self.loaded.logits(self.model, batch, positions)
-        return sparse_stream_loss(logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant)
+        return sparse_stream_loss(logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant, hard)
 
     def train(self, *, resume: bool = False, stop_after: int | None = None,
               on_step: Callable[[int, float], None] | None = None) -> TrainResult:

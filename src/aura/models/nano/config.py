@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
+
+N_PAIRS = len(COLOURS) * len(SHAPES)
+"""Colour-shape pairs of the world: one object slot each in the ``slots`` read-out."""
 
 
 class NanoConfig(BaseModel):
@@ -13,6 +20,12 @@ class NanoConfig(BaseModel):
     CNN whose final ``grid x grid`` feature map is the token grid. With ``context_frames`` the
     encoder also sees that many last frames of the previous chunk, so anything that changes
     between two chunks is visible inside one chunk's tokens.
+
+    ``visual_readout`` says what the tokens are: ``grid``, the final feature map's cells; or
+    ``slots``, one token per colour-shape pair of the world and one for the whole scene, each
+    pooled from the feature map by its own learned attention and carrying the encoder's own
+    beliefs about it (``slot_beliefs`` numbers: presence per input frame, appeared, vanished; for
+    the scene slot the object count and the kinds of event).
     """
 
     @model_validator(mode="after")
@@ -32,7 +45,8 @@ class NanoConfig(BaseModel):
     frames_per_chunk: int = Field(2, ge=1)
     context_frames: int = Field(0, ge=0, description="last frames of the previous chunk the encoder also sees")
     vision_channels: tuple[int, int, int] = (32, 64, 128)
-    grid: int = Field(4, ge=1, description="side of the visual token grid")
+    grid: int = Field(4, ge=1, description="side of the visual token grid (with slots: of the stage-0 cell labels)")
+    visual_readout: Literal["grid", "slots"] = "grid"
     d_model: int = Field(256, ge=16)
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)
@@ -48,4 +62,15 @@ class NanoConfig(BaseModel):
     @property
     def visual_tokens(self) -> int:
         """Visual tokens per chunk."""
-        return self.grid * self.grid
+        return N_PAIRS + 1 if self.visual_readout == "slots" else self.grid * self.grid
+
+    @property
+    def token_grid(self) -> tuple[int, int, int]:
+        """The (t, h, w) grid the chat format sizes a chunk's placeholders by."""
+        return (1, 1, N_PAIRS + 1) if self.visual_readout == "slots" else (1, self.grid, self.grid)
+
+    @property
+    def slot_beliefs(self) -> int:
+        """Belief numbers per slot: presence per input frame, appeared, vanished; or, for the scene
+        slot, count classes and event kinds (whichever is longer)."""
+        return max(self.input_frames + 2, MAX_OBJECTS + 1 + 3)

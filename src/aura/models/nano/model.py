@@ -26,19 +26,25 @@ KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 class FrameEncoder(nn.Module):
-    """A chunk's frames (B, F*3, S, S) in [0, 1] -> (B, grid*grid, C) features (F = ``input_frames``).
+    """A chunk's frames (B, F*3, S, S) in [0, 1] -> (B, visual_tokens, feature_dim) features (F = ``input_frames``).
 
     Two stages at 1/2 and 1/4 resolution (a stride-2 convolution, then a 3x3 one; each followed
-    by GroupNorm and GELU) see colours, edges and corners; a final patchifying convolution turns
-    the 1/4-resolution map into the ``grid x grid`` token grid. The normalisation keeps the
-    features of different frames apart from the first step, so the decoder cannot learn to
-    ignore them (without it the features of all frames collapse to nearly one vector).
+    by GroupNorm and GELU) see colours, edges and corners. With the ``grid`` read-out a final
+    patchifying convolution turns the 1/4-resolution map into the ``grid x grid`` token grid.
+    With ``slots``, every slot (one per colour-shape pair, one for the scene) pools the
+    1/4-resolution map with its own spatial attention, and a per-slot linear read-out of the
+    pooled features gives its beliefs (``NanoConfig.slot_beliefs``). A slot token is its pooled
+    features, then which slot it is (one-hot: an absent pair's slot has no content of its own to
+    be told apart by), then its beliefs, so the decoder reads each in the same place for every
+    slot. The normalisation keeps the features of different frames apart from the first step,
+    so the decoder cannot learn to ignore them (without it the features of all frames collapse
+    to nearly one vector).
     """
 
     def __init__(self, cfg: NanoConfig) -> None:
         super().__init__()
         c1, c2, c3 = cfg.vision_channels
-        patch = cfg.image_size // 4 // cfg.grid
+        self.slots = cfg.visual_readout == "slots"
 
         def stage(c_in: int, c_out: int) -> list[nn.Module]:
             return [
@@ -46,15 +52,45 @@ class FrameEncoder(nn.Module):
                 nn.Conv2d(c_out, c_out, 3, padding=1), nn.GroupNorm(8, c_out), nn.GELU(),
             ]
 
-        self.net = nn.Sequential(
-            *stage(3 * cfg.input_frames, c1), *stage(c1, c2), nn.Conv2d(c2, c3, patch, stride=patch)
-        )
+        if self.slots:
+            k = cfg.visual_tokens
+            self.net = nn.Sequential(*stage(3 * cfg.input_frames, c1), *stage(c1, c2))
+            self.value = nn.Conv2d(c2, c3, 3, padding=1)
+            self.attend = nn.Conv2d(c2, k, 3, padding=1)
+            self.readout = nn.Parameter(torch.randn(k, c3, cfg.slot_beliefs) * c3**-0.5)
+            self.readout_bias = nn.Parameter(torch.zeros(k, cfg.slot_beliefs))
+            self.register_buffer("slot_ids", torch.eye(k)[None], persistent=False)
+            self._width = c3 + k + cfg.slot_beliefs
+        else:
+            patch = cfg.image_size // 4 // cfg.grid
+            self.net = nn.Sequential(
+                *stage(3 * cfg.input_frames, c1), *stage(c1, c2), nn.Conv2d(c2, c3, patch, stride=patch)
+            )
+            self.pos = nn.Parameter(torch.zeros(1, cfg.visual_tokens, c3))
+            self._width = c3
         self.norm = nn.BatchNorm1d(c3)
-        self.pos = nn.Parameter(torch.zeros(1, cfg.visual_tokens, c3))
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of one visual token as the projector receives it."""
+        return self._width
+
+    def parts(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """(tokens (B, K, feature_dim), slot belief logits (B, K, slot_beliefs) or None, feature map
+        (B, C, h, w)): what pre-training reads besides the tokens."""
+        feats = self.net(pixels * 2.0 - 1.0)
+        if not self.slots:
+            return self.norm(feats.flatten(2)).transpose(1, 2) + self.pos, None, feats
+        values = self.value(feats)  # (B, C, h, w)
+        weights = torch.softmax(self.attend(feats).flatten(2), dim=-1)  # (B, K, h*w)
+        pooled = weights @ values.flatten(2).transpose(1, 2)  # (B, K, C)
+        beliefs = torch.einsum("bkc,kcr->bkr", pooled, self.readout) + self.readout_bias
+        content = self.norm(pooled.transpose(1, 2)).transpose(1, 2)
+        ids = self.slot_ids.expand(pooled.shape[0], -1, -1).to(content.dtype)
+        return torch.cat([content, ids, torch.tanh(beliefs / 4.0)], dim=-1), beliefs, values
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        feats = self.net(pixels * 2.0 - 1.0)  # (B, C, g, g)
-        return self.norm(feats.flatten(2)).transpose(1, 2) + self.pos
+        return self.parts(pixels)[0]
 
 
 class Projector(nn.Module):
@@ -131,7 +167,7 @@ class NanoVLM(nn.Module):
         self.cfg = cfg
         self.video_pad_id = video_pad_id
         self.vision = FrameEncoder(cfg)
-        self.projector = Projector(cfg.vision_channels[-1], cfg.d_model)
+        self.projector = Projector(self.vision.feature_dim, cfg.d_model)
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)

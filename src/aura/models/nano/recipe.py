@@ -25,6 +25,7 @@ from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
 from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
 from aura.models.nano.config import NanoConfig
 from aura.models.nano.exposure import with_corrupted_histories
+from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.pixels import resize_frames
 from aura.models.nano.tokenizer import train_tokenizer
@@ -45,14 +46,15 @@ class RecipeConfig(BaseModel):
     seconds: tuple[int, int] = (60, 240)
     render_heights: tuple[int, ...] = (72, 96, 128, 160)
     vocab_size: int = Field(768, ge=64)
-    model: NanoConfig = Field(default_factory=lambda: NanoConfig(vocab_size=768, d_model=192, n_heads=4))
+    model: NanoConfig = Field(default_factory=lambda: NanoConfig(
+        vocab_size=768, d_model=192, n_heads=4, context_frames=1, visual_readout="slots"))
     window_chunks: int = Field(8, ge=1, description="N: nano reads 8 chunks better than the paper's 30 (docs/nano.md)")
     float_chunks: int = Field(4, ge=1, description="N': chunks evicted at once")
     history_groups: int = 10
     loss: LossVariant = "balanced"
     vision_epochs: int = Field(10, ge=0, description="stage 0 (frame-encoder pre-training) epochs; 0 skips it")
     vision_lr: float = 3e-3
-    vision_event_weight: float = Field(0.0, ge=0.0, description="stage 0 also learns what happens in each chunk "
+    vision_event_weight: float = Field(1.0, ge=0.0, description="stage 0 also learns what happens in each chunk "
                                        "(chunk_events) with this weight; 0: not (docs/nano.md)")
     freeze_vision: bool = Field(True, description="keep the pre-trained frame encoder frozen in the text stages")
     look_epochs: int = Field(3, ge=0, description="stage 1 (look: per-chunk questions) epochs; 0 skips it")
@@ -65,6 +67,9 @@ class RecipeConfig(BaseModel):
     lr: float = 1.5e-3
     warmup_steps: int = 40
     weight_decay: float = 0.05
+    hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 2, balanced loss: per-token "
+                                             "weight of the silent turns at event chunks (hard negatives, "
+                                             "models/nano/hard_negatives.py) instead of 1/N_silent")
     corrupt_share: float = Field(0.0, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
                                  "holds one false report (models/nano/exposure.py; not with the plain loss, "
                                  "which would learn the reports)")
@@ -172,7 +177,11 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     corrupt_share = cfg.corrupt_share if cfg.loss != "plain" else 0.0  # plain CE would learn the false reports
 
     def merge(which: int, name: str) -> Path:
-        rows = [row for seed in seeds for _, row in iter_jsonl(files[seed][which])]
+        if which == 0:  # stream samples: their silent turns at event chunks are hard negatives
+            rows = [mark_hard_silences(row, event_chunks(_recipe_stream(seed, cfg)[0].scene))
+                    for seed in seeds for _, row in iter_jsonl(files[seed][which])]
+        else:
+            rows = [row for seed in seeds for _, row in iter_jsonl(files[seed][which])]
         if which == 0 and corrupt_share:
             rows = with_corrupted_histories(rows, corrupt_share, np.random.default_rng([cfg.seed, 7]))
         order = np.random.default_rng([cfg.seed, which, 5]).permutation(len(rows))
@@ -286,6 +295,7 @@ def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stag
         "optim": {"lr": cfg.look_lr if look else cfg.lr, "weight_decay": cfg.weight_decay,
                   "warmup_steps": cfg.warmup_steps, "min_lr_ratio": 0.05, "betas": [0.9, 0.95]},
         "train": {"output_dir": str(out / ("look" if look else "train")), "loss": cfg.loss,
+                  "hard_silent_weight": None if look else cfg.hard_silent_weight,
                   "epochs": cfg.look_epochs if look else cfg.epochs, "max_steps": None if look else cfg.max_steps,
                   "global_batch_size": cfg.look_batch_size if look else cfg.global_batch_size,
                   "micro_batch_size": cfg.look_batch_size if look else cfg.micro_batch_size,

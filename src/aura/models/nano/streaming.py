@@ -80,8 +80,7 @@ class NanoStreamingModel(StreamingModel):
 
     # ------------------------------------------------------------------ encoding
     def _grid(self, part: dict) -> tuple[int, int, int]:
-        g = self.model.cfg.grid
-        return (1, g, g)
+        return self.model.cfg.token_grid
 
     def encode(self, messages: list[Message]) -> list[EncodedMessage]:
         """Per-message encodings of rendered messages (the same ones training uses)."""

@@ -79,7 +79,7 @@ def nano_preprocess(nano: NanoVLM) -> Any:
     cfg = nano.cfg
 
     def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
-        return encoder_pixels(frames, cfg).numpy()[None], (1, cfg.grid, cfg.grid)
+        return encoder_pixels(frames, cfg).numpy()[None], cfg.token_grid
 
     return preprocess
 

@@ -10,6 +10,12 @@ shows and how many objects the chunk's last frame shows. The mean matters: a dec
 attends evenly over a chunk's tokens reads exactly that mean, so "is there a red triangle" is
 one linear read-out away from the start of the language stages. The heads are thrown
 away; the encoder (with its position embedding) starts the language stages.
+
+With the ``slots`` read-out the count, presence and event labels are not learnt by throw-away
+heads but by the encoder's own per-slot beliefs (the red-triangle slot says whether each frame
+shows a red triangle and whether one appeared or vanished in the chunk; the scene slot says how
+many objects there are and what kinds of event happened), which stay in the visual tokens, so
+the decoder reads each answer from one slot. Only the cell read-out is thrown away.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aura.models.nano.config import NanoConfig
+from aura.models.nano.config import N_PAIRS, NanoConfig
 from aura.models.nano.model import FrameEncoder
 from aura.world.physics import simulate
 from aura.world.scene import Scene
@@ -32,7 +38,6 @@ from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
 N_CELL_CLASSES = 1 + len(COLOURS) * len(SHAPES)
 """Per grid cell: empty, or one colour-shape pair."""
 
-N_PAIRS = N_CELL_CLASSES - 1
 EVENT_KINDS = ("appear", "disappear", "colour")
 N_EVENT_LABELS = 2 * N_PAIRS + len(EVENT_KINDS)
 """Per chunk: which pairs newly show, which pairs stop showing, and which kinds of event happen."""
@@ -114,27 +119,41 @@ def chunk_events(scene: Scene, frames_per_chunk: int = 2, context_frames: int = 
 
 
 class VisionHeads(nn.Module):
-    """Linear read-outs used only in pre-training: per-token cell classes; from the mean token the
-    object count, per-frame presence and the chunk's events."""
+    """Read-outs used only in pre-training: per-cell classes (from the tokens, or with slots from
+    the feature map pooled to the label grid); the object count, per-frame presence and the
+    chunk's events from the mean token (grid) or from the slots' own beliefs (slots)."""
 
     def __init__(self, cfg: NanoConfig) -> None:
         super().__init__()
         c = cfg.vision_channels[-1]
         self.frames = cfg.frames_per_chunk
-        self.cells = nn.Linear(c, cfg.frames_per_chunk * N_CELL_CLASSES)
-        self.count = nn.Linear(c, MAX_OBJECTS + 1)
         self.inputs = cfg.input_frames
-        self.presence = nn.Linear(c, cfg.input_frames * (N_CELL_CLASSES - 1))
-        self.events = nn.Linear(c, N_EVENT_LABELS)
+        self.grid = cfg.grid
+        self.slots = cfg.visual_readout == "slots"
+        self.cells = nn.Linear(c, cfg.frames_per_chunk * N_CELL_CLASSES)
+        if not self.slots:
+            self.count = nn.Linear(c, MAX_OBJECTS + 1)
+            self.presence = nn.Linear(c, cfg.input_frames * N_PAIRS)
+            self.events = nn.Linear(c, N_EVENT_LABELS)
 
-    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Cell logits (B, F, T, 13), count logits (B, 6), presence logits (B, F_in, 12) and
-        event logits (B, 27)."""
-        b, t, _ = feats.shape
-        cells = self.cells(feats).view(b, t, self.frames, N_CELL_CLASSES).transpose(1, 2)  # (B, F, T, C)
-        mean = feats.mean(dim=1)
-        presence = self.presence(mean).view(b, self.inputs, N_CELL_CLASSES - 1)
-        return cells, self.count(mean), presence, self.events(mean)
+    def forward(self, tokens: torch.Tensor, beliefs: torch.Tensor | None,
+                feature_map: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Cell logits (B, F, grid*grid, 13), count logits (B, 6), presence logits (B, F_in, 12) and
+        event logits (B, 27), from ``FrameEncoder.parts``."""
+        if beliefs is None:
+            b, t, _ = tokens.shape
+            cells = self.cells(tokens).view(b, t, self.frames, N_CELL_CLASSES).transpose(1, 2)
+            mean = tokens.mean(dim=1)
+            presence = self.presence(mean).view(b, self.inputs, N_PAIRS)
+            return cells, self.count(mean), presence, self.events(mean)
+        pooled = F.adaptive_avg_pool2d(feature_map, self.grid).flatten(2).transpose(1, 2)  # (B, g*g, C)
+        b, t, _ = pooled.shape
+        cells = self.cells(pooled).view(b, t, self.frames, N_CELL_CLASSES).transpose(1, 2)
+        pairs, scene = beliefs[:, :N_PAIRS], beliefs[:, N_PAIRS]
+        f = self.inputs
+        presence = pairs[:, :, :f].transpose(1, 2)
+        events = torch.cat([pairs[:, :, f], pairs[:, :, f + 1], scene[:, MAX_OBJECTS + 1 : MAX_OBJECTS + 4]], dim=1)
+        return cells, scene[:, : MAX_OBJECTS + 1], presence, events
 
 
 @dataclass
@@ -205,7 +224,7 @@ def pretrain_vision(
         for idx in np.array_split(rng.permutation(n), max(1, n // batch_size)):
             if step >= steps:
                 break
-            cells, count, presence, events = heads(encoder(pixels(train.frames[idx])))
+            cells, count, presence, events = heads(*encoder.parts(pixels(train.frames[idx])))
             loss = F.cross_entropy(cells.reshape(-1, N_CELL_CLASSES), torch.from_numpy(train.cells[idx]).reshape(-1))
             loss = loss + F.cross_entropy(count, torch.from_numpy(train.counts[idx]))
             loss = loss + F.binary_cross_entropy_with_logits(presence, torch.from_numpy(train.presence[idx])) * 12
@@ -233,7 +252,7 @@ def evaluate_vision(encoder: FrameEncoder, heads: VisionHeads, data: VisionData,
     right_events = kinds_true = kinds_found = kinds_on = 0
     with torch.inference_mode():
         for idx in np.array_split(np.arange(len(data.counts)), max(1, len(data.counts) // 256)):
-            cells, count, presence, events = heads(encoder(pixels(data.frames[idx])))
+            cells, count, presence, events = heads(*encoder.parts(pixels(data.frames[idx])))
             exact = ((presence > 0).float() == torch.from_numpy(data.presence[idx])).all(dim=-1)
             right_presence += int(exact.sum())
             want_events = torch.from_numpy(data.events[idx]) > 0.5
