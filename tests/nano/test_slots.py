@@ -29,10 +29,9 @@ def test_slot_tokens_are_one_per_pair_plus_the_scene_and_carry_their_beliefs() -
     pixels = torch.rand(3, 3 * CFG.input_frames, 32, 32)
     tokens, beliefs, feature_map = encoder.parts(pixels)
     assert CFG.visual_tokens == N_PAIRS + 1 == 13 and CFG.token_grid == (1, 1, 13)
-    assert tokens.shape == (3, 13, 16 + 13 + CFG.slot_beliefs) and encoder.feature_dim == tokens.shape[-1]
+    assert tokens.shape == (3, 13, 16 + CFG.slot_beliefs) and encoder.feature_dim == tokens.shape[-1]
     assert beliefs is not None and beliefs.shape == (3, 13, CFG.slot_beliefs)
-    assert torch.equal(tokens[..., 16:29], torch.eye(13).expand(3, -1, -1))  # which slot each token is
-    assert torch.allclose(tokens[..., 29:], torch.tanh(beliefs / 4.0))
+    assert torch.allclose(tokens[..., 16:], torch.tanh(beliefs / 4.0))
     assert feature_map.shape == (3, 16, 8, 8)
     # different chunks give different tokens (nothing is constant by construction)
     assert (tokens[0] - tokens[1]).abs().max() > 1e-3
@@ -47,7 +46,7 @@ def test_pretraining_reads_each_label_from_its_slot() -> None:
     f_in = CFG.input_frames
     beliefs = (100.0 * torch.arange(13)[:, None] + torch.arange(CFG.slot_beliefs)[None, :])[None]
     feature_map = torch.zeros(1, 16, 8, 8)
-    cells, count, presence, events = heads(torch.zeros(1, 13, 29 + CFG.slot_beliefs), beliefs, feature_map)
+    cells, count, presence, events = heads(torch.zeros(1, 13, 16 + CFG.slot_beliefs), beliefs, feature_map)
     assert cells.shape == (1, CFG.frames_per_chunk, 4, 13)
     assert events.shape == (1, N_EVENT_LABELS) and presence.shape == (1, f_in, N_PAIRS)
     for k in range(N_PAIRS):

@@ -33,10 +33,9 @@ class FrameEncoder(nn.Module):
     patchifying convolution turns the 1/4-resolution map into the ``grid x grid`` token grid.
     With ``slots``, every slot (one per colour-shape pair, one for the scene) pools the
     1/4-resolution map with its own spatial attention, and a per-slot linear read-out of the
-    pooled features gives its beliefs (``NanoConfig.slot_beliefs``). A slot token is its pooled
-    features, then which slot it is (one-hot: an absent pair's slot has no content of its own to
-    be told apart by), then its beliefs, so the decoder reads each in the same place for every
-    slot. The normalisation keeps the features of different frames apart from the first step,
+    pooled features gives its beliefs (``NanoConfig.slot_beliefs``), appended to the token so the
+    decoder reads them in the same place for every slot (slots are told apart by their place in
+    the chunk; ``pos`` is trained only by the grid read-out). The normalisation keeps the features of different frames apart from the first step,
     so the decoder cannot learn to ignore them (without it the features of all frames collapse
     to nearly one vector).
     """
@@ -59,16 +58,15 @@ class FrameEncoder(nn.Module):
             self.attend = nn.Conv2d(c2, k, 3, padding=1)
             self.readout = nn.Parameter(torch.randn(k, c3, cfg.slot_beliefs) * c3**-0.5)
             self.readout_bias = nn.Parameter(torch.zeros(k, cfg.slot_beliefs))
-            self.register_buffer("slot_ids", torch.eye(k)[None], persistent=False)
-            self._width = c3 + k + cfg.slot_beliefs
+            self._width = c3 + cfg.slot_beliefs
         else:
             patch = cfg.image_size // 4 // cfg.grid
             self.net = nn.Sequential(
                 *stage(3 * cfg.input_frames, c1), *stage(c1, c2), nn.Conv2d(c2, c3, patch, stride=patch)
             )
-            self.pos = nn.Parameter(torch.zeros(1, cfg.visual_tokens, c3))
             self._width = c3
         self.norm = nn.BatchNorm1d(c3)
+        self.pos = nn.Parameter(torch.zeros(1, cfg.visual_tokens, c3))
 
     @property
     def feature_dim(self) -> int:
@@ -85,9 +83,8 @@ class FrameEncoder(nn.Module):
         weights = torch.softmax(self.attend(feats).flatten(2), dim=-1)  # (B, K, h*w)
         pooled = weights @ values.flatten(2).transpose(1, 2)  # (B, K, C)
         beliefs = torch.einsum("bkc,kcr->bkr", pooled, self.readout) + self.readout_bias
-        content = self.norm(pooled.transpose(1, 2)).transpose(1, 2)
-        ids = self.slot_ids.expand(pooled.shape[0], -1, -1).to(content.dtype)
-        return torch.cat([content, ids, torch.tanh(beliefs / 4.0)], dim=-1), beliefs, values
+        tokens = self.norm(pooled.transpose(1, 2)).transpose(1, 2) + self.pos
+        return torch.cat([tokens, torch.tanh(beliefs / 4.0)], dim=-1), beliefs, values
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.parts(pixels)[0]
