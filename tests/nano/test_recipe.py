@@ -199,6 +199,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
                                                 "--loss", "plain", "--output-dir", "x"]))
     assert cfg.model.visual_readout == "grid" and cfg.model.context_frames == 1 and cfg.vision_event_weight == 1.0
     assert cfg.corrupt_share == 0.3 and cfg.loss == "plain"
+    assert default.hard_silent_weight is None
+    hard = nano_recipe_config(parser.parse_args(["train", "nano", "--hard-silent-weight", "1", "--output-dir", "x"]))
+    assert hard.hard_silent_weight == 1.0 and hard.model_copy(update={"hard_silent_weight": None}) == default
     assert cfg.model.model_copy(update={"visual_readout": "slots"}) == default.model  # nothing else changes
     grid = nano_recipe_config(parser.parse_args(["train", "nano", "--grid-tokens", "--output-dir", "x"]))
     assert (grid.model.visual_readout, grid.model.context_frames, grid.vision_event_weight) == ("grid", 0, 0.0)

@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--corrupt-share", type=float, metavar="P",
                       help="nano: share of stage-2 samples with one false report in their history "
                       "(exposure-bias experiment, docs/nano.md; default 0)")
+    nano.add_argument("--hard-silent-weight", type=float, metavar="W",
+                      help="nano: stage-2 weight of the silent turns at event chunks (hard negatives) instead "
+                      "of 1/N_silent (experiment, docs/nano.md; default: unset)")
     tokens = nano.add_mutually_exclusive_group()
     tokens.add_argument("--grid-tokens", action="store_true",
                         help="nano: the earlier recipe: 16 grid tokens per chunk from the chunk's own two frames, "
@@ -102,7 +105,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
     update: dict[str, object] = {"out_dir": args.output_dir or "runs/nano"}
     for flag, key in (("streams", "train_streams"), ("float_chunks", "float_chunks"), ("loss", "loss"),
                       ("max_steps", "max_steps"), ("look_epochs", "look_epochs"),
-                      ("data_dir", "data_dir"), ("corrupt_share", "corrupt_share")):
+                      ("data_dir", "data_dir"), ("corrupt_share", "corrupt_share"),
+                      ("hard_silent_weight", "hard_silent_weight")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "grid_tokens", False) or getattr(args, "see_events", False):

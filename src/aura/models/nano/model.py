@@ -35,9 +35,9 @@ class FrameEncoder(nn.Module):
     1/4-resolution map with its own spatial attention, and a per-slot linear read-out of the
     pooled features gives its beliefs (``NanoConfig.slot_beliefs``), appended to the token so the
     decoder reads them in the same place for every slot (slots are told apart by their place in
-    the chunk; ``pos`` is trained only by the grid read-out). The normalisation keeps the features of different frames apart from the first step,
-    so the decoder cannot learn to ignore them (without it the features of all frames collapse
-    to nearly one vector).
+    the chunk; ``pos`` is trained only by the grid read-out). The normalisation keeps the
+    features of different frames apart from the first step, so the decoder cannot learn to
+    ignore them (without it the features of all frames collapse to nearly one vector).
     """
 
     def __init__(self, cfg: NanoConfig) -> None:
