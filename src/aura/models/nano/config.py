@@ -67,7 +67,7 @@ class NanoConfig(BaseModel):
     @property
     def token_grid(self) -> tuple[int, int, int]:
         """The (t, h, w) grid the chat format sizes a chunk's placeholders by."""
-        return (1, 1, N_PAIRS + 1) if self.visual_readout == "slots" else (1, self.grid, self.grid)
+        return (1, 1, self.visual_tokens) if self.visual_readout == "slots" else (1, self.grid, self.grid)
 
     @property
     def slot_beliefs(self) -> int:

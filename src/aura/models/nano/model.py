@@ -58,20 +58,18 @@ class FrameEncoder(nn.Module):
             self.attend = nn.Conv2d(c2, k, 3, padding=1)
             self.readout = nn.Parameter(torch.randn(k, c3, cfg.slot_beliefs) * c3**-0.5)
             self.readout_bias = nn.Parameter(torch.zeros(k, cfg.slot_beliefs))
-            self._width = c3 + cfg.slot_beliefs
         else:
             patch = cfg.image_size // 4 // cfg.grid
             self.net = nn.Sequential(
                 *stage(3 * cfg.input_frames, c1), *stage(c1, c2), nn.Conv2d(c2, c3, patch, stride=patch)
             )
-            self._width = c3
         self.norm = nn.BatchNorm1d(c3)
         self.pos = nn.Parameter(torch.zeros(1, cfg.visual_tokens, c3))
 
     @property
     def feature_dim(self) -> int:
         """Width of one visual token as the projector receives it."""
-        return self._width
+        return self.pos.shape[-1] + (self.readout.shape[-1] if self.slots else 0)
 
     def parts(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """(tokens (B, K, feature_dim), slot belief logits (B, K, slot_beliefs) or None, feature map

@@ -35,7 +35,7 @@ from aura.world.physics import simulate
 from aura.world.scene import Scene
 from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
 
-N_CELL_CLASSES = 1 + len(COLOURS) * len(SHAPES)
+N_CELL_CLASSES = 1 + N_PAIRS
 """Per grid cell: empty, or one colour-shape pair."""
 
 EVENT_KINDS = ("appear", "disappear", "colour")
