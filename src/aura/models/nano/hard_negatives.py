@@ -14,21 +14,13 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from aura.stream.messages import is_silent
+from aura.stream.messages import is_silent, video_parts
 from aura.world.scene import Scene
 
 
 def event_chunks(scene: Scene) -> set[int]:
     """The chunks that first show an event of ``scene`` (the chunk of its first sampling instant)."""
     return {math.floor(e.sample_time) for e in scene.events}
-
-
-def _chunk_of(message: dict[str, Any]) -> int | None:
-    content = message.get("content")
-    if not isinstance(content, list):
-        return None
-    chunks = [p.get("chunk") for p in content if isinstance(p, dict) and p.get("type") == "video"]
-    return int(chunks[-1]) if chunks and chunks[-1] is not None else None
 
 
 def mark_hard_silences(sample: dict[str, Any], events: Iterable[int]) -> dict[str, Any]:
@@ -39,7 +31,8 @@ def mark_hard_silences(sample: dict[str, Any], events: Iterable[int]) -> dict[st
     current: int | None = None
     for i, m in enumerate(messages):
         if m.get("role") == "user":
-            current = _chunk_of(m)
+            parts = video_parts(m)
+            current = int(parts[-1]["chunk"]) if parts and parts[-1].get("chunk") is not None else None
         elif m.get("role") == "assistant" and i < len(messages) - 1 and is_silent(m) and current in chunks:
             m["hard"] = True
     return {**sample, "messages": messages}
