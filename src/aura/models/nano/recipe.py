@@ -177,11 +177,13 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     corrupt_share = cfg.corrupt_share if cfg.loss != "plain" else 0.0  # plain CE would learn the false reports
 
     def merge(which: int, name: str) -> Path:
-        if which == 0:  # stream samples: their silent turns at event chunks are hard negatives
-            rows = [mark_hard_silences(row, event_chunks(_recipe_stream(seed, cfg)[0].scene))
-                    for seed in seeds for _, row in iter_jsonl(files[seed][which])]
-        else:
-            rows = [row for seed in seeds for _, row in iter_jsonl(files[seed][which])]
+        rows = []
+        for seed in seeds:
+            stream_rows = [row for _, row in iter_jsonl(files[seed][which])]
+            if which == 0:  # stream samples: their silent turns at event chunks are hard negatives
+                events = event_chunks(_recipe_stream(seed, cfg)[0].scene)
+                stream_rows = [mark_hard_silences(row, events) for row in stream_rows]
+            rows += stream_rows
         if which == 0 and corrupt_share:
             rows = with_corrupted_histories(rows, corrupt_share, np.random.default_rng([cfg.seed, 7]))
         order = np.random.default_rng([cfg.seed, which, 5]).permutation(len(rows))
