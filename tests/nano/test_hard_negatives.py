@@ -6,9 +6,10 @@ import copy
 import json
 import math
 
-from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences
-from aura.stream import unroll
+from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences, silent_anchors
+from aura.stream import ContextConfig, StreamContext, unroll
 from aura.stream.messages import is_silent
+from aura.stream.timeline import timeline_events
 from aura.world import make_stream
 
 
@@ -40,3 +41,28 @@ def test_marks_exactly_the_silent_turns_at_event_chunks() -> None:
     assert marked_total > 0
     # a quiet stream has nothing to mark
     assert all("hard" not in m for s in samples for m in mark_hard_silences(s, set())["messages"])
+
+
+def test_silent_anchors_are_the_inference_context_at_each_silent_event_chunk() -> None:
+    config = ContextConfig(window_chunks=8, float_chunks=4, history_groups=10)
+    stream = make_stream(7, duration=150.0, config=config)
+    timeline = stream.to_timeline(video="v.mp4")
+    events = event_chunks(stream.scene)
+    anchors = {a["anchor_chunk"]: a for a in silent_anchors(timeline, config, events)}
+    replied = {math.floor(r.time + 1e-9) for r in timeline.responses}
+    assert set(anchors) == {k for k in events if k not in replied and k < math.ceil(stream.scene.duration)}
+    assert anchors, "a 150-s stream has silent event chunks"
+    # replay the stream as inference does: at every anchor chunk the rendered context is the sample's
+    ctx = StreamContext(config)
+    seen = 0
+    for event, _ in timeline_events(timeline, config):
+        if type(event).__name__ == "Silence" and ctx.window[-1].chunk.index in anchors:
+            sample = anchors[ctx.window[-1].chunk.index]
+            assert [{k: v for k, v in m.items() if k != "hard"} for m in sample["messages"][:-1]] == ctx.messages()
+            assert sample["messages"][-1] == {"role": "assistant", "content": "<|silent|>", "hard": True}
+            assert all(bool(m.get("hard")) == (is_silent(m) and _chunk(prev) in events)
+                       for prev, m in zip(sample["messages"], sample["messages"][1:], strict=False)
+                       if m["role"] == "assistant" and prev["role"] == "user")
+            seen += 1
+        ctx.feed(event)
+    assert seen == len(anchors)

@@ -167,6 +167,33 @@ def test_stream_samples_mark_hard_negatives(tmp_path: Path) -> None:
                                                             for m in row["messages"]]}, events) for row in rows)
 
 
+def test_stage2_adds_silent_anchors_and_watch_samples_with_the_system_prompt(tmp_path: Path) -> None:
+    """With silent anchors and a watch share, stage 2 holds the plain samples plus one anchor per
+    silent event chunk and the stage-1 watch samples (all of them at share 1) behind the system prompt."""
+    from aura.models.nano.hard_negatives import event_chunks, silent_anchors
+    from aura.models.nano.recipe import _recipe_stream
+
+    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0})
+    seeds = split_seeds("train", 1)
+    plain, looks = build_world_samples(base, seeds, tmp_path / "data", progress=False)
+    cfg = base.model_copy(update={"silent_anchors": True, "stream_watch_share": 1.0})
+    mixed, _ = build_world_samples(cfg, seeds, tmp_path / "data", progress=False)
+    assert mixed != plain
+    rows = [json.loads(line) for line in mixed.read_text().splitlines()]
+    n_plain = len(plain.read_text().splitlines())
+    stream = _recipe_stream(seeds[0], cfg)[0]
+    anchors = list(silent_anchors(stream.to_timeline(video=f"world-{seeds[0]}.mp4"), cfg.context(),
+                                  event_chunks(stream.scene)))
+    watch = [json.loads(line) for line in looks.read_text().splitlines() if json.loads(line)["kind"] == "watch"]
+    assert anchors and watch
+    assert len(rows) == n_plain + len(anchors) + len(watch)
+    ids = {row["id"] for row in rows}
+    assert {a["id"] for a in anchors} <= ids and {w["id"] for w in watch} <= ids
+    system = cfg.context().system_prompt
+    assert all(row["messages"][0] == {"role": "system", "content": system} for row in rows)
+    assert sum(1 for row in rows if row["messages"][-1].get("hard")) == len(anchors)
+
+
 def test_frames_to_pixels_matches_the_streaming_layout() -> None:
     from aura.models.nano.pixels import chunk_pixels
 

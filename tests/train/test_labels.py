@@ -109,6 +109,26 @@ def test_silent_turns_marked_hard_are_hard_negatives(fmt) -> None:
     assert np.allclose(weights[hard.kinds == TokenKind.SILENT], 1.0 / len(silent))
 
 
+def test_a_hard_negative_may_be_the_target_but_a_plain_silence_may_not(fmt) -> None:
+    sample = next(s for s in demo_samples()
+                  if sum(m["role"] == "assistant" and m["content"] == SILENT_TOKEN for m in s["messages"]) >= 1)
+    i = max(j for j, m in enumerate(sample["messages"]) if m["role"] == "assistant" and m["content"] == SILENT_TOKEN)
+    cut = sample["messages"][: i + 1]
+    with pytest.raises(SampleError, match="anchored at replies"):
+        encode_sample({**sample, "messages": cut}, fmt, _grid)
+    anchor = {**sample, "messages": [*cut[:-1], {**cut[-1], "hard": True}]}
+    enc = encode_sample(anchor, fmt, _grid)
+    n_silent = sum(m["role"] == "assistant" and m["content"] == SILENT_TOKEN for m in cut)
+    assert enc.n_silent == n_silent
+    assert not (enc.kinds == TokenKind.TARGET).any()
+    assert int((enc.kinds == TokenKind.HARD_SILENT).sum()) == 2  # the anchor's <|silent|> and end of turn
+    assert list(enc.kinds[enc.kinds != 0][-2:]) == [TokenKind.HARD_SILENT] * 2  # the last supervised span
+    _, weights = enc.targets("balanced", hard_weight=1.0)
+    assert np.allclose(weights[enc.kinds == TokenKind.HARD_SILENT], 1.0)
+    _, weights = enc.targets("balanced")
+    assert np.allclose(weights[enc.kinds == TokenKind.HARD_SILENT], 1.0 / n_silent)
+
+
 def test_bad_samples_give_one_line_errors(fmt) -> None:
     sample = demo_samples()[3]
     with pytest.raises(SampleError, match="no assistant turn"):

@@ -4,7 +4,10 @@ A sample's ``messages`` are encoded one message at a time by the backend's ``Cha
 (``aura.models.hf.chat``); the sequence is the concatenation. Each assistant message's
 supervised span (its content plus the end-of-turn token) gets a ``TokenKind``:
 
-- the last message is the target (``TARGET``) and must be a non-silent assistant reply;
+- the last message is the target (``TARGET``) and must be a non-silent assistant reply, except
+  that a hard negative may be the target (a *silent anchor*: ``<|silent|>`` with ``"hard": true``,
+  kind ``HARD_SILENT``), so the decision to stay silent is also trained in the exact context
+  inference renders at that chunk;
 - every assistant message whose content is exactly ``<|silent|>`` is ``SILENT``, or
   ``HARD_SILENT`` when the message says ``"hard": true`` (a hard negative: something happened in
   its chunk that no question asked about; the loss can weigh these up);
@@ -72,7 +75,8 @@ def _sample_name(sample: dict[str, Any]) -> str:
 
 
 def check_messages(sample: dict[str, Any]) -> list[dict[str, Any]]:
-    """The sample's messages, after checking the last one is a non-silent assistant reply.
+    """The sample's messages, after checking the last one is a non-silent assistant reply (or a
+    silent anchor: ``<|silent|>`` marked ``"hard": true``).
 
     Raises ``SampleError`` (one line, naming the sample) otherwise.
     """
@@ -88,7 +92,10 @@ def check_messages(sample: dict[str, Any]) -> list[dict[str, Any]]:
     if last.get("role") != "assistant":
         raise SampleError(f"sample {name}: the last message (the target) is a {last.get('role')!r} turn, not assistant")
     if is_silent(last):
-        raise SampleError(f"sample {name}: the target (last message) is <|silent|>; samples are anchored at replies")
+        if last.get("hard") is True:
+            return messages  # a silent anchor (a hard negative as the target)
+        raise SampleError(f"sample {name}: the target (last message) is <|silent|>; samples are anchored at "
+                          "replies (or at hard negatives marked \"hard\": true)")
     if not isinstance(last.get("content"), str) or not last["content"].strip():
         raise SampleError(f"sample {name}: the target (last message) is empty")
     return messages
@@ -120,7 +127,7 @@ def encode_sample(
     for i, (msg, enc) in enumerate(zip(messages, encoded, strict=True)):
         kinds = np.zeros(len(enc.input_ids), dtype=np.int64)
         if enc.supervised is not None:
-            if i == last:
+            if i == last and not is_silent(msg):
                 kind = TokenKind.TARGET
                 target_len = enc.supervised[1] - enc.supervised[0]
                 if max_length is not None and target_len > max_length:

@@ -6,15 +6,25 @@ and no pending question asks about it: the model sees an event and must still sa
 Under the balanced loss each silent turn weighs 1/N_silent, so these few decisions are drowned
 by the easy ones. ``mark_hard_silences`` flags them (``"hard": true``, read by
 ``aura.train.labels``) so the loss can weigh them up (``train.hard_silent_weight``).
+
+Samples are anchored at replies, so a silent turn is only ever trained in the middle of some
+later reply's context; after a window eviction that is not the context inference rendered at its
+chunk. ``silent_anchors`` adds one sample per hard negative, anchored there: the context exactly
+as inference renders it at that chunk, and ``<|silent|>`` as the (hard) target.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from aura.errors import StreamError, TimelineError
+from aura.stream.config import SILENT_TOKEN, ContextConfig
+from aura.stream.context import StreamContext
+from aura.stream.events import Silence
 from aura.stream.messages import is_silent, video_parts
+from aura.stream.timeline import Timeline, timeline_events
 from aura.world.scene import Scene
 
 
@@ -36,3 +46,26 @@ def mark_hard_silences(sample: dict[str, Any], events: Iterable[int]) -> dict[st
         elif m.get("role") == "assistant" and i < len(messages) - 1 and is_silent(m) and current in chunks:
             m["hard"] = True
     return {**sample, "messages": messages}
+
+
+def silent_anchors(timeline: Timeline, config: ContextConfig, events: Iterable[int]) -> Iterator[dict[str, Any]]:
+    """One sample per silent chunk of ``timeline`` that is in ``events``: the context inference
+    renders at that chunk (as ``aura.stream.unroll`` builds it) and a ``<|silent|>`` target
+    marked ``"hard": true``; the other silent turns at ``events`` chunks are marked as well.
+
+    Raises ``TimelineError`` (naming the video) if the timeline does not fit the stream rules.
+    """
+    chunks = set(events)
+    ctx = StreamContext(config)
+    for event, _ in timeline_events(timeline, config):
+        if isinstance(event, Silence) and ctx.window and ctx.window[-1].chunk.index in chunks:
+            k = ctx.window[-1].chunk.index
+            messages = [*ctx.messages(), {"role": "assistant", "content": SILENT_TOKEN, "hard": True}]
+            sample = {"id": f"{timeline.video_id}#silent{k}", "video_id": timeline.video_id,
+                      "video": timeline.video, "anchor_chunk": k, "anchor_time": event.time,
+                      "messages": messages}
+            yield mark_hard_silences(sample, chunks)
+        try:
+            ctx.feed(event)
+        except StreamError as exc:
+            raise TimelineError(f"{timeline.video_id}: {exc}") from None

@@ -25,7 +25,7 @@ from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
 from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
 from aura.models.nano.config import NanoConfig
 from aura.models.nano.exposure import with_corrupted_histories
-from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences
+from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences, silent_anchors
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.pixels import resize_frames
 from aura.models.nano.tokenizer import train_tokenizer
@@ -70,6 +70,10 @@ class RecipeConfig(BaseModel):
     hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 2, balanced loss: per-token "
                                              "weight of the silent turns at event chunks (hard negatives, "
                                              "models/nano/hard_negatives.py) instead of 1/N_silent")
+    silent_anchors: bool = Field(False, description="stage 2 also trains one sample anchored at every hard "
+                                 "negative (models/nano/hard_negatives.py)")
+    stream_watch_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
+                                      "trained in stage 2, with the system prompt")
     corrupt_share: float = Field(0.0, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
                                  "holds one false report (models/nano/exposure.py; not with the plain loss, "
                                  "which would learn the reports)")
@@ -175,15 +179,29 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     bar.close()
 
     corrupt_share = cfg.corrupt_share if cfg.loss != "plain" else 0.0  # plain CE would learn the false reports
+    rng = np.random.default_rng([cfg.seed, 17])
+    system = cfg.context().system_prompt
+
+    def stage2_rows(seed: int) -> list[dict[str, Any]]:
+        """A stream's stage-2 rows: its samples (silent turns at event chunks marked hard), its
+        silent anchors, and a share of its watch samples given the system prompt."""
+        stream = _recipe_stream(seed, cfg)[0]
+        events = event_chunks(stream.scene)
+        rows = [mark_hard_silences(row, events) for _, row in iter_jsonl(files[seed][0])]
+        if cfg.silent_anchors:
+            timeline = stream.to_timeline(video=f"world-{seed}.mp4")
+            rows += list(silent_anchors(timeline, cfg.context(), events))
+        if cfg.stream_watch_share:
+            for _, row in iter_jsonl(files[seed][1]):
+                if row.get("kind") == "watch" and rng.random() < cfg.stream_watch_share:
+                    messages = [{"role": "system", "content": system}, *row["messages"]]
+                    rows.append(mark_hard_silences({**row, "messages": messages}, events))
+        return rows
 
     def merge(which: int, name: str) -> Path:
         rows = []
         for seed in seeds:
-            stream_rows = [row for _, row in iter_jsonl(files[seed][which])]
-            if which == 0:  # stream samples: their silent turns at event chunks are hard negatives
-                events = event_chunks(_recipe_stream(seed, cfg)[0].scene)
-                stream_rows = [mark_hard_silences(row, events) for row in stream_rows]
-            rows += stream_rows
+            rows += stage2_rows(seed) if which == 0 else [row for _, row in iter_jsonl(files[seed][1])]
         if which == 0 and corrupt_share:
             rows = with_corrupted_histories(rows, corrupt_share, np.random.default_rng([cfg.seed, 7]))
         order = np.random.default_rng([cfg.seed, which, 5]).permutation(len(rows))
@@ -192,7 +210,9 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
         return merged
 
     corrupt = f".c{round(corrupt_share * 100)}" if corrupt_share else ""
-    return merge(0, f"samples{context_tag(cfg)}{corrupt}.jsonl"), merge(1, "look.jsonl")
+    extra = (".sa" if cfg.silent_anchors else "") + (f".w{round(cfg.stream_watch_share * 100)}"
+                                                      if cfg.stream_watch_share else "")
+    return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, "look.jsonl")
 
 
 def sample_texts(path: Path) -> Iterator[str]:
