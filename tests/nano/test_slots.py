@@ -4,6 +4,7 @@ carrying the encoder's beliefs, laid out the way stage 0 trains them."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from aura.models.nano import NanoConfig, NanoVLM
@@ -81,3 +82,38 @@ def test_slot_encoder_learns_which_pair_a_frame_shows() -> None:
                                 pixels=frames_to_pixels, progress=False)
     assert report.presence_accuracy > 0.8
     assert report.count_accuracy > 0.9
+
+
+def test_slot_words_put_each_pair_words_into_its_slot(tmp_path) -> None:
+    """With ``slot_words`` the pair slots' tokens are the plain ones plus the gain times their colour and
+    shape word embeddings (the scene slot is unchanged); the ids survive a checkpoint round trip."""
+    from pydantic import ValidationError
+
+    from aura.models.nano.checkpoint import load_checkpoint, save_checkpoint
+    from aura.models.nano.tokenizer import slot_word_ids, train_tokenizer
+    from aura.world.vocab import COLOURS, SHAPES
+
+    texts = [f"Is there a {c} {s}? Yes, there is a {c} {s}." for c in COLOURS for s in SHAPES] * 20
+    tok = train_tokenizer(texts, vocab_size=400)
+    ids = slot_word_ids(tok)
+    assert len(ids) == N_PAIRS and ids[1] == (tok.encode(" red")[0], tok.encode(" square")[0])
+    cfg = CFG.model_copy(update={"vocab_size": len(tok), "slot_words": ids})
+    torch.manual_seed(0)
+    plain = NanoVLM(CFG.model_copy(update={"vocab_size": len(tok)}), video_pad_id=3).eval()
+    worded = NanoVLM(cfg, video_pad_id=3).eval()
+    worded.load_state_dict(plain.state_dict(), strict=False)
+    pixels = torch.rand(2, 3 * CFG.input_frames, 32, 32)
+    with torch.no_grad():
+        diff = (worded.encode_chunks(pixels) - plain.encode_chunks(pixels)).view(2, 13, -1)
+        want = worded.embed.weight[torch.tensor(ids)].sum(1) * worded.slot_word_gain
+    assert torch.allclose(diff[:, :N_PAIRS], want.expand(2, -1, -1), atol=1e-5)
+    assert torch.equal(diff[:, N_PAIRS], torch.zeros_like(diff[:, N_PAIRS]))
+    save_checkpoint(tmp_path / "ck", worded, tok)
+    loaded, _ = load_checkpoint(tmp_path / "ck")
+    assert loaded.cfg.slot_words == ids
+    with torch.no_grad():
+        assert torch.allclose(loaded.encode_chunks(pixels), worded.encode_chunks(pixels), atol=1e-5)
+    with pytest.raises(ValidationError, match="slot_words"):
+        NanoConfig(vocab_size=64, slot_words=ids[:3])
+    with pytest.raises(ValueError, match="one"):
+        slot_word_ids(train_tokenizer(["hello world"] * 5, vocab_size=280))

@@ -25,7 +25,9 @@ class NanoConfig(BaseModel):
     ``slots``, one token per colour-shape pair of the world and one for the whole scene, each
     pooled from the feature map by its own learned attention and carrying the encoder's own
     beliefs about it (``slot_beliefs`` numbers: presence per input frame, appeared, vanished; for
-    the scene slot the object count and the kinds of event).
+    the scene slot the object count and the kinds of event). With ``slot_words`` each pair slot's
+    token also carries the decoder's own embeddings of its colour and shape words: "Is there a
+    blue square?" can find the blue-square slot by content even when that slot sees nothing.
     """
 
     @model_validator(mode="after")
@@ -36,6 +38,11 @@ class NanoConfig(BaseModel):
             raise ValueError(f"context_frames {self.context_frames} > frames_per_chunk {self.frames_per_chunk}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError(f"d_model {self.d_model} must split into {self.n_heads} heads of even size")
+        if self.slot_words is not None:
+            if self.visual_readout != "slots":
+                raise ValueError("slot_words needs visual_readout 'slots'")
+            if len(self.slot_words) != N_PAIRS or any(not 0 <= i < self.vocab_size for w in self.slot_words for i in w):
+                raise ValueError(f"slot_words must give {N_PAIRS} (colour, shape) token-id pairs within the vocabulary")
         return self
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,6 +54,9 @@ class NanoConfig(BaseModel):
     vision_channels: tuple[int, int, int] = (32, 64, 128)
     grid: int = Field(4, ge=1, description="side of the visual token grid (with slots: of the stage-0 cell labels)")
     visual_readout: Literal["grid", "slots"] = "grid"
+    slot_words: tuple[tuple[int, int], ...] | None = Field(
+        None, description="with slots: the token ids of each pair slot's colour and shape words (pair order "
+        "colour-major); their embeddings are added to the slot's token, so question words find their slot")
     d_model: int = Field(256, ge=16)
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)

@@ -23,6 +23,8 @@ from torch import nn
 from aura.models.nano.config import NanoConfig
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+SLOT_WORD_GAIN = 32.0
+"""Initial gain of the slot-word embeddings added to the pair slots' tokens (``NanoConfig.slot_words``)."""
 
 
 class FrameEncoder(nn.Module):
@@ -169,6 +171,13 @@ class NanoVLM(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.embed.weight  # tied, as in GPT-2 / nanoGPT
         self.apply(self._init)
+        if cfg.slot_words is not None:
+            self.register_buffer("slot_word_ids", torch.tensor(cfg.slot_words, dtype=torch.long), persistent=False)
+            # visual tokens leave the projector ~100x the norm of a word embedding; the gain starts the
+            # words at a comparable scale and is learnt
+            self.slot_word_gain = nn.Parameter(torch.tensor(SLOT_WORD_GAIN))
+        else:
+            self.slot_word_ids = None
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -181,7 +190,11 @@ class NanoVLM(nn.Module):
 
     def encode_chunks(self, pixels: torch.Tensor) -> torch.Tensor:
         """Visual token embeddings (n_chunks * visual_tokens, d_model) of chunks' pixels (n, F*3, S, S)."""
-        return self.projector(self.vision(pixels)).reshape(-1, self.cfg.d_model)
+        tokens = self.projector(self.vision(pixels))
+        if self.slot_word_ids is not None:
+            words = self.embed(self.slot_word_ids).sum(dim=1) * self.slot_word_gain  # (pairs, d)
+            tokens = torch.cat([tokens[:, : words.shape[0]] + words, tokens[:, words.shape[0] :]], dim=1)
+        return tokens.reshape(-1, self.cfg.d_model)
 
     def embed_inputs(
         self, input_ids: torch.Tensor, pixels: torch.Tensor | None, visual: torch.Tensor | None = None

@@ -28,7 +28,7 @@ from aura.models.nano.exposure import with_corrupted_histories
 from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences, silent_anchors
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.pixels import resize_frames
-from aura.models.nano.tokenizer import train_tokenizer
+from aura.models.nano.tokenizer import slot_word_ids, train_tokenizer
 from aura.stream import ContextConfig, unroll
 from aura.train.loss import LossVariant
 
@@ -70,6 +70,8 @@ class RecipeConfig(BaseModel):
     hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 2, balanced loss: per-token "
                                              "weight of the silent turns at event chunks (hard negatives, "
                                              "models/nano/hard_negatives.py) instead of 1/N_silent")
+    slot_words: bool = Field(False, description="add each pair slot's colour and shape word embeddings to its "
+                             "token (NanoConfig.slot_words; slots only)")
     silent_anchors: bool = Field(False, description="stage 2 also trains one sample anchored at every hard "
                                  "negative (models/nano/hard_negatives.py)")
     stream_watch_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
@@ -353,6 +355,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         tok.backend_tokenizer.save(str(tok_dir / "tokenizer.json"))
     tok = load_tokenizer(tok_dir)
     model_cfg = cfg.model.model_copy(update={"vocab_size": len(tok)})
+    if cfg.slot_words:
+        model_cfg = model_cfg.model_copy(update={"slot_words": slot_word_ids(tok)})
     torch.manual_seed(cfg.seed)
     nano = NanoVLM(model_cfg, tok.convert_tokens_to_ids("<|video_pad|>"))
     log.info("aura-nano: %.2fM parameters", nano.num_parameters() / 1e6)

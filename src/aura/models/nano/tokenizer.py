@@ -51,3 +51,20 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedT
     )
     fast.chat_template = CHAT_TEMPLATE
     return fast
+
+
+def slot_word_ids(tokenizer: PreTrainedTokenizerFast) -> tuple[tuple[int, int], ...]:
+    """The (colour, shape) token ids of every colour-shape pair of the world, colour-major (the
+    pair slots' order), each word as it appears inside a sentence (`` red``, `` square``).
+
+    Raises ``ValueError`` if a word is not one token (the tokenizer was not trained on the world).
+    """
+    from aura.world.vocab import COLOURS, SHAPES
+
+    def one(word: str) -> int:
+        ids = tokenizer.encode(" " + word, add_special_tokens=False)
+        if len(ids) != 1:
+            raise ValueError(f"the tokenizer splits {word!r} into {len(ids)} tokens; slot words need one")
+        return int(ids[0])
+
+    return tuple((one(c), one(s)) for c in COLOURS for s in SHAPES)
