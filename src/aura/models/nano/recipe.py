@@ -27,6 +27,7 @@ from aura.models.nano.config import NanoConfig
 from aura.models.nano.exposure import with_corrupted_histories
 from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences, silent_anchors
 from aura.models.nano.model import NanoVLM
+from aura.models.nano.paraphrase import paraphrase_sample
 from aura.models.nano.pixels import resize_frames
 from aura.models.nano.tokenizer import slot_word_ids, train_tokenizer
 from aura.stream import ContextConfig, unroll
@@ -76,6 +77,8 @@ class RecipeConfig(BaseModel):
                                  "negative (models/nano/hard_negatives.py)")
     stream_watch_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
                                       "trained in stage 2, with the system prompt")
+    paraphrase_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the training phrasings reworded "
+                                    "in stages 1 and 2 (models/nano/paraphrase.py; never a held-out phrasing)")
     corrupt_share: float = Field(0.0, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
                                  "holds one false report (models/nano/exposure.py; not with the plain loss, "
                                  "which would learn the reports)")
@@ -198,12 +201,13 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
                 if row.get("kind") == "watch" and rng.random() < cfg.stream_watch_share:
                     messages = [{"role": "system", "content": system}, *row["messages"]]
                     rows.append(mark_hard_silences({**row, "messages": messages}, events))
-        return rows
+        return [paraphrase_sample(row, rng, cfg.paraphrase_share) for row in rows]
 
     def merge(which: int, name: str) -> Path:
         rows = []
         for seed in seeds:
-            rows += stage2_rows(seed) if which == 0 else [row for _, row in iter_jsonl(files[seed][1])]
+            rows += stage2_rows(seed) if which == 0 else [paraphrase_sample(row, rng, cfg.paraphrase_share)
+                                                          for _, row in iter_jsonl(files[seed][1])]
         if which == 0 and corrupt_share:
             rows = with_corrupted_histories(rows, corrupt_share, np.random.default_rng([cfg.seed, 7]))
         order = np.random.default_rng([cfg.seed, which, 5]).permutation(len(rows))
@@ -214,6 +218,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     corrupt = f".c{round(corrupt_share * 100)}" if corrupt_share else ""
     extra = (".sa" if cfg.silent_anchors else "") + (f".w{round(cfg.stream_watch_share * 100)}"
                                                       if cfg.stream_watch_share else "")
+    extra += f".p{round(cfg.paraphrase_share * 100)}" if cfg.paraphrase_share else ""
     return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, "look.jsonl")
 
 
