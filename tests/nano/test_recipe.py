@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 
+from aura.errors import ConfigError
 from aura.models.nano import NanoConfig
 from aura.models.nano.recipe import (
     RecipeConfig,
@@ -233,5 +235,17 @@ def test_train_nano_flags_name_the_experiments() -> None:
     grid = nano_recipe_config(parser.parse_args(["train", "nano", "--grid-tokens", "--output-dir", "x"]))
     assert (grid.model.visual_readout, grid.model.context_frames, grid.vision_event_weight) == ("grid", 0, 0.0)
     assert grid.model.model_copy(update={"visual_readout": "slots", "context_frames": 1}) == default.model
+    assert grid.slot_words is False  # grid tokens have no slots to name
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "nano", "--grid-tokens", "--see-events"])
+    new = nano_recipe_config(parser.parse_args(["train", "nano", "--no-silent-anchors", "--slot-words",
+                                                "--stream-watch-share", "0.2", "--paraphrase-share", "0.1",
+                                                "--output-dir", "x"]))
+    assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)
+    off = nano_recipe_config(parser.parse_args(["train", "nano", "--silent-anchors", "--no-slot-words",
+                                                "--output-dir", "x"]))
+    assert (off.silent_anchors, off.slot_words) == (True, False)
+    with pytest.raises(ConfigError, match="paraphrase_share"):
+        nano_recipe_config(parser.parse_args(["train", "nano", "--paraphrase-share", "2", "--output-dir", "x"]))
+    with pytest.raises(ValidationError, match="slot_words needs"):
+        RecipeConfig(slot_words=True, model=grid.model)

@@ -42,6 +42,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--hard-silent-weight", type=float, metavar="W",
                       help="nano: stage-2 weight of the silent turns at event chunks (hard negatives) instead "
                       "of 1/N_silent (experiment, docs/nano.md; default: unset)")
+    nano.add_argument("--silent-anchors", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano: stage 2 also trains a sample anchored at every hard negative (docs/nano.md)")
+    nano.add_argument("--slot-words", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano: each pair slot's token carries its colour and shape word embeddings (docs/nano.md)")
+    nano.add_argument("--stream-watch-share", type=float, metavar="S",
+                      help="nano: share of the stage-1 watch samples also trained in stage 2 (docs/nano.md)")
+    nano.add_argument("--paraphrase-share", type=float, metavar="S",
+                      help="nano: share of training questions reworded with training-only rewordings (docs/nano.md)")
     tokens = nano.add_mutually_exclusive_group()
     tokens.add_argument("--grid-tokens", action="store_true",
                         help="nano: the earlier recipe: 16 grid tokens per chunk from the chunk's own two frames, "
@@ -106,7 +114,9 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
     for flag, key in (("streams", "train_streams"), ("float_chunks", "float_chunks"), ("loss", "loss"),
                       ("max_steps", "max_steps"), ("look_epochs", "look_epochs"),
                       ("data_dir", "data_dir"), ("corrupt_share", "corrupt_share"),
-                      ("hard_silent_weight", "hard_silent_weight")):
+                      ("hard_silent_weight", "hard_silent_weight"), ("silent_anchors", "silent_anchors"),
+                      ("slot_words", "slot_words"), ("stream_watch_share", "stream_watch_share"),
+                      ("paraphrase_share", "paraphrase_share")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "grid_tokens", False) or getattr(args, "see_events", False):
@@ -114,6 +124,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
         grid = {"visual_readout": "grid", "context_frames": int(events)}
         update["model"] = RecipeConfig().model.model_copy(update=grid).model_dump()
         update["vision_event_weight"] = float(events)
+        update["slot_words"] = False  # slot words name slots; grid tokens have none
     try:
         return RecipeConfig.model_validate(update)
     except ValidationError as exc:

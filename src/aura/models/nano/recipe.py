@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
 from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
@@ -88,6 +88,12 @@ class RecipeConfig(BaseModel):
     seed: int = 0
     save_every: int = 50
     workers: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _slot_words_need_slots(self) -> RecipeConfig:
+        if self.slot_words and self.model.visual_readout != "slots":
+            raise ValueError("slot_words needs the slots visual read-out")
+        return self
 
     def context(self) -> ContextConfig:
         """The stream context the samples are unrolled with (and the model is served with)."""
