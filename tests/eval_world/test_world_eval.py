@@ -63,6 +63,7 @@ def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list, render
                 assert m[phrasing][key] == 100.0, (phrasing, key)
         assert m[phrasing]["proactive_early"] == 0.0
     assert m["all"]["silence"] == 100.0 and m["all"]["mean_delay_chunks"] == 0.0
+    assert m["all"]["silence_at_events"] == 100.0 and c["event_free_chunks"] > 10
     assert summary["meets_target"] == {k: True for k in TARGETS}
     assert summary["unclaimed_replies"] == 0 and summary["scored"] == 6
     rows = [r for _, r in iter_jsonl(tmp_path / RESULTS)]
@@ -104,7 +105,7 @@ def test_silent_model_has_no_recall_and_full_silence(tmp_path: Path, rendered: P
 
 def test_random_talker_breaks_silence(tmp_path: Path, rendered: Path) -> None:
     m = run(tmp_path, RandomTalker, "random", videos=rendered)["metrics"]["all"]
-    assert 30.0 < m["silence"] < 70.0
+    assert 30.0 < m["silence"] < 70.0 and 20.0 < m["silence_at_events"] < 80.0
     assert m["multi_precision"] < 20.0 and m["realtime_accuracy"] < 50.0
 
 
@@ -184,6 +185,11 @@ def test_windows_and_attribution_at_their_edges() -> None:
     assert rec["m"]["events"] == 2 and rec["m"]["hits"] == 1 and rec["m"]["reports"] == 2  # 43 is a false report
     # due: 3-5, 10-12, 15-17, 20-22, 30-32, 40-42; chunk 4 is due (tolerance), 43 is not
     assert s["free_chunks"] == 50 - 18 and s["free_silent"] == 50 - 18 - 1
+    assert s["event_free_chunks"] is None  # the row lists no scene events
+    # events at 15.6 (owed: due), 25.5 and 43.2 (free; the model spoke at 43), 49.9 (free, silent)
+    events = [{"time": t, "kind": "appear"} for t in (15.6, 25.5, 43.2, 49.9)]
+    s = score_stream({**row(said, 50, questions, owed), "events": events})
+    assert (s["event_free_chunks"], s["event_free_silent"]) == (3, 2)
     said[12] = "A red circle."  # before the evidence chunk (15): early, and the on-time one still counts
     rec = {r["id"]: r for r in score_stream(row(said, 50, questions, owed))["questions"]}
     assert rec["p"]["early"] and rec["p"]["on_time"]

@@ -184,6 +184,8 @@ def run_stream(model: StreamingModel, stream: WorldStream, video: str | Path, *,
         "duration": stream.scene.duration, "video": str(video), "wall_s": round(clock() - started, 3),
         "questions": [q.model_dump(mode="json") for q in stream.questions],
         "owed": [r.model_dump(mode="json") for r in stream.responses],
+        "events": [{"time": e.sample_time, "kind": e.kind, "colour": e.colour, "shape": e.shape}
+                   for e in stream.scene.events],
         "steps": steps,
     }
 
@@ -338,6 +340,7 @@ ROWS = [
     ("multi_precision", "multi-response precision"),
     ("ack_rate", "proactive/multi acknowledged in their chunk"),
     ("silence", "silent where nothing is due"),
+    ("silence_at_events", "silent where nothing is due but something happens"),
 ]
 
 

@@ -23,6 +23,9 @@ claims are *unclaimed*: false alarms.
   unclaimed replies while a multi question is open, each given to the latest one asked);
 - silence: of the chunks where nothing is owed (not an owed reply's chunk nor within
   ``tolerance`` chunks after one), the share where the model was silent;
+- silence at events: the same, over the free chunks that first show an event of the scene (an
+  object appears, disappears or changes colour) that no open question asks about: the hard part
+  of silence, measured when the row lists the scene's ``events`` (``[{"time": t, ...}]``);
 - acknowledgement: proactive/multi questions with any reply in their own chunk.
 """
 
@@ -148,11 +151,15 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
         k = chunk_of(float(r["time"]))
         due.update(range(k, k + tolerance + 1))
     free = [k for k in range(n) if k not in due]
+    events = row.get("events")
+    event_free = sorted({chunk_of(float(e["time"])) for e in events} & set(free)) if events is not None else None
     return {
         "questions": records,
         "chunks": n,
         "free_chunks": len(free),
         "free_silent": sum(1 for k in free if k not in said),
+        "event_free_chunks": None if event_free is None else len(event_free),
+        "event_free_silent": None if event_free is None else sum(1 for k in event_free if k not in said),
         "replies": len(said),
         "unclaimed": len(unclaimed),
     }
@@ -192,6 +199,7 @@ def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, 
         "multi_precision": _pct(hits, reports),
         "ack_rate": _pct(sum(r["acked"] for r in pro + mul), len(pro + mul)),
         "silence": None,
+        "silence_at_events": None,
         "mean_delay_chunks": sum(delays) / len(delays) if delays else None,
         "counts": {"realtime": len(rt), "backward": len(bw), "proactive_with_target": len(with_t),
                    "proactive_without_target": len(without), "multi": len(mul), "multi_events": events,
@@ -201,6 +209,11 @@ def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, 
         free = sum(s["free_chunks"] for s in scored)
         out["silence"] = _pct(sum(s["free_silent"] for s in scored), free)
         out["counts"]["free_chunks"] = free
+        with_events = [s for s in scored if s.get("event_free_chunks") is not None]
+        if with_events:
+            event_free = sum(s["event_free_chunks"] for s in with_events)
+            out["silence_at_events"] = _pct(sum(s["event_free_silent"] for s in with_events), event_free)
+            out["counts"]["event_free_chunks"] = event_free
         kinds: dict[str, list[bool]] = {}
         for r in rt + bw:
             kinds.setdefault(f"{r['type']}:{r['kind']}", []).append(r["correct"])
