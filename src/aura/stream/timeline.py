@@ -115,21 +115,41 @@ def timeline_events(timeline: Timeline, config: ContextConfig) -> Iterator[tuple
             yield AssistantResponse(r.text, end, r.question_id), r
 
 
-def unroll(timeline: Timeline, config: ContextConfig | None = None) -> Iterator[Sample]:
-    """One sample per non-silent response, anchored at that response's chunk, in time order.
+def replay(
+    timeline: Timeline, config: ContextConfig | None = None
+) -> Iterator[tuple[StreamContext, Event, TimelineResponse | None]]:
+    """The timeline's events in order, each with the ``StreamContext`` just *before* it is fed
+    (the context inference renders at that moment); the event is fed when the next one is asked for.
 
     Raises ``TimelineError`` (naming the video) if the timeline does not fit the stream rules.
     """
     config = config or ContextConfig()
     ctx = StreamContext(config)
-    qtypes = {q.id: q.type for q in timeline.questions}
     for event, response in timeline_events(timeline, config):
+        yield ctx, event, response
+        try:
+            ctx.feed(event)
+        except StreamError as exc:
+            raise TimelineError(f"{timeline.video_id}: {exc}") from None
+
+
+def unroll(timeline: Timeline, config: ContextConfig | None = None) -> Iterator[Sample]:
+    """One sample per non-silent response, anchored at that response's chunk, in time order.
+
+    Raises ``TimelineError`` (naming the video) if the timeline does not fit the stream rules.
+    """
+    qtypes = {q.id: q.type for q in timeline.questions}
+    pending: Sample | None = None  # yielded once its response has been fed (and so checked)
+    for ctx, event, response in replay(timeline, config):
+        if pending is not None:
+            yield pending
+            pending = None
         if response is not None:
             assert isinstance(event, AssistantResponse)
             chunk = ctx.window[-1].chunk if ctx.window else None
             messages = [*ctx.messages(), assistant_message(event.text.strip())]
             anchor = chunk.index if chunk is not None else 0
-            sample = Sample(
+            pending = Sample(
                 id=f"{timeline.video_id}#{anchor}",
                 video_id=timeline.video_id,
                 video=timeline.video,
@@ -141,9 +161,5 @@ def unroll(timeline: Timeline, config: ContextConfig | None = None) -> Iterator[
                 evidence_time=response.evidence_time,
                 messages=messages,
             )
-        try:
-            ctx.feed(event)
-        except StreamError as exc:
-            raise TimelineError(f"{timeline.video_id}: {exc}") from None
-        if response is not None:
-            yield sample
+    if pending is not None:
+        yield pending

@@ -19,12 +19,10 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from aura.errors import StreamError, TimelineError
 from aura.stream.config import SILENT_TOKEN, ContextConfig
-from aura.stream.context import StreamContext
 from aura.stream.events import Silence
 from aura.stream.messages import is_silent, video_parts
-from aura.stream.timeline import Timeline, timeline_events
+from aura.stream.timeline import Timeline, replay
 from aura.world.scene import Scene
 
 
@@ -56,8 +54,7 @@ def silent_anchors(timeline: Timeline, config: ContextConfig, events: Iterable[i
     Raises ``TimelineError`` (naming the video) if the timeline does not fit the stream rules.
     """
     chunks = set(events)
-    ctx = StreamContext(config)
-    for event, _ in timeline_events(timeline, config):
+    for ctx, event, _ in replay(timeline, config):
         if isinstance(event, Silence) and ctx.window and ctx.window[-1].chunk.index in chunks:
             k = ctx.window[-1].chunk.index
             messages = [*ctx.messages(), {"role": "assistant", "content": SILENT_TOKEN, "hard": True}]
@@ -65,7 +62,3 @@ def silent_anchors(timeline: Timeline, config: ContextConfig, events: Iterable[i
                       "video": timeline.video, "anchor_chunk": k, "anchor_time": event.time,
                       "messages": messages}
             yield mark_hard_silences(sample, chunks)
-        try:
-            ctx.feed(event)
-        except StreamError as exc:
-            raise TimelineError(f"{timeline.video_id}: {exc}") from None
