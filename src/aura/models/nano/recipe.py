@@ -367,7 +367,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     tok = load_tokenizer(tok_dir)
     model_cfg = cfg.model.model_copy(update={"vocab_size": len(tok)})
     if cfg.slot_words:
-        model_cfg = model_cfg.model_copy(update={"slot_words": slot_word_ids(tok)})
+        model_cfg = NanoConfig.model_validate({**model_cfg.model_dump(), "slot_words": slot_word_ids(tok)})
     torch.manual_seed(cfg.seed)
     nano = NanoVLM(model_cfg, tok.convert_tokens_to_ids("<|video_pad|>"))
     log.info("aura-nano: %.2fM parameters", nano.num_parameters() / 1e6)
