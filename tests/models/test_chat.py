@@ -114,3 +114,22 @@ def test_missing_silent_token_is_a_clear_error(tmp_path):
     tok = AutoTokenizer.from_pretrained(str(tmp_path))
     with pytest.raises(ChatFormatError, match="silent"):
         ChatFormat.from_tokenizer(tok, "qwen3_vl")
+
+
+def test_text_first_puts_a_user_question_before_its_chunk_and_changes_nothing_else(tiny_tokenizer):
+    """``text_first`` renders a user turn's text before its video, whatever the parts' order;
+    assistant turns and text-only turns encode exactly as without it."""
+    plain = ChatFormat.from_tokenizer(tiny_tokenizer, "plain", merge_size=1)
+    first = ChatFormat.from_tokenizer(tiny_tokenizer, "plain", merge_size=1, text_first=True)
+    video = {"type": "video", "chunk": 0, "start": 0.0, "end": 1.0}
+    user = {"role": "user", "content": [video, {"type": "text", "text": "Is there a red circle?"}]}
+    grid1 = lambda p: (1, 1, 3)  # noqa: E731
+    a = tiny_tokenizer.decode(plain.encode_message(user, grid1).input_ids)
+    b = tiny_tokenizer.decode(first.encode_message(user, grid1).input_ids)
+    assert a.index("<|vision_start|>") < a.index("circle") and b.index("circle") < b.index("<|vision_start|>")
+    assert sorted(first.encode_message(user, grid1).input_ids) == sorted(plain.encode_message(user, grid1).input_ids)
+    enc = first.encode_message(user, grid1)
+    assert enc.video_chunks == [0] and enc.input_ids.count(first.video_pad_id) == 3
+    for m in ({"role": "assistant", "content": "The circle is red."}, {"role": "user", "content": "hi"},
+              {"role": "user", "content": [video]}):
+        assert first.encode_message(m, grid1).input_ids == plain.encode_message(m, grid1).input_ids

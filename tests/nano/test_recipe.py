@@ -231,10 +231,12 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert default.hard_silent_weight is None
     hard = nano_recipe_config(parser.parse_args(["train", "nano", "--hard-silent-weight", "1", "--output-dir", "x"]))
     assert hard.hard_silent_weight == 1.0 and hard.model_copy(update={"hard_silent_weight": None}) == default
-    assert cfg.model.model_copy(update={"visual_readout": "slots"}) == default.model  # nothing else changes
+    assert cfg.model.model_copy(update={"visual_readout": "slots", "slot_embed": True}) == default.model  # nothing else
+    assert default.model.slot_embed and default.model.question_first and not cfg.model.slot_embed
     grid = nano_recipe_config(parser.parse_args(["train", "nano", "--grid-tokens", "--output-dir", "x"]))
     assert (grid.model.visual_readout, grid.model.context_frames, grid.vision_event_weight) == ("grid", 0, 0.0)
-    assert grid.model.model_copy(update={"visual_readout": "slots", "context_frames": 1}) == default.model
+    assert grid.model.model_copy(update={"visual_readout": "slots", "context_frames": 1, "slot_embed": True}) == \
+        default.model
     assert grid.slot_words is False  # grid tokens have no slots to name
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "nano", "--grid-tokens", "--see-events"])
@@ -249,3 +251,12 @@ def test_train_nano_flags_name_the_experiments() -> None:
         nano_recipe_config(parser.parse_args(["train", "nano", "--paraphrase-share", "2", "--output-dir", "x"]))
     with pytest.raises(ValidationError, match="slot_words needs"):
         RecipeConfig(slot_words=True, model=grid.model)
+    read = nano_recipe_config(parser.parse_args(["train", "nano", "--question-first", "--slot-embed",
+                                                 "--output-dir", "x"]))
+    assert read.model.question_first and read.model.slot_embed
+    assert read.model == default.model  # the recipe's defaults
+    unread = nano_recipe_config(parser.parse_args(["train", "nano", "--no-question-first", "--no-slot-embed",
+                                                   "--output-dir", "x"]))
+    assert not unread.model.question_first and not unread.model.slot_embed
+    with pytest.raises(ConfigError, match="slot_embed"):
+        nano_recipe_config(parser.parse_args(["train", "nano", "--grid-tokens", "--slot-embed", "--output-dir", "x"]))

@@ -21,11 +21,14 @@ CORPUS = [
 ] * 20
 
 
-def tiny_model(seed: int = 0, context_frames: int = 0, readout: str = "grid") -> tuple[NanoVLM, object]:
+def tiny_model(seed: int = 0, context_frames: int = 0, readout: str = "grid",
+               question_first: bool = False) -> tuple[NanoVLM, object]:
     torch.manual_seed(seed)
     tok = train_tokenizer(CORPUS, vocab_size=300)
+    slots = readout == "slots"
     cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
-                     n_layers=2, n_heads=2, context_frames=context_frames, visual_readout=readout)
+                     n_layers=2, n_heads=2, context_frames=context_frames, visual_readout=readout,
+                     slot_embed=slots and question_first, question_first=question_first)
     return NanoVLM(cfg, tok.convert_tokens_to_ids("<|video_pad|>")), tok
 
 
@@ -38,12 +41,14 @@ def chunk(k: int) -> VideoChunk:
     return VideoChunk(k, float(k), float(k + 1), frames(k))
 
 
-@pytest.mark.parametrize(("context_frames", "readout"), [(0, "grid"), (1, "grid"), (1, "slots")])
-def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: str) -> None:
+@pytest.mark.parametrize(("context_frames", "readout", "question_first"),
+                         [(0, "grid", False), (1, "grid", False), (1, "slots", False), (1, "slots", True)])
+def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: str, question_first: bool) -> None:
     """Cached steps equal a from-scratch forward whose pixels come the training way (context frames
     prepended to the chunk's frames), so streaming sees exactly what training saw; with either
-    visual read-out (4 grid tokens or 13 slots per chunk)."""
-    model, tok = tiny_model(context_frames=context_frames, readout=readout)
+    visual read-out (4 grid tokens or 13 slots per chunk), and with the question rendered before
+    the chunk (slot embeddings on)."""
+    model, tok = tiny_model(context_frames=context_frames, readout=readout, question_first=question_first)
     nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
                               max_new_tokens=4)
     rebuilds = 0
@@ -59,6 +64,9 @@ def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: s
         ids, _ = concat(encoded)
         ids += nano.format.generation_prompt()
         pad = tok.convert_tokens_to_ids("<|video_pad|>")
+        if question:  # the question sits where the format puts it: before the chunk's pads or after them
+            text = tok.decode(encoded[-1].input_ids)
+            assert (text.index("circle?") < text.index("<|vision_start|>")) == question_first
         assert ids.count(pad) == model.cfg.visual_tokens * sum(len(e.video_chunks) for e in encoded)
         with torch.inference_mode():
             reference, _ = model(torch.tensor([ids]), torch.stack([pixels[c] for e in encoded for c in e.video_chunks]))

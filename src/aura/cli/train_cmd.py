@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: stage 2 also trains a sample anchored at every hard negative (docs/nano.md)")
     nano.add_argument("--slot-words", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: each pair slot's token carries its colour and shape word embeddings (docs/nano.md)")
+    nano.add_argument("--question-first", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano: render each question before its chunk's visual tokens (docs/nano.md)")
+    nano.add_argument("--slot-embed", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano: each slot token gets a learnt identity and a belief embedding (docs/nano.md)")
     nano.add_argument("--stream-watch-share", type=float, metavar="S",
                       help="nano: share of the stage-1 watch samples also trained in stage 2 (docs/nano.md)")
     nano.add_argument("--paraphrase-share", type=float, metavar="S",
@@ -121,10 +125,15 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
             update[key] = getattr(args, flag)
     if getattr(args, "grid_tokens", False) or getattr(args, "see_events", False):
         events = bool(getattr(args, "see_events", False))
-        grid = {"visual_readout": "grid", "context_frames": int(events)}
+        grid = {"visual_readout": "grid", "context_frames": int(events), "slot_embed": False}
         update["model"] = RecipeConfig().model.model_copy(update=grid).model_dump()
         update["vision_event_weight"] = float(events)
         update["slot_words"] = False  # slot words name slots; grid tokens have none
+    model_flags = {key: getattr(args, key) for key in ("question_first", "slot_embed")
+                   if getattr(args, key, None) is not None}
+    if model_flags:
+        base = update.get("model") or RecipeConfig().model.model_dump()
+        update["model"] = {**base, **model_flags}  # type: ignore[dict-item]
     try:
         return RecipeConfig.model_validate(update)
     except ValidationError as exc:

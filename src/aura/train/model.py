@@ -118,7 +118,7 @@ def load_nano_for_training(cfg: ModelConfig) -> Loaded:
     except CheckpointError as exc:
         raise ConfigError(str(exc)) from None
     ncfg = model.cfg
-    chat_format = ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1)
+    chat_format = ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1, text_first=ncfg.question_first)
     grid = ncfg.token_grid
 
     def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:

@@ -68,6 +68,7 @@ class ChatFormat:
         merge_size: int = 2,
         temporal_patch_size: int = 2,
         fps: float = 2.0,
+        text_first: bool = False,
     ) -> None:
         if style not in ("qwen3_vl", "qwen2_5_vl", "plain"):
             raise ChatFormatError(f"unknown chat style {style!r} (expected qwen3_vl, qwen2_5_vl or plain)")
@@ -76,6 +77,7 @@ class ChatFormat:
         self.merge_size = merge_size
         self.temporal_patch_size = temporal_patch_size
         self.fps = fps
+        self.text_first = text_first
         self.ids = {tok: self._token_id(tok) for tok in (*_RESERVED, SILENT_TOKEN)}
         self.silent_token_id: int = self.ids[SILENT_TOKEN]
         self.end_of_turn_id: int = self.ids[IM_END]
@@ -93,9 +95,15 @@ class ChatFormat:
         *,
         temporal_patch_size: int = 2,
         fps: float = 2.0,
+        text_first: bool = False,
     ) -> ChatFormat:
-        """A format for ``tokenizer`` (which must know the Qwen special tokens and ``<|silent|>``)."""
-        return cls(tokenizer, style, merge_size, temporal_patch_size, fps)
+        """A format for ``tokenizer`` (which must know the Qwen special tokens and ``<|silent|>``).
+
+        ``text_first`` renders a user message's text (the question) before its video parts (the
+        chunk), whatever their order in the message: a model whose visual tokens then come after
+        the question can read them with the question in view (aura-nano's ``question_first``).
+        """
+        return cls(tokenizer, style, merge_size, temporal_patch_size, fps, text_first)
 
     # ------------------------------------------------------------------ helpers
     def _token_id(self, token: str) -> int:
@@ -150,6 +158,8 @@ class ChatFormat:
         if isinstance(content, str):
             body.append(self._check_text(content, role))
         elif isinstance(content, list):
+            if self.text_first and role == "user":
+                content = sorted(content, key=lambda part: not (isinstance(part, dict) and part.get("type") == "text"))
             for part in content:
                 kind = part.get("type") if isinstance(part, dict) else None
                 if kind == "text":

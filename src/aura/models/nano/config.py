@@ -28,6 +28,9 @@ class NanoConfig(BaseModel):
     the scene slot the object count and the kinds of event). With ``slot_words`` each pair slot's
     token also carries the decoder's own embeddings of its colour and shape words: "Is there a
     blue square?" can find the blue-square slot by content even when that slot sees nothing.
+    ``slot_embed`` adds a learnt identity per slot and a learnt embedding of its beliefs to its
+    token. ``question_first`` renders a user turn's question before its chunk (the chat format's
+    ``text_first``), so the chunk's visual tokens come after the question they are asked about.
     """
 
     @model_validator(mode="after")
@@ -38,6 +41,8 @@ class NanoConfig(BaseModel):
             raise ValueError(f"context_frames {self.context_frames} > frames_per_chunk {self.frames_per_chunk}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError(f"d_model {self.d_model} must split into {self.n_heads} heads of even size")
+        if self.slot_embed and self.visual_readout != "slots":
+            raise ValueError("slot_embed needs visual_readout 'slots'")
         if self.slot_words is not None:
             if self.visual_readout != "slots":
                 raise ValueError("slot_words needs visual_readout 'slots'")
@@ -57,6 +62,11 @@ class NanoConfig(BaseModel):
     slot_words: tuple[tuple[int, int], ...] | None = Field(
         None, description="with slots: the token ids of each pair slot's colour and shape words (pair order "
         "colour-major); their embeddings are added to the slot's token, so question words find their slot")
+    slot_embed: bool = Field(False, description="with slots: each token also gets a learnt embedding of its "
+                             "slot's beliefs and a learnt identity per slot, so the decoder finds a slot and reads "
+                             "what it believes without untangling them from the pooled features")
+    question_first: bool = Field(False, description="render each user turn's question before its chunk's visual "
+                                 "tokens, so the visual tokens are read with the question in view")
     d_model: int = Field(256, ge=16)
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)

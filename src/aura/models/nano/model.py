@@ -170,7 +170,14 @@ class NanoVLM(nn.Module):
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.embed.weight  # tied, as in GPT-2 / nanoGPT
+        if cfg.slot_embed:
+            self.belief_embed = nn.Linear(cfg.slot_beliefs, cfg.d_model)
+            self.slot_ids = nn.Parameter(torch.zeros(cfg.visual_tokens, cfg.d_model))
         self.apply(self._init)
+        if cfg.slot_embed:
+            # at the scale of the projector's output, so beliefs and identities are not drowned at the start
+            nn.init.normal_(self.belief_embed.weight, std=1.0)
+            nn.init.normal_(self.slot_ids, std=1.0)
         if cfg.slot_words is not None:
             self.register_buffer("slot_word_ids", torch.tensor(cfg.slot_words, dtype=torch.long), persistent=False)
             # visual tokens leave the projector ~100x the norm of a word embedding; the gain starts the
@@ -190,7 +197,10 @@ class NanoVLM(nn.Module):
 
     def encode_chunks(self, pixels: torch.Tensor) -> torch.Tensor:
         """Visual token embeddings (n_chunks * visual_tokens, d_model) of chunks' pixels (n, F*3, S, S)."""
-        tokens = self.projector(self.vision(pixels))
+        features = self.vision(pixels)
+        tokens = self.projector(features)
+        if self.cfg.slot_embed:
+            tokens = tokens + self.belief_embed(features[..., -self.cfg.slot_beliefs :]) + self.slot_ids
         if self.slot_word_ids is not None:
             words = self.embed(self.slot_word_ids).sum(dim=1) * self.slot_word_gain  # (pairs, d)
             tokens = torch.cat([tokens[:, : words.shape[0]] + words, tokens[:, words.shape[0] :]], dim=1)

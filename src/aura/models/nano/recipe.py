@@ -48,7 +48,8 @@ class RecipeConfig(BaseModel):
     render_heights: tuple[int, ...] = (72, 96, 128, 160)
     vocab_size: int = Field(768, ge=64)
     model: NanoConfig = Field(default_factory=lambda: NanoConfig(
-        vocab_size=768, d_model=192, n_heads=4, context_frames=1, visual_readout="slots"))
+        vocab_size=768, d_model=192, n_heads=4, context_frames=1, visual_readout="slots", slot_embed=True,
+        question_first=True))
     window_chunks: int = Field(8, ge=1, description="N: nano reads 8 chunks better than the paper's 30 (docs/nano.md)")
     float_chunks: int = Field(4, ge=1, description="N': chunks evicted at once")
     history_groups: int = 10
@@ -374,7 +375,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
 
     def run(stage: str, train: Path) -> NanoVLM:
         wrapper = NanoForTraining(nano)
-        loaded = Loaded(wrapper, tok, nano_chat_format(tok), nano_preprocess(nano), int(tok.pad_token_id),
+        loaded = Loaded(wrapper, tok, nano_chat_format(tok, model_cfg), nano_preprocess(nano), int(tok.pad_token_id),
                         "aura_nano")
         config = _trainer_config(cfg, out, model_cfg, stage=stage, train=train)
         config.train.progress = progress

@@ -55,7 +55,7 @@ class NanoStreamingModel(StreamingModel):
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.format = ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1)
+        self.format = ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1, text_first=model.cfg.question_first)
         self.temperature = temperature
         self.max_new_tokens = max_new_tokens
         self.seed = seed

@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from aura.models.hf.chat import ChatFormat
+from aura.models.nano.config import NanoConfig
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.pixels import encoder_pixels
 
@@ -84,6 +85,8 @@ def nano_preprocess(nano: NanoVLM) -> Any:
     return preprocess
 
 
-def nano_chat_format(tokenizer: Any) -> ChatFormat:
-    """Nano's chat format: ChatML, one ``<|vision_start|>`` + pads + ``<|vision_end|>`` per chunk."""
-    return ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1)
+def nano_chat_format(tokenizer: Any, cfg: NanoConfig | None = None) -> ChatFormat:
+    """Nano's chat format: ChatML, one ``<|vision_start|>`` + pads + ``<|vision_end|>`` per chunk
+    (after the turn's question when ``cfg.question_first``)."""
+    return ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1,
+                                     text_first=bool(cfg is not None and cfg.question_first))
