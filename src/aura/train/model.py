@@ -109,16 +109,16 @@ def load_for_training(cfg: ModelConfig, fps: float = 2.0) -> Loaded:
 
 def load_nano_for_training(cfg: ModelConfig) -> Loaded:
     """An aura-nano checkpoint for training: the plain chat format, nano's frame resizing, its own save."""
-    from aura.models.hf.chat import ChatFormat
     from aura.models.nano.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from aura.models.nano.pixels import encoder_pixels
+    from aura.models.nano.training import nano_chat_format
 
     try:
         model, tokenizer = load_checkpoint(cfg.path)
     except CheckpointError as exc:
         raise ConfigError(str(exc)) from None
     ncfg = model.cfg
-    chat_format = ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1, text_first=ncfg.question_first)
+    chat_format = nano_chat_format(tokenizer, ncfg)
     grid = ncfg.token_grid
 
     def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:

@@ -22,9 +22,10 @@ import torch
 
 from aura.errors import EmptyQuestionError, QuestionTooLongError
 from aura.models.base import StepGeneration, StepResult, StepTimings, StreamingModel
-from aura.models.hf.chat import ChatFormat, EncodedMessage, concat
+from aura.models.hf.chat import EncodedMessage, concat
 from aura.models.nano.model import KVCache, NanoVLM, cache_length, crop_cache
 from aura.models.nano.pixels import FrameError, encoder_pixels
+from aura.models.nano.training import nano_chat_format
 from aura.stream import (
     ContextConfig,
     Silence,
@@ -55,7 +56,7 @@ class NanoStreamingModel(StreamingModel):
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.format = ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1, text_first=model.cfg.question_first)
+        self.format = nano_chat_format(tokenizer, model.cfg)
         self.temperature = temperature
         self.max_new_tokens = max_new_tokens
         self.seed = seed
