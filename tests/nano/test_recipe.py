@@ -170,15 +170,16 @@ def test_stream_samples_mark_hard_negatives(tmp_path: Path) -> None:
 
 
 def test_stage2_adds_silent_anchors_and_watch_samples_with_the_system_prompt(tmp_path: Path) -> None:
-    """With silent anchors and a watch share, stage 2 holds the plain samples plus one anchor per
-    silent event chunk and the stage-1 watch samples (all of them at share 1) behind the system prompt."""
+    """With silent anchors and watch and look shares, stage 2 holds the plain samples plus one anchor
+    per silent event chunk and the stage-1 watch and look samples (all of them at share 1) behind the
+    system prompt."""
     from aura.models.nano.hard_negatives import event_chunks, silent_anchors
     from aura.models.nano.recipe import _recipe_stream
 
     base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0})
     seeds = split_seeds("train", 1)
     plain, looks = build_world_samples(base, seeds, tmp_path / "data", progress=False)
-    cfg = base.model_copy(update={"silent_anchors": True, "stream_watch_share": 1.0})
+    cfg = base.model_copy(update={"silent_anchors": True, "stream_watch_share": 1.0, "stream_look_share": 1.0})
     mixed, _ = build_world_samples(cfg, seeds, tmp_path / "data", progress=False)
     assert mixed != plain
     rows = [json.loads(line) for line in mixed.read_text().splitlines()]
@@ -186,8 +187,9 @@ def test_stage2_adds_silent_anchors_and_watch_samples_with_the_system_prompt(tmp
     stream = _recipe_stream(seeds[0], cfg)[0]
     anchors = list(silent_anchors(stream.to_timeline(video=f"world-{seeds[0]}.mp4"), cfg.context(),
                                   event_chunks(stream.scene)))
-    watch = [json.loads(line) for line in looks.read_text().splitlines() if json.loads(line)["kind"] == "watch"]
-    assert anchors and watch
+    watch = [json.loads(line) for line in looks.read_text().splitlines()
+             if json.loads(line)["kind"] in ("watch", "look")]
+    assert anchors and {w["kind"] for w in watch} == {"watch", "look"}
     assert len(rows) == n_plain + len(anchors) + len(watch)
     ids = {row["id"] for row in rows}
     assert {a["id"] for a in anchors} <= ids and {w["id"] for w in watch} <= ids
@@ -242,7 +244,8 @@ def test_train_nano_flags_name_the_experiments() -> None:
         parser.parse_args(["train", "nano", "--grid-tokens", "--see-events"])
     new = nano_recipe_config(parser.parse_args(["train", "nano", "--no-silent-anchors", "--slot-words",
                                                 "--stream-watch-share", "0.2", "--paraphrase-share", "0.1",
-                                                "--output-dir", "x"]))
+                                                "--stream-look-share", "0.3", "--output-dir", "x"]))
+    assert new.stream_look_share == 0.3
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)
     off = nano_recipe_config(parser.parse_args(["train", "nano", "--silent-anchors", "--no-slot-words",
                                                 "--output-dir", "x"]))

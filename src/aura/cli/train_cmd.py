@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: each slot token gets a learnt identity and a belief embedding (docs/nano.md)")
     nano.add_argument("--stream-watch-share", type=float, metavar="S",
                       help="nano: share of the stage-1 watch samples also trained in stage 2 (docs/nano.md)")
+    nano.add_argument("--stream-look-share", type=float, metavar="S",
+                      help="nano: share of the stage-1 real-time (look) samples also trained in stage 2 (docs/nano.md)")
     nano.add_argument("--paraphrase-share", type=float, metavar="S",
                       help="nano: share of training questions reworded with training-only rewordings (docs/nano.md)")
     tokens = nano.add_mutually_exclusive_group()
@@ -120,6 +122,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("data_dir", "data_dir"), ("corrupt_share", "corrupt_share"),
                       ("hard_silent_weight", "hard_silent_weight"), ("silent_anchors", "silent_anchors"),
                       ("slot_words", "slot_words"), ("stream_watch_share", "stream_watch_share"),
+                      ("stream_look_share", "stream_look_share"),
                       ("paraphrase_share", "paraphrase_share")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)

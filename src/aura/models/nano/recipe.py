@@ -78,6 +78,8 @@ class RecipeConfig(BaseModel):
                                  "negative (models/nano/hard_negatives.py)")
     stream_watch_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
                                       "trained in stage 2, with the system prompt")
+    stream_look_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 look samples "
+                                     "(real-time questions) also trained in stage 2, with the system prompt")
     paraphrase_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the training phrasings reworded "
                                     "in stages 1 and 2 (models/nano/paraphrase.py; never a held-out phrasing)")
     corrupt_share: float = Field(0.0, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
@@ -196,16 +198,18 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
 
     def stage2_rows(seed: int) -> list[dict[str, Any]]:
         """A stream's stage-2 rows: its samples (silent turns at event chunks marked hard), its
-        silent anchors, and a share of its watch samples given the system prompt."""
+        silent anchors, and a share of its watch and look samples given the system prompt."""
         stream = _recipe_stream(seed, cfg)[0]
         events = event_chunks(stream.scene)
         rows = [mark_hard_silences(row, events) for _, row in iter_jsonl(files[seed][0])]
         if cfg.silent_anchors:
             timeline = stream.to_timeline(video=f"world-{seed}.mp4")
             rows += list(silent_anchors(timeline, cfg.context(), events))
-        if cfg.stream_watch_share:
+        shares = {"watch": cfg.stream_watch_share, "look": cfg.stream_look_share}
+        if any(shares.values()):
             for _, row in iter_jsonl(files[seed][1]):
-                if row.get("kind") == "watch" and rng.random() < cfg.stream_watch_share:
+                share = shares.get(row.get("kind"), 0.0)
+                if share and rng.random() < share:
                     messages = [{"role": "system", "content": system}, *row["messages"]]
                     rows.append(mark_hard_silences({**row, "messages": messages}, events))
         return [paraphrase_sample(row, rng, cfg.paraphrase_share) for row in rows]
@@ -225,6 +229,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     corrupt = f".c{round(corrupt_share * 100)}" if corrupt_share else ""
     extra = (".sa" if cfg.silent_anchors else "") + (f".w{round(cfg.stream_watch_share * 100)}"
                                                       if cfg.stream_watch_share else "")
+    extra += f".l{round(cfg.stream_look_share * 100)}" if cfg.stream_look_share else ""
     extra += f".p{round(cfg.paraphrase_share * 100)}" if cfg.paraphrase_share else ""
     return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, "look.jsonl")
 
