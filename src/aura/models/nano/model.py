@@ -170,14 +170,12 @@ class NanoVLM(nn.Module):
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.embed.weight  # tied, as in GPT-2 / nanoGPT
-        if cfg.slot_embed:
-            self.belief_embed = nn.Linear(cfg.slot_beliefs, cfg.d_model)
-            self.slot_ids = nn.Parameter(torch.zeros(cfg.visual_tokens, cfg.d_model))
         self.apply(self._init)
-        if cfg.slot_embed:
-            # at the scale of the projector's output, so beliefs and identities are not drowned at the start
+        if cfg.slot_embed:  # made after _init: started at the scale of the projector's output, not drowned by it
+            self.belief_embed = nn.Linear(cfg.slot_beliefs, cfg.d_model)
             nn.init.normal_(self.belief_embed.weight, std=1.0)
-            nn.init.normal_(self.slot_ids, std=1.0)
+            nn.init.zeros_(self.belief_embed.bias)
+            self.slot_ids = nn.Parameter(torch.randn(cfg.visual_tokens, cfg.d_model))
         if cfg.slot_words is not None:
             self.register_buffer("slot_word_ids", torch.tensor(cfg.slot_words, dtype=torch.long), persistent=False)
             # visual tokens leave the projector ~100x the norm of a word embedding; the gain starts the
