@@ -51,6 +51,30 @@ def test_unroll_writes_one_sample_per_response(tmp_path: Path) -> None:
     assert rows[1].messages[-1] == {"role": "assistant", "content": "It is red now."}
 
 
+def test_unroll_exact_supervises_every_chunk_once(tmp_path: Path) -> None:
+    timeline = {
+        "video_id": "v",
+        "duration": 20,
+        "questions": [{"id": "a", "time": 1.5, "text": "Tell me when it turns red.", "type": "proactive"}],
+        "responses": [
+            {"time": 1.5, "text": "OK.", "question_id": "a", "kind": "ack"},
+            {"time": 9.2, "text": "It is red now.", "question_id": "a"},
+        ],
+    }
+    src = tmp_path / "t.json"
+    src.write_text(json.dumps(timeline))
+    out = tmp_path / "samples.jsonl"
+    assert main(["stream", "unroll", "--exact", str(src), "-o", str(out), "--window", "4", "--float", "2"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    # stretches between evictions of a 4+2 window: chunks 0-4, then two at a time
+    assert [(r["first_chunk"], r["anchor_chunk"]) for r in rows] == [(0, 4), (5, 6), (7, 8), (9, 10), (11, 12),
+                                                                      (13, 14), (15, 16), (17, 18), (19, 19)]
+    supervised = [m["content"] for r in rows for m in r["messages"] if m.get("supervise") is True]
+    assert len(supervised) == 20
+    assert [i for i, c in enumerate(supervised) if c != "<|silent|>"] == [1, 9]
+    assert supervised[9] == "It is red now."
+
+
 def test_bad_inputs_give_one_line_errors_and_no_output(tmp_path: Path) -> None:
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('{"video_id": ')

@@ -198,6 +198,31 @@ def test_stage2_adds_silent_anchors_and_watch_samples_with_the_system_prompt(tmp
     assert sum(1 for row in rows if row["messages"][-1].get("hard")) == len(anchors)
 
 
+def test_exact_stream_samples_replace_the_reply_samples(tmp_path: Path) -> None:
+    """With exact stream samples, stage 2 holds one sample per stretch between evictions (hard
+    negatives marked), every chunk of every stream supervised once, in a file of its own."""
+    from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences
+    from aura.models.nano.recipe import _recipe_stream
+    from aura.stream import unroll_exact
+
+    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0})
+    seeds = split_seeds("train", 2)
+    plain, _ = build_world_samples(base, seeds, tmp_path / "data", progress=False)
+    cfg = base.model_copy(update={"stream_samples": "exact"})
+    exact, _ = build_world_samples(cfg, seeds, tmp_path / "data", progress=False)
+    assert exact.name != plain.name and ".x" in exact.name
+    rows = [json.loads(line) for line in exact.read_text().splitlines()]
+    want = []
+    for seed in seeds:
+        stream = _recipe_stream(seed, cfg)[0]
+        want += [mark_hard_silences(s, event_chunks(stream.scene))
+                 for s in unroll_exact(stream.to_timeline(video=f"world-{seed}.mp4"), cfg.context())]
+    assert sorted(rows, key=lambda r: r["id"]) == sorted(want, key=lambda r: r["id"])
+    supervised = sum(1 for r in rows for m in r["messages"] if m.get("supervise") is True)
+    assert supervised == 2 * 90  # each chunk of each 90-s stream once
+    assert any(r["messages"][-1].get("hard") for r in rows)  # a silent stretch end at an event is a hard negative
+
+
 def test_frames_to_pixels_matches_the_streaming_layout() -> None:
     from aura.models.nano.pixels import chunk_pixels
 
@@ -245,7 +270,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
     new = nano_recipe_config(parser.parse_args(["train", "nano", "--no-silent-anchors", "--slot-words",
                                                 "--stream-watch-share", "0.2", "--paraphrase-share", "0.1",
                                                 "--stream-look-share", "0.3", "--output-dir", "x"]))
-    assert new.stream_look_share == 0.3
+    assert new.stream_look_share == 0.3 and default.stream_samples == "replies"
+    exact = nano_recipe_config(parser.parse_args(["train", "nano", "--stream-samples", "exact", "--output-dir", "x"]))
+    assert exact.model_copy(update={"stream_samples": "replies"}) == default
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)
     off = nano_recipe_config(parser.parse_args(["train", "nano", "--silent-anchors", "--no-slot-words",
                                                 "--output-dir", "x"]))

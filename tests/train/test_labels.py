@@ -144,3 +144,33 @@ def test_bad_samples_give_one_line_errors(fmt) -> None:
     with pytest.raises(SampleTooLongError, match=f"{n} tokens, over max_length {n - 1}"):
         encode_sample(sample, fmt, _grid, max_length=n - 1)
     assert "\n" not in str(SampleTooLongError("x"))
+
+
+def test_exact_context_samples_supervise_only_their_own_turns(fmt) -> None:
+    from aura.stream import ContextConfig, unroll_exact
+    from aura.world import make_stream
+
+    config = ContextConfig(window_chunks=4, float_chunks=2, history_groups=3)
+    samples = list(unroll_exact(make_stream(3, duration=90.0, config=config).to_timeline(video="v.mp4"), config))
+    checked_reply = checked_silent_end = False
+    for sample in samples:
+        enc = encode_sample(sample, fmt, _grid)
+        assistant = [m for m in sample["messages"] if m["role"] == "assistant"]
+        mine = [m for m in assistant if m["supervise"]]
+        spans = _spans(enc.kinds != TokenKind.NONE)
+        assert len(spans) == len(mine)  # context-only turns (window and history) are not supervised
+        assert enc.n_silent == sum(m["content"] == SILENT_TOKEN for m in mine)
+        for (a, b), m in zip(spans, mine, strict=True):
+            want = TokenKind.SILENT if m["content"] == SILENT_TOKEN else TokenKind.TARGET
+            assert set(enc.kinds[a:b].tolist()) == {int(want)}
+            checked_reply |= want == TokenKind.TARGET and m is not assistant[-1]
+        checked_silent_end |= assistant[-1]["content"] == SILENT_TOKEN
+        assert not (enc.kinds == TokenKind.EARLIER).any()
+        labels, _ = enc.targets("plain")  # plain cross-entropy leaves context-only turns alone too
+        assert int((labels != IGNORE_INDEX).sum()) == sum(b - a for a, b in spans)
+    assert checked_reply and checked_silent_end
+    # without the mark, a silent last message is still refused
+    quiet = next(s for s in samples if s["messages"][-1]["content"] == SILENT_TOKEN)
+    plain = {**quiet, "messages": [{k: v for k, v in m.items() if k != "supervise"} for m in quiet["messages"]]}
+    with pytest.raises(SampleError, match="anchored at replies"):
+        encode_sample(plain, fmt, _grid)

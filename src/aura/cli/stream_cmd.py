@@ -20,6 +20,7 @@ from aura.stream import (
     Timeline,
     UserQuestion,
     unroll,
+    unroll_exact,
 )
 from aura.stream.messages import Message, is_silent, message_text, video_parts
 from aura.stream.timeline import timeline_events
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     unroll_p = cmds.add_parser("unroll", help="unroll timelines into training samples (JSONL)")
     unroll_p.add_argument("timelines", nargs="+", help="timeline JSON files (one object, or a list)")
     unroll_p.add_argument("-o", "--output", required=True, help="samples JSONL to write")
+    unroll_p.add_argument("--exact", action="store_true",
+                          help="one sample per stretch between window evictions, every turn supervised in its "
+                          "exact inference context (docs/data-format.md), instead of one per reply")
     _context_flags(unroll_p)
     unroll_p.set_defaults(func=run_unroll)
 
@@ -157,6 +161,7 @@ def run_unroll(args: argparse.Namespace) -> int:
     """Unroll every timeline into samples and write them atomically as one JSONL file."""
     config = config_from_args(args)
     timelines = [t for path in args.timelines for t in load_timelines(path)]
-    count = write_jsonl_atomic(args.output, (s for t in timelines for s in unroll(t, config)))
+    how = unroll_exact if args.exact else unroll
+    count = write_jsonl_atomic(args.output, (s for t in timelines for s in how(t, config)))
     print(f"wrote {count} samples from {len(timelines)} timeline(s) to {args.output}")
     return 0

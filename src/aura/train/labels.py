@@ -13,6 +13,11 @@ supervised span (its content plus the end-of-turn token) gets a ``TokenKind``:
   its chunk that no question asked about; the loss can weigh these up);
 - every other (earlier, non-silent) assistant message is ``EARLIER``.
 
+A message may also say ``"supervise"`` (exact-context samples, ``aura.stream.exact``): with
+``false`` it is context only (``NONE``, not counted as silent); with ``true`` a non-silent
+earlier reply is a ``TARGET`` too (trained in its exact context), and a silent last message
+is a target like a silent anchor.
+
 ``EncodedSample.targets(variant)`` turns kinds into labels (``-100`` where unsupervised) and
 per-token weights with the very function the loss uses, so they cannot disagree.
 """
@@ -92,10 +97,10 @@ def check_messages(sample: dict[str, Any]) -> list[dict[str, Any]]:
     if last.get("role") != "assistant":
         raise SampleError(f"sample {name}: the last message (the target) is a {last.get('role')!r} turn, not assistant")
     if is_silent(last):
-        if last.get("hard") is True:
-            return messages  # a silent anchor (a hard negative as the target)
+        if last.get("hard") is True or last.get("supervise") is True:
+            return messages  # a silent anchor (a hard negative, or an exact-context turn, as the target)
         raise SampleError(f"sample {name}: the target (last message) is <|silent|>; samples are anchored at "
-                          "replies (or at hard negatives marked \"hard\": true)")
+                          "replies (or at silent turns marked \"hard\": true or \"supervise\": true)")
     if not isinstance(last.get("content"), str) or not last["content"].strip():
         raise SampleError(f"sample {name}: the target (last message) is empty")
     return messages
@@ -126,8 +131,8 @@ def encode_sample(
     n_silent = 0
     for i, (msg, enc) in enumerate(zip(messages, encoded, strict=True)):
         kinds = np.zeros(len(enc.input_ids), dtype=np.int64)
-        if enc.supervised is not None:
-            if i == last and not is_silent(msg):
+        if enc.supervised is not None and msg.get("supervise") is not False:
+            if (i == last or msg.get("supervise") is True) and not is_silent(msg):
                 kind = TokenKind.TARGET
                 target_len = enc.supervised[1] - enc.supervised[0]
                 if max_length is not None and target_len > max_length:

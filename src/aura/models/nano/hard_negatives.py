@@ -33,15 +33,15 @@ def event_chunks(scene: Scene) -> set[int]:
 
 def mark_hard_silences(sample: dict[str, Any], events: Iterable[int]) -> dict[str, Any]:
     """``sample`` with ``"hard": true`` on every silent assistant turn that answers a chunk in
-    ``events`` (a new dict; the target and every other message are left as they are)."""
+    ``events``, a silent target included (a new dict; every other message is left as it is)."""
     chunks = set(events)
     messages = [dict(m) for m in sample["messages"]]
     current: int | None = None
-    for i, m in enumerate(messages):
+    for m in messages:
         if m.get("role") == "user":
             parts = video_parts(m)
             current = int(parts[-1]["chunk"]) if parts and parts[-1].get("chunk") is not None else None
-        elif m.get("role") == "assistant" and i < len(messages) - 1 and is_silent(m) and current in chunks:
+        elif m.get("role") == "assistant" and is_silent(m) and current in chunks:
             m["hard"] = True
     return {**sample, "messages": messages}
 

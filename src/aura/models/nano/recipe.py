@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from aura.models.nano.model import NanoVLM
 from aura.models.nano.paraphrase import paraphrase_sample
 from aura.models.nano.pixels import resize_frames
 from aura.models.nano.tokenizer import slot_word_ids, train_tokenizer
-from aura.stream import ContextConfig, unroll
+from aura.stream import ContextConfig, unroll, unroll_exact
 from aura.train.loss import LossVariant
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,10 @@ class RecipeConfig(BaseModel):
                                              "models/nano/hard_negatives.py) instead of 1/N_silent")
     slot_words: bool = Field(False, description="add each pair slot's colour and shape word embeddings to its "
                              "token (NanoConfig.slot_words; slots only)")
+    stream_samples: Literal["replies", "exact"] = Field(
+        "replies", description="stage 2's stream samples: one per reply (aura.stream.unroll, the paper's), or "
+        "one per stretch between window evictions, every turn trained in its exact inference context "
+        "(aura.stream.exact)")
     silent_anchors: bool = Field(False, description="stage 2 also trains one sample anchored at every hard "
                                  "negative (models/nano/hard_negatives.py)")
     stream_watch_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
@@ -201,7 +205,11 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
         silent anchors, and a share of its watch and look samples given the system prompt."""
         stream = _recipe_stream(seed, cfg)[0]
         events = event_chunks(stream.scene)
-        rows = [mark_hard_silences(row, events) for _, row in iter_jsonl(files[seed][0])]
+        if cfg.stream_samples == "exact":
+            exact = unroll_exact(stream.to_timeline(video=f"world-{seed}.mp4"), cfg.context())
+            rows = [mark_hard_silences(row, events) for row in exact]
+        else:
+            rows = [mark_hard_silences(row, events) for _, row in iter_jsonl(files[seed][0])]
         if cfg.silent_anchors:
             timeline = stream.to_timeline(video=f"world-{seed}.mp4")
             rows += list(silent_anchors(timeline, cfg.context(), events))
@@ -227,8 +235,8 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
         return merged
 
     corrupt = f".c{round(corrupt_share * 100)}" if corrupt_share else ""
-    extra = (".sa" if cfg.silent_anchors else "") + (f".w{round(cfg.stream_watch_share * 100)}"
-                                                      if cfg.stream_watch_share else "")
+    extra = (".x" if cfg.stream_samples == "exact" else "") + (".sa" if cfg.silent_anchors else "")
+    extra += f".w{round(cfg.stream_watch_share * 100)}" if cfg.stream_watch_share else ""
     extra += f".l{round(cfg.stream_look_share * 100)}" if cfg.stream_look_share else ""
     extra += f".p{round(cfg.paraphrase_share * 100)}" if cfg.paraphrase_share else ""
     return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, "look.jsonl")
