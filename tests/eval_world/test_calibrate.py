@@ -112,3 +112,26 @@ def test_a_run_directory_refuses_another_silence_bias(tmp_path: Path) -> None:
     _check_meta(tmp_path, {**meta, "settings": {"silence_bias": 3.0}})
     with pytest.raises(WorldEvalError, match="silence_bias"):
         _check_meta(tmp_path, {**meta, "settings": {"silence_bias": 0.0}})
+
+
+def test_a_run_at_a_negative_floor_replays_every_bias_from_it_up(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    row = talker_row()  # as if decoded at -2: margins are recorded before any bias
+    replay = apply_silence_bias(row, -1.0, run_bias=-2.0)
+    assert [s["k"] for s in replay["steps"] if not s["silent"]] == [s["k"] for s in row["steps"] if not s["silent"]]
+    assert [s["k"] for s in apply_silence_bias(row, 1.2, run_bias=-2.0)["steps"] if not s["silent"]] == [3, 10, 25]
+    with pytest.raises(CalibrationError, match="below the run's -2"):
+        apply_silence_bias(row, -2.5, run_bias=-2.0)
+    by = {r["bias"]: r for r in calibration_table([row], [-2.0, -1.0, 2.0], run_bias=-2.0)}
+    assert by[-2.0]["metrics"]["silence"] < 20 and by[2.0]["metrics"]["silence"] == 100.0
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / RESULTS).write_text(json.dumps({**row, "item_id": "world-1"}) + "\n")
+    (run / RUN_META).write_text(json.dumps({"benchmark": "world", "split": "val", "settings": {"silence_bias": -2.0}}))
+    assert main(["eval", "calibrate", str(run), "--biases", "-2", "-1", "2"]) == 0
+    assert "chosen silence bias: 2" in capsys.readouterr().out
+    assert main(["eval", "calibrate", str(run), "--biases", "-3", "2"]) == 2
+    assert "cannot be replayed at -3" in capsys.readouterr().err
+    (run / RUN_META).write_text(json.dumps({"benchmark": "world", "split": "val", "settings": {"silence_bias": 1.0}}))
+    assert main(["eval", "calibrate", str(run)]) == 2
+    assert "--silence-bias 0" in capsys.readouterr().err

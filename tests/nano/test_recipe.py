@@ -143,6 +143,14 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     chosen = calibration["chosen"]
     assert set(calibration["separation"]) == {"owed", "free", "median_owed", "median_free", "auc"}
     assert model.silence_bias == chosen and chosen >= 0
+    # with a negative floor, stage 3 streams at the floor and may choose a bias from it up
+    from aura.models.nano.recipe import calibrate_silence
+
+    floor = calibrate_silence(cfg.model_copy(update={"calibration_floor": -1.5}), final, out / "floor",
+                              progress=False)
+    table = json.loads((out / "floor" / "calibration.json").read_text())["table"]
+    assert [r["bias"] for r in table][:4] == [-1.5, -1.0, -0.5, 0.0] and floor >= -1.5
+    assert json.loads((out / "floor" / "run.json").read_text())["settings"] == {"silence_bias": -1.5}
     # an N'=1 run sharing the data directory unrolls its own samples and renders nothing again
     data = out / "data"
     videos = {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")}

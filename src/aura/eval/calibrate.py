@@ -5,8 +5,10 @@ model trained with it is biased towards speaking: where it is unsure it speaks. 
 bias ``b`` to the first token's silence logits undoes part of that (``NanoStreamingModel``).
 
 A world evaluation run records, for every step, the first token's *silence margin* (silence
-logit minus the best other logit, before any bias). With a bias ``b >= 0`` a step that spoke
-would have stayed silent exactly when ``margin + b >= 0``; steps that were silent stay silent.
+logit minus the best other logit, before any bias). A run decoded with bias ``b0`` (0, or a
+negative *floor* so that the model speaks more) can be replayed at any ``b >= b0``: a step that
+spoke would have stayed silent exactly when ``margin + b >= 0``; steps that were silent stay
+silent.
 ``apply_silence_bias`` replays a run that way and ``calibration_table`` scores each bias with
 the world's exact metrics. The replay keeps the model's history as it was (a step silenced in
 the replay still had its reply in the context of the later steps), so the choice is checked by
@@ -30,14 +32,15 @@ DEFAULT_BIASES: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0
 
 
 class CalibrationError(AuraError):
-    """A run cannot be calibrated (no margins recorded, or a negative bias asked for)."""
+    """A run cannot be calibrated (no margins recorded, or a bias below the run's own asked for)."""
 
 
-def apply_silence_bias(row: dict[str, Any], bias: float) -> dict[str, Any]:
-    """A copy of a results row as if decoded with silence bias ``bias`` (>= 0): replies whose
-    recorded margin plus ``bias`` is >= 0 become silent; nothing else changes."""
-    if bias < 0:
-        raise CalibrationError(f"a replay can only add silence (bias >= 0), got {bias:g}")
+def apply_silence_bias(row: dict[str, Any], bias: float, run_bias: float = 0.0) -> dict[str, Any]:
+    """A copy of a results row, decoded with silence bias ``run_bias``, as if decoded with
+    ``bias`` (>= ``run_bias``): replies whose recorded margin plus ``bias`` is >= 0 become
+    silent; nothing else changes."""
+    if bias < run_bias:
+        raise CalibrationError(f"a replay can only add silence: bias {bias:g} is below the run's {run_bias:g}")
     out = copy.copy(row)
     steps = []
     for step in row.get("steps") or []:
@@ -65,14 +68,15 @@ def objective(metrics: dict[str, Any]) -> float:
 
 
 def calibration_table(rows: Iterable[dict[str, Any]], biases: Sequence[float] = DEFAULT_BIASES, *,
-                      tolerance: int = TOLERANCE_CHUNKS) -> list[dict[str, Any]]:
-    """For each bias: its replayed metrics (all phrasings) and objective, in the order given."""
+                      tolerance: int = TOLERANCE_CHUNKS, run_bias: float = 0.0) -> list[dict[str, Any]]:
+    """For each bias (each >= ``run_bias``, the bias the rows were decoded with): its replayed
+    metrics (all phrasings) and objective, in the order given."""
     ok = [r for r in rows if r.get("status") == "ok"]
     if not any(s.get("silence_margin") is not None for r in ok for s in r.get("steps") or []):
         raise CalibrationError("the run recorded no silence margins (run `aura eval world` with a nano model)")
     table = []
     for b in biases:
-        scored = [score_stream(apply_silence_bias(r, b), tolerance) for r in ok]
+        scored = [score_stream(apply_silence_bias(r, b, run_bias), tolerance) for r in ok]
         m = aggregate(scored, "all")
         table.append({"bias": float(b), "objective": objective(m), "metrics": m})
     return table
@@ -123,7 +127,8 @@ def add_parser(cmds: Any) -> None:
     """Add ``aura eval calibrate`` to the ``eval`` group's subparsers."""
     p = cmds.add_parser("calibrate", help="choose a nano silence bias from a world run on the val split")
     p.add_argument("run", help="an `aura eval world` run directory (use --split val, never test)")
-    p.add_argument("--biases", type=float, nargs="+", default=list(DEFAULT_BIASES), help="biases to try (>= 0)")
+    p.add_argument("--biases", type=float, nargs="+", default=list(DEFAULT_BIASES),
+                   help="biases to try (>= the run's own --silence-bias)")
     p.add_argument("--write", metavar="CHECKPOINT", help="save the chosen bias in CHECKPOINT/generation.json")
     p.set_defaults(func=cli_calibrate)
 
@@ -144,10 +149,15 @@ def cli_calibrate(args: Any) -> int:
         raise CalibrationError(f"{run / RUN_META}: unreadable ({exc})") from None
     if meta.get("split") == "test":
         raise CalibrationError(f"{run} is a test-split run; calibrate on --split val so the test stays held out")
-    if (meta.get("settings") or {}).get("silence_bias"):
-        raise CalibrationError(f"{run} ran with a silence bias; calibrate a run made with --silence-bias 0")
+    run_bias = float((meta.get("settings") or {}).get("silence_bias") or 0.0)
+    if run_bias > 0:
+        raise CalibrationError(f"{run} ran with silence bias {run_bias:g}; calibrate a run made with "
+                               "--silence-bias 0 (or a negative floor)")
+    below = sorted(b for b in args.biases if b < run_bias)
+    if below:
+        raise CalibrationError(f"{run} ran with silence bias {run_bias:g}; it cannot be replayed at {below[0]:g}")
     rows = list(latest_rows(run / RESULTS))
-    table = calibration_table(rows, sorted(set(args.biases)))
+    table = calibration_table(rows, sorted(set(args.biases)), run_bias=run_bias)
     keys = ("realtime_accuracy", "proactive_on_time", "proactive_early", "multi_recall", "multi_precision", "silence")
     print("bias  objective  " + "  ".join(keys))
     for r in table:

@@ -92,6 +92,9 @@ class RecipeConfig(BaseModel):
     calibration_streams: int = Field(16, ge=0, description="stage 3: validation streams that choose the "
                                      "silence bias (0 skips it)")
     calibration_seconds: tuple[int, int] = (120, 300)
+    calibration_floor: float = Field(0.0, le=0.0, description="stage 3 streams at this silence bias and "
+                                     "replays every bias from it up (negative: a model that is too quiet "
+                                     "at bias 0 may be given a negative one)")
     seed: int = 0
     save_every: int = 50
     workers: int = Field(2, ge=1)
@@ -411,7 +414,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     save_checkpoint(final, nano, tok)
     save_generation(final, context=cfg.context())  # served with the windows it was trained with
     if cfg.calibration_streams > 0:
-        calibrate_silence(cfg, final, out / "calibration", progress=progress)
+        name = "calibration" if cfg.calibration_floor == 0 else f"calibration-floor{cfg.calibration_floor:g}"
+        calibrate_silence(cfg, final, out / name, progress=progress)
     if install_to is not None:
         if install_to.exists():
             shutil.rmtree(install_to)
@@ -421,9 +425,10 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
 
 def calibrate_silence(cfg: RecipeConfig, final: Path, run_dir: Path, *, progress: bool = True) -> float:
     """Stage 3: stream ``cfg.calibration_streams`` validation-split world streams through the
-    final checkpoint with no silence bias (resumable, in ``run_dir``), choose the bias with
-    ``aura.eval.calibrate`` and save it in the checkpoint's ``generation.json``."""
-    from aura.eval.calibrate import best_bias, calibration_table, margin_separation
+    final checkpoint at silence bias ``cfg.calibration_floor`` (resumable, in ``run_dir``),
+    choose the bias (from the floor up) with ``aura.eval.calibrate`` and save it in the
+    checkpoint's ``generation.json``."""
+    from aura.eval.calibrate import DEFAULT_BIASES, best_bias, calibration_table, margin_separation
     from aura.eval.runner import RESULTS, latest_rows
     from aura.eval.world import WorldEvalConfig, load_world_model, run_world_eval
     from aura.models.nano.checkpoint import save_generation
@@ -431,10 +436,12 @@ def calibrate_silence(cfg: RecipeConfig, final: Path, run_dir: Path, *, progress
     config = WorldEvalConfig(split="val", streams=cfg.calibration_streams, seconds=cfg.calibration_seconds,
                              workers=cfg.workers)
     spec = f"nano:{final}"
-    run_world_eval(config, run_dir, lambda: load_world_model(spec, max_new_tokens=64, silence_bias=0.0),
-                   model_name="nano:final", progress=progress, settings={"silence_bias": 0.0})
+    floor = cfg.calibration_floor
+    run_world_eval(config, run_dir, lambda: load_world_model(spec, max_new_tokens=64, silence_bias=floor),
+                   model_name="nano:final", progress=progress, settings={"silence_bias": floor})
     rows = list(latest_rows(run_dir / RESULTS))
-    table = calibration_table(rows)
+    below = [floor + 0.5 * i for i in range(math.ceil(-floor / 0.5))]
+    table = calibration_table(rows, [*below, *DEFAULT_BIASES], run_bias=floor)
     bias = best_bias(table)
     summary = [{"bias": r["bias"], "objective": r["objective"],
                 "metrics": {k: v for k, v in r["metrics"].items() if not isinstance(v, dict)}} for r in table]
