@@ -229,6 +229,17 @@ def test_exact_stream_samples_replace_the_reply_samples(tmp_path: Path) -> None:
     supervised = sum(1 for r in rows for m in r["messages"] if m.get("supervise") is True)
     assert supervised == 2 * 90  # each chunk of each 90-s stream once
     assert any(r["messages"][-1].get("hard") for r in rows)  # a silent stretch end at an event is a hard negative
+    # a second question plan plays the same videos again with other questions
+    two = cfg.model_copy(update={"question_plans": 2})
+    replayed, _ = build_world_samples(two, seeds, tmp_path / "data", progress=False)
+    assert ".q2" in replayed.name
+    both = [json.loads(line) for line in replayed.read_text().splitlines()]
+    again = [r for r in both if r["id"].endswith("@plan1")]
+    assert sorted((r for r in both if r not in again), key=lambda r: r["id"]) == sorted(rows, key=lambda r: r["id"])
+    assert sum(1 for r in again for m in r["messages"] if m.get("supervise") is True) == 2 * 90
+    assert {r["video"] for r in again} == {r["video"] for r in rows}
+    texts = {m["content"] for r in again for m in r["messages"] if m["role"] == "assistant"}
+    assert texts != {m["content"] for r in rows for m in r["messages"] if m["role"] == "assistant"}
 
 
 def test_frames_to_pixels_matches_the_streaming_layout() -> None:
@@ -279,8 +290,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
                                                 "--stream-watch-share", "0.2", "--paraphrase-share", "0.1",
                                                 "--stream-look-share", "0.3", "--output-dir", "x"]))
     assert new.stream_look_share == 0.3 and default.stream_samples == "replies"
-    exact = nano_recipe_config(parser.parse_args(["train", "nano", "--stream-samples", "exact", "--output-dir", "x"]))
-    assert exact.model_copy(update={"stream_samples": "replies"}) == default
+    exact = nano_recipe_config(parser.parse_args(["train", "nano", "--stream-samples", "exact", "--question-plans",
+                                                  "3", "--output-dir", "x"]))
+    assert exact.model_copy(update={"stream_samples": "replies", "question_plans": 1}) == default
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)
     off = nano_recipe_config(parser.parse_args(["train", "nano", "--silent-anchors", "--no-slot-words",
                                                 "--output-dir", "x"]))

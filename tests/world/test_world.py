@@ -183,6 +183,19 @@ def test_long_streams_unroll_and_drop_replies_to_forgotten_questions():
     list(unroll(small.to_timeline(), ContextConfig(history_groups=1)))
 
 
+def test_another_question_plan_keeps_the_scene_and_asks_other_questions():
+    base = make_stream(8, duration=180)
+    assert make_stream(8, duration=180, plan=0) == base
+    other = make_stream(8, duration=180, plan=1)
+    assert other.scene == base.scene and other.style == base.style and other.id == base.id
+    assert [q.text for q in other.questions] != [q.text for q in base.questions]
+    assert make_stream(8, duration=180, plan=1) == other  # seeded
+    chunks = [math.floor(r.time + 1e-9) for r in other.responses]
+    assert len(chunks) == len(set(chunks)) and other.responses  # the same stream rules hold
+    with pytest.raises(ConfigError, match="plan"):
+        make_stream(8, duration=180, plan=-1)
+
+
 def test_heldout_phrasings_stay_out_of_training():
     train_texts, held_texts = set(), set()
     for seed in range(30):

@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--stream-samples", choices=["replies", "exact"],
                       help="nano: stage 2's stream samples, one per reply (the paper's) or one per stretch between "
                       "window evictions with every turn trained in its exact inference context (docs/nano.md)")
+    nano.add_argument("--question-plans", type=int, metavar="K",
+                      help="nano: stage 2 plays every training video with K independently planned sets of "
+                      "questions (docs/nano.md)")
     nano.add_argument("--silent-anchors", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: stage 2 also trains a sample anchored at every hard negative (docs/nano.md)")
     nano.add_argument("--slot-words", action=argparse.BooleanOptionalAction, default=None,
@@ -126,6 +129,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("hard_silent_weight", "hard_silent_weight"), ("silent_anchors", "silent_anchors"),
                       ("slot_words", "slot_words"), ("stream_watch_share", "stream_watch_share"),
                       ("stream_look_share", "stream_look_share"), ("stream_samples", "stream_samples"),
+                      ("question_plans", "question_plans"),
                       ("paraphrase_share", "paraphrase_share")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)

@@ -315,13 +315,17 @@ def plan_questions(
     phrasing: PhrasingSplit = "train",
     gap: tuple[float, float] = (6.0, 22.0),
     config: ContextConfig | None = None,
+    plan: int = 0,
 ) -> tuple[list[WorldQuestion], list[WorldResponse]]:
     """Questions over ``scene`` (about one every ``gap`` seconds) and every reply they are owed.
 
     At most one reply per chunk. Replies to a question the stream context has already
     forgotten (its group left the text history) are dropped: no model could give them.
+    ``plan`` > 0 gives another, independently seeded set of questions over the same scene.
     """
-    rng = np.random.default_rng([seed, 2])
+    if plan < 0:
+        raise ConfigError(f"question plan must be >= 0, got {plan}")
+    rng = np.random.default_rng([seed, 2] if plan == 0 else [seed, 2, plan])
     planner = _Planner(scene, rng, phrasing)
     types = list(TYPE_WEIGHTS)
     weights = np.array(list(TYPE_WEIGHTS.values()))
@@ -370,11 +374,13 @@ def make_stream(
     aspect: str | None = None,
     phrasing: PhrasingSplit | None = None,
     config: ContextConfig | None = None,
+    plan: int = 0,
 ) -> WorldStream:
     """The whole synthetic stream for ``seed``: scene, style, questions and owed replies.
 
     ``duration`` defaults to a seeded 30 s - 10 min (whole seconds); ``phrasing`` defaults to
     ``train`` phrasings for training seeds and all phrasings for validation/test seeds.
+    ``plan`` > 0 keeps the scene and style and asks another set of questions (``plan_questions``).
     """
     from aura.world.render import sample_style
     from aura.world.scene import generate_scene
@@ -387,7 +393,7 @@ def make_stream(
         duration = float(np.random.default_rng([seed, 7]).integers(30, 601))
     phrasing = phrasing or ("train" if split == "train" else "all")
     scene = generate_scene(seed, float(duration), aspect=aspect)
-    questions, responses = plan_questions(scene, seed, phrasing=phrasing, config=config)
+    questions, responses = plan_questions(scene, seed, phrasing=phrasing, config=config, plan=plan)
     return WorldStream(
         id=f"world-{seed}",
         seed=seed,

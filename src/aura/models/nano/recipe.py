@@ -78,6 +78,9 @@ class RecipeConfig(BaseModel):
         "replies", description="stage 2's stream samples: one per reply (aura.stream.unroll, the paper's), or "
         "one per stretch between window evictions, every turn trained in its exact inference context "
         "(aura.stream.exact)")
+    question_plans: int = Field(1, ge=1, description="stage 2 plays every training video with this many "
+                                "independently planned sets of questions (more question-event pairings "
+                                "from the same rendered streams)")
     silent_anchors: bool = Field(False, description="stage 2 also trains one sample anchored at every hard "
                                  "negative (models/nano/hard_negatives.py)")
     stream_watch_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
@@ -136,13 +139,14 @@ def context_tag(cfg: RecipeConfig) -> str:
     return f".n{c.window_chunks}f{c.float_chunks}m{c.history_groups}"
 
 
-def _recipe_stream(seed: int, cfg: RecipeConfig) -> tuple[Any, int]:
-    """The world stream of training ``seed`` as the recipe renders it, and its render height."""
+def _recipe_stream(seed: int, cfg: RecipeConfig, plan: int = 0) -> tuple[Any, int]:
+    """The world stream of training ``seed`` as the recipe renders it (with question plan
+    ``plan``: the same scene, other questions), and its render height."""
     from aura.world import make_stream
 
     rng = np.random.default_rng([seed, 99])
     duration = float(rng.integers(cfg.seconds[0], cfg.seconds[1] + 1))
-    stream = make_stream(seed, duration=duration, config=cfg.context())
+    stream = make_stream(seed, duration=duration, config=cfg.context(), plan=plan)
     return stream, int(rng.choice(cfg.render_heights))
 
 
@@ -216,6 +220,11 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
         if cfg.silent_anchors:
             timeline = stream.to_timeline(video=f"world-{seed}.mp4")
             rows += list(silent_anchors(timeline, cfg.context(), events))
+        for plan in range(1, cfg.question_plans):  # the same video, asked other questions
+            timeline = _recipe_stream(seed, cfg, plan)[0].to_timeline(video=f"world-{seed}.mp4")
+            again = (unroll_exact(timeline, cfg.context()) if cfg.stream_samples == "exact"
+                     else (json.loads(s.model_dump_json()) for s in unroll(timeline, cfg.context())))
+            rows += [mark_hard_silences({**row, "id": f"{row['id']}@plan{plan}"}, events) for row in again]
         shares = {"watch": cfg.stream_watch_share, "look": cfg.stream_look_share}
         if any(shares.values()):
             for _, row in iter_jsonl(files[seed][1]):
@@ -239,6 +248,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
 
     corrupt = f".c{round(corrupt_share * 100)}" if corrupt_share else ""
     extra = (".x" if cfg.stream_samples == "exact" else "") + (".sa" if cfg.silent_anchors else "")
+    extra += f".q{cfg.question_plans}" if cfg.question_plans > 1 else ""
     extra += f".w{round(cfg.stream_watch_share * 100)}" if cfg.stream_watch_share else ""
     extra += f".l{round(cfg.stream_look_share * 100)}" if cfg.stream_look_share else ""
     extra += f".p{round(cfg.paraphrase_share * 100)}" if cfg.paraphrase_share else ""
