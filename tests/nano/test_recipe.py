@@ -110,7 +110,7 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     assert report["steps"] >= 1 and 0.0 <= report["cell_accuracy"] <= 1.0
     assert 0.0 <= report["event_kind_recall"] <= 1.0 and 0.0 <= report["event_kind_precision"] <= 1.0
     assert (out / "look" / "final" / "model.safetensors").is_file()
-    assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.n8f4m10.c30.jsonl").is_file()
+    assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.n8f4m10.c30.x.l15.jsonl").is_file()
     metrics = [json.loads(line) for line in (out / "train" / "metrics.jsonl").read_text().splitlines()]
     assert metrics and all(np.isfinite(m["loss"]) for m in metrics)
     # stage 2 weighs up the silent turns at event chunks (test_stream_samples_mark_hard_negatives); stage 1 has none
@@ -139,26 +139,27 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
 
     # the checkpoint is served with the windows it was trained with, and the bias stage 3 chose
     assert (model.context_config.window_chunks, model.context_config.float_chunks) == (8, 4)
-    calibration = json.loads((out / "calibration" / "calibration.json").read_text())
+    calibration = json.loads((out / "calibration-floor-2" / "calibration.json").read_text())
     chosen = calibration["chosen"]
     assert set(calibration["separation"]) == {"owed", "free", "median_owed", "median_free", "auc"}
-    assert model.silence_bias == chosen and chosen >= 0
-    # with a negative floor, stage 3 streams at the floor and may choose a bias from it up
+    assert model.silence_bias == chosen and chosen >= -2
+    # stage 3 streams at the floor (-2 by default) and may choose any bias from it up
+    assert [r["bias"] for r in calibration["table"]][:5] == [-2.0, -1.5, -1.0, -0.5, 0.0]
+    assert json.loads((out / "calibration-floor-2" / "run.json").read_text())["settings"] == {"silence_bias": -2.0}
     from aura.models.nano.recipe import calibrate_silence
 
-    floor = calibrate_silence(cfg.model_copy(update={"calibration_floor": -1.5}), final, out / "floor",
-                              progress=False)
-    table = json.loads((out / "floor" / "calibration.json").read_text())["table"]
-    assert [r["bias"] for r in table][:4] == [-1.5, -1.0, -0.5, 0.0] and floor >= -1.5
-    assert json.loads((out / "floor" / "run.json").read_text())["settings"] == {"silence_bias": -1.5}
+    zero = calibrate_silence(cfg.model_copy(update={"calibration_floor": 0.0}), final, out / "zero", progress=False)
+    table = json.loads((out / "zero" / "calibration.json").read_text())["table"]
+    assert table[0]["bias"] == 0.0 and zero >= 0
     # an N'=1 run sharing the data directory unrolls its own samples and renders nothing again
     data = out / "data"
     videos = {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")}
-    default = (data / "samples.n8f4m10.c30.jsonl").read_bytes()
+    default = (data / "samples.n8f4m10.c30.x.l15.jsonl").read_bytes()
     n1 = cfg.model_copy(update={"float_chunks": 1})
     samples, _ = build_world_samples(n1, split_seeds("train", 2), data, progress=False)
-    assert samples.name == "samples.n8f1m10.c30.jsonl" and len(list(data.glob("world-*.samples.n8f1m10.jsonl"))) == 2
-    assert (data / "samples.n8f4m10.c30.jsonl").read_bytes() == default
+    assert samples.name == "samples.n8f1m10.c30.x.l15.jsonl"
+    assert len(list(data.glob("world-*.samples.n8f1m10.jsonl"))) == 2
+    assert (data / "samples.n8f4m10.c30.x.l15.jsonl").read_bytes() == default
     assert {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")} == videos
 
 
@@ -184,7 +185,8 @@ def test_stage2_adds_silent_anchors_and_watch_samples_with_the_system_prompt(tmp
     from aura.models.nano.hard_negatives import event_chunks, silent_anchors
     from aura.models.nano.recipe import _recipe_stream
 
-    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0})
+    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0,
+                                                           "stream_samples": "replies", "stream_look_share": 0.0})
     seeds = split_seeds("train", 1)
     plain, looks = build_world_samples(base, seeds, tmp_path / "data", progress=False)
     cfg = base.model_copy(update={"silent_anchors": True, "stream_watch_share": 1.0, "stream_look_share": 1.0})
@@ -213,7 +215,8 @@ def test_exact_stream_samples_replace_the_reply_samples(tmp_path: Path) -> None:
     from aura.models.nano.recipe import _recipe_stream
     from aura.stream import unroll_exact
 
-    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0})
+    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0,
+                                                           "stream_samples": "replies", "stream_look_share": 0.0})
     seeds = split_seeds("train", 2)
     plain, _ = build_world_samples(base, seeds, tmp_path / "data", progress=False)
     cfg = base.model_copy(update={"stream_samples": "exact"})
@@ -289,10 +292,10 @@ def test_train_nano_flags_name_the_experiments() -> None:
     new = nano_recipe_config(parser.parse_args(["train", "nano", "--no-silent-anchors", "--slot-words",
                                                 "--stream-watch-share", "0.2", "--paraphrase-share", "0.1",
                                                 "--stream-look-share", "0.3", "--output-dir", "x"]))
-    assert new.stream_look_share == 0.3 and default.stream_samples == "replies"
-    exact = nano_recipe_config(parser.parse_args(["train", "nano", "--stream-samples", "exact", "--question-plans",
-                                                  "3", "--output-dir", "x"]))
-    assert exact.model_copy(update={"stream_samples": "replies", "question_plans": 1}) == default
+    assert new.stream_look_share == 0.3 and default.stream_samples == "exact" and default.stream_look_share == 0.15
+    replies = nano_recipe_config(parser.parse_args(["train", "nano", "--stream-samples", "replies",
+                                                    "--question-plans", "3", "--output-dir", "x"]))
+    assert replies.model_copy(update={"stream_samples": "exact", "question_plans": 1}) == default
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)
     off = nano_recipe_config(parser.parse_args(["train", "nano", "--silent-anchors", "--no-slot-words",
                                                 "--output-dir", "x"]))

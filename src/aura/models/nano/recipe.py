@@ -62,7 +62,8 @@ class RecipeConfig(BaseModel):
     look_epochs: int = Field(3, ge=0, description="stage 1 (look: per-chunk questions) epochs; 0 skips it")
     look_lr: float = 2e-3
     look_batch_size: int = Field(32, ge=1)
-    epochs: int = Field(4, ge=1)
+    epochs: int = Field(2, ge=1, description="stage 2 epochs (exact samples cover each chunk once per epoch; "
+                        "the reply-anchored samples of the paper took 4)")
     max_steps: int | None = None
     global_batch_size: int = Field(16, ge=1)
     micro_batch_size: int = Field(4, ge=1)
@@ -75,7 +76,7 @@ class RecipeConfig(BaseModel):
     slot_words: bool = Field(False, description="add each pair slot's colour and shape word embeddings to its "
                              "token (NanoConfig.slot_words; slots only)")
     stream_samples: Literal["replies", "exact"] = Field(
-        "replies", description="stage 2's stream samples: one per reply (aura.stream.unroll, the paper's), or "
+        "exact", description="stage 2's stream samples: one per reply (aura.stream.unroll, the paper's), or "
         "one per stretch between window evictions, every turn trained in its exact inference context "
         "(aura.stream.exact)")
     question_plans: int = Field(1, ge=1, description="stage 2 plays every training video with this many "
@@ -85,7 +86,7 @@ class RecipeConfig(BaseModel):
                                  "negative (models/nano/hard_negatives.py)")
     stream_watch_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
                                       "trained in stage 2, with the system prompt")
-    stream_look_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 look samples "
+    stream_look_share: float = Field(0.15, ge=0.0, le=1.0, description="share of the stage-1 look samples "
                                      "(real-time questions) also trained in stage 2, with the system prompt")
     paraphrase_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the training phrasings reworded "
                                     "in stages 1 and 2 (models/nano/paraphrase.py; never a held-out phrasing)")
@@ -95,7 +96,7 @@ class RecipeConfig(BaseModel):
     calibration_streams: int = Field(16, ge=0, description="stage 3: validation streams that choose the "
                                      "silence bias (0 skips it)")
     calibration_seconds: tuple[int, int] = (120, 300)
-    calibration_floor: float = Field(0.0, le=0.0, description="stage 3 streams at this silence bias and "
+    calibration_floor: float = Field(-2.0, le=0.0, description="stage 3 streams at this silence bias and "
                                      "replays every bias from it up (negative: a model that is too quiet "
                                      "at bias 0 may be given a negative one)")
     seed: int = 0
