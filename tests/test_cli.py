@@ -30,16 +30,19 @@ def test_replay_bundled_demo_prints_turns_and_evictions(capsys) -> None:
     assert "120 chunks, 6 evictions" in out
 
 
+PROACTIVE_TIMELINE = {
+    "video_id": "v",
+    "duration": 20,
+    "questions": [{"id": "a", "time": 1.5, "text": "Tell me when it turns red.", "type": "proactive"}],
+    "responses": [
+        {"time": 1.5, "text": "OK.", "question_id": "a", "kind": "ack"},
+        {"time": 9.2, "text": "It is red now.", "question_id": "a"},
+    ],
+}
+
+
 def test_unroll_writes_one_sample_per_response(tmp_path: Path) -> None:
-    timeline = {
-        "video_id": "v",
-        "duration": 20,
-        "questions": [{"id": "a", "time": 1.5, "text": "Tell me when it turns red.", "type": "proactive"}],
-        "responses": [
-            {"time": 1.5, "text": "OK.", "question_id": "a", "kind": "ack"},
-            {"time": 9.2, "text": "It is red now.", "question_id": "a"},
-        ],
-    }
+    timeline = PROACTIVE_TIMELINE
     src = tmp_path / "t.json"
     src.write_text(json.dumps([timeline, timeline | {"video_id": "w"}]))
     out = tmp_path / "samples.jsonl"
@@ -52,15 +55,7 @@ def test_unroll_writes_one_sample_per_response(tmp_path: Path) -> None:
 
 
 def test_unroll_exact_supervises_every_chunk_once(tmp_path: Path) -> None:
-    timeline = {
-        "video_id": "v",
-        "duration": 20,
-        "questions": [{"id": "a", "time": 1.5, "text": "Tell me when it turns red.", "type": "proactive"}],
-        "responses": [
-            {"time": 1.5, "text": "OK.", "question_id": "a", "kind": "ack"},
-            {"time": 9.2, "text": "It is red now.", "question_id": "a"},
-        ],
-    }
+    timeline = PROACTIVE_TIMELINE
     src = tmp_path / "t.json"
     src.write_text(json.dumps(timeline))
     out = tmp_path / "samples.jsonl"
