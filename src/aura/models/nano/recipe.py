@@ -213,19 +213,23 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
         silent anchors, and a share of its watch and look samples given the system prompt."""
         stream = _recipe_stream(seed, cfg)[0]
         events = event_chunks(stream.scene)
-        if cfg.stream_samples == "exact":
-            exact = unroll_exact(stream.to_timeline(video=f"world-{seed}.mp4"), cfg.context())
-            rows = [mark_hard_silences(row, events) for row in exact]
-        else:
-            rows = [mark_hard_silences(row, events) for _, row in iter_jsonl(files[seed][0])]
+
+        def plan_rows(plan: int) -> Iterator[dict[str, Any]]:
+            """The stream samples of question plan ``plan`` (plan 0's reply samples are on disk)."""
+            timeline = (stream if plan == 0 else _recipe_stream(seed, cfg, plan)[0]).to_timeline(
+                video=f"world-{seed}.mp4")
+            if cfg.stream_samples == "exact":
+                return unroll_exact(timeline, cfg.context())
+            if plan == 0:
+                return (row for _, row in iter_jsonl(files[seed][0]))
+            return (json.loads(s.model_dump_json()) for s in unroll(timeline, cfg.context()))
+
+        rows = [mark_hard_silences(row, events) for row in plan_rows(0)]
         if cfg.silent_anchors:
             timeline = stream.to_timeline(video=f"world-{seed}.mp4")
             rows += list(silent_anchors(timeline, cfg.context(), events))
         for plan in range(1, cfg.question_plans):  # the same video, asked other questions
-            timeline = _recipe_stream(seed, cfg, plan)[0].to_timeline(video=f"world-{seed}.mp4")
-            again = (unroll_exact(timeline, cfg.context()) if cfg.stream_samples == "exact"
-                     else (json.loads(s.model_dump_json()) for s in unroll(timeline, cfg.context())))
-            rows += [mark_hard_silences({**row, "id": f"{row['id']}@plan{plan}"}, events) for row in again]
+            rows += [mark_hard_silences({**row, "id": f"{row['id']}@plan{plan}"}, events) for row in plan_rows(plan)]
         shares = {"watch": cfg.stream_watch_share, "look": cfg.stream_look_share}
         if any(shares.values()):
             for _, row in iter_jsonl(files[seed][1]):
