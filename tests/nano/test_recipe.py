@@ -17,6 +17,7 @@ from aura.models.nano import NanoConfig
 from aura.models.nano.recipe import (
     RecipeConfig,
     build_world_samples,
+    density_tag,
     frames_to_pixels,
     train_nano,
     vision_data,
@@ -243,6 +244,18 @@ def test_exact_stream_samples_replace_the_reply_samples(tmp_path: Path) -> None:
     assert {r["video"] for r in again} == {r["video"] for r in rows}
     texts = {m["content"] for r in again for m in r["messages"] if m["role"] == "assistant"}
     assert texts != {m["content"] for r in rows for m in r["messages"] if m["role"] == "assistant"}
+    # denser questions: the same videos, every chunk still supervised once, more questions asked
+    dense = cfg.model_copy(update={"question_density": 3.0})
+    denser, _ = build_world_samples(dense, seeds, tmp_path / "data", progress=False)
+    assert ".d3" in denser.name
+    dense_rows = [json.loads(line) for line in denser.read_text().splitlines()]
+    assert sum(1 for r in dense_rows for m in r["messages"] if m.get("supervise") is True) == 2 * 90
+
+    def asked(samples: list[dict]) -> int:
+        return sum(1 for r in samples for m in r["messages"] if m["role"] == "user" and isinstance(m["content"], list)
+                   and any(p["type"] == "text" for p in m["content"]))
+
+    assert asked(dense_rows) > asked(rows)
 
 
 def test_frames_to_pixels_matches_the_streaming_layout() -> None:
@@ -296,6 +309,15 @@ def test_train_nano_flags_name_the_experiments() -> None:
     replies = nano_recipe_config(parser.parse_args(["train", "nano", "--stream-samples", "replies",
                                                     "--question-plans", "3", "--output-dir", "x"]))
     assert replies.model_copy(update={"stream_samples": "exact", "question_plans": 1}) == default
+    dense = nano_recipe_config(parser.parse_args(["train", "nano", "--question-density", "3", "--question-weights",
+                                                  "0.1,0.6,0.2,0.1", "--output-dir", "x"]))
+    assert dense.question_density == 3.0
+    assert dense.question_weights == {"realtime": 0.1, "proactive": 0.6, "multi": 0.2, "backward": 0.1}
+    assert dense.model_copy(update={"question_density": 1.0, "question_weights": None}) == default
+    assert density_tag(dense) == ".d3.t0.1-0.6-0.2-0.1" and density_tag(default) == ""
+    for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"]):
+        with pytest.raises(ConfigError):
+            nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)
     off = nano_recipe_config(parser.parse_args(["train", "nano", "--silent-anchors", "--no-slot-words",
                                                 "--output-dir", "x"]))

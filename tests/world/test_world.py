@@ -196,6 +196,48 @@ def test_another_question_plan_keeps_the_scene_and_asks_other_questions():
         make_stream(8, duration=180, plan=-1)
 
 
+def _asked_events(stream) -> dict[str, int]:
+    types = {q.id: q.type for q in stream.questions}
+    counts = {"proactive": 0, "multi": 0}
+    for r in stream.responses:
+        if r.kind == "answer" and types[r.question_id] in counts:
+            counts[types[r.question_id]] += 1
+    return counts
+
+
+def test_denser_question_plans_ask_about_more_events_and_keep_the_stream_rules():
+    heavy = {"realtime": 0.1, "proactive": 0.6, "multi": 0.2, "backward": 0.1}
+    config = ContextConfig(window_chunks=8, float_chunks=4, history_groups=10)
+    base = dense = {"proactive": 0, "multi": 0}
+    reasked = 0
+    for seed in range(6):
+        plain = make_stream(seed, duration=240, config=config)
+        assert make_stream(seed, duration=240, config=config, density=1.0, type_weights=None) == plain
+        many = make_stream(seed, duration=240, config=config, density=3.0, type_weights=heavy)
+        assert many.scene == plain.scene and many.style == plain.style
+        chunks = [math.floor(r.time + 1e-9) for r in many.responses]
+        assert len(chunks) == len(set(chunks))  # still at most one reply per chunk
+        base = {k: base[k] + v for k, v in _asked_events(plain).items()}
+        dense = {k: dense[k] + v for k, v in _asked_events(many).items()}
+        # every owed reply is still owed to a question the context has not forgotten
+        replay = [s for s in unroll(many.to_timeline(), config) if s.messages[-1]["content"] != "<|silent|>"]
+        assert len(replay) == len(many.responses)
+        by_kind: dict[str, list] = {}
+        for q in many.questions:
+            if q.type == "multi":
+                by_kind.setdefault(q.kind, []).append(q)
+        for asked in by_kind.values():
+            reasked += len(asked) - 1
+            for older, newer in itertools.pairwise(asked):  # the newer question takes over the reports
+                assert not [r for r in many.responses if r.question_id == older.id and r.time > newer.time]
+    assert dense["proactive"] >= 2 * base["proactive"] and dense["multi"] > base["multi"]
+    assert reasked > 0
+    with pytest.raises(ConfigError, match="density"):
+        make_stream(8, duration=60, density=0.5)
+    with pytest.raises(ConfigError, match="weight"):
+        make_stream(8, duration=60, type_weights={"realtime": 1.0})
+
+
 def test_heldout_phrasings_stay_out_of_training():
     train_texts, held_texts = set(), set()
     for seed in range(30):

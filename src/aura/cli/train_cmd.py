@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--question-plans", type=int, metavar="K",
                       help="nano: stage 2 plays every training video with K independently planned sets of "
                       "questions (docs/nano.md)")
+    nano.add_argument("--question-density", type=float, metavar="D",
+                      help="nano: stage 2's training streams ask D times more often than the evaluation "
+                      "streams (1..4; docs/nano.md)")
+    nano.add_argument("--question-weights", metavar="R,P,M,B",
+                      help="nano: weights of real-time, proactive, multi-response and backward questions in "
+                      "stage 2's training streams (default: the evaluation streams'; docs/nano.md)")
     nano.add_argument("--silent-anchors", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: stage 2 also trains a sample anchored at every hard negative (docs/nano.md)")
     nano.add_argument("--slot-words", action=argparse.BooleanOptionalAction, default=None,
@@ -129,10 +135,18 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("hard_silent_weight", "hard_silent_weight"), ("silent_anchors", "silent_anchors"),
                       ("slot_words", "slot_words"), ("stream_watch_share", "stream_watch_share"),
                       ("stream_look_share", "stream_look_share"), ("stream_samples", "stream_samples"),
-                      ("question_plans", "question_plans"),
+                      ("question_plans", "question_plans"), ("question_density", "question_density"),
                       ("paraphrase_share", "paraphrase_share")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
+    if getattr(args, "question_weights", None) is not None:
+        try:
+            values = [float(v) for v in str(args.question_weights).split(",")]
+        except ValueError:
+            values = []
+        if len(values) != 4:
+            raise ConfigError(f"--question-weights needs four numbers R,P,M,B, got {args.question_weights!r}")
+        update["question_weights"] = dict(zip(("realtime", "proactive", "multi", "backward"), values, strict=True))
     if getattr(args, "grid_tokens", False) or getattr(args, "see_events", False):
         events = bool(getattr(args, "see_events", False))
         grid = {"visual_readout": "grid", "context_frames": int(events), "slot_embed": False}

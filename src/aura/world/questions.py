@@ -32,6 +32,11 @@ PROACTIVE_REACH = 45.0
 MIN_DURATION, MAX_DURATION = 10.0, 3600.0
 """Durations ``make_stream`` accepts (scenes are meant to last 30 s - 10 min)."""
 TYPE_WEIGHTS = {"realtime": 0.4, "proactive": 0.25, "multi": 0.12, "backward": 0.23}
+QUESTION_GAP = (6.0, 22.0)
+"""Seconds between two questions of a stream (uniform), at density 1."""
+MAX_PENDING_PROACTIVE = 2
+"""Proactive questions that may wait for their evidence at once, at density 1."""
+MAX_DENSITY = 4.0
 
 
 class WorldQuestion(BaseModel):
@@ -110,15 +115,18 @@ def target_text(target: dict[str, Any]) -> str:
 class _Planner:
     """Places questions one at a time, keeping every chunk to at most one reply."""
 
-    def __init__(self, scene: Scene, rng: np.random.Generator, phrasing: PhrasingSplit) -> None:
+    def __init__(self, scene: Scene, rng: np.random.Generator, phrasing: PhrasingSplit,
+                 max_pending: int = MAX_PENDING_PROACTIVE, multi_reask: int | None = None) -> None:
         self.scene = scene
+        self.max_pending = max_pending
+        self.multi_reask = multi_reask
         self.rng = rng
         self.phrasing = phrasing
         self.busy: set[int] = set()
         self.n_chunks = math.ceil(scene.duration - 1e-9)
         self.questions: list[WorldQuestion] = []
         self.responses: list[WorldResponse] = []
-        self.active_multi: set[str] = set()
+        self.active_multi: dict[str, int] = {}  # event kind -> index of its latest multi question
         self.pending_proactive: list[float] = []
 
     # -- helpers
@@ -126,7 +134,13 @@ class _Planner:
         return not self.scene.events_between(k - 1.0, k + 1.0)
 
     def free(self, chunks: list[int]) -> bool:
-        return len(set(chunks)) == len(chunks) and all(0 <= c < self.n_chunks and c not in self.busy for c in chunks)
+        return self.free_but(chunks, set())
+
+    def free_but(self, chunks: list[int], released: set[int]) -> bool:
+        """Whether ``chunks`` are distinct, inside the stream and hold no reply but those in ``released``."""
+        return len(set(chunks)) == len(chunks) and all(
+            0 <= c < self.n_chunks and (c not in self.busy or c in released) for c in chunks
+        )
 
     def add(self, q: WorldQuestion, responses: list[WorldResponse]) -> None:
         self.questions.append(q)
@@ -182,7 +196,7 @@ class _Planner:
         return True
 
     def proactive(self, k: int, t: float) -> bool:
-        if not self.free([k]) or len([p for p in self.pending_proactive if p > t]) >= 2:
+        if not self.free([k]) or len([p for p in self.pending_proactive if p > t]) >= self.max_pending:
             return False
         now = self.scene.state(k) + self.scene.state(k + 0.5)
         targets: list[dict[str, Any]] = (
@@ -242,7 +256,12 @@ class _Planner:
         return None
 
     def multi(self, k: int, t: float) -> bool:
-        kinds = [m for m in ("disappear", "colour", "appear") if m not in self.active_multi]
+        def askable(kind: str) -> bool:
+            if kind not in self.active_multi:
+                return True
+            return self.multi_reask is not None and len(self.questions) - self.active_multi[kind] > self.multi_reask
+
+        kinds = [m for m in ("disappear", "colour", "appear") if askable(m)]
         if not kinds or not self.free([k]):
             return False
         kind = kinds[int(self.rng.integers(len(kinds)))]
@@ -250,8 +269,14 @@ class _Planner:
             return False
         events = [e for e in self.scene.events if e.kind == kind and e.time > k + 0.5]
         chunks = [k] + [math.floor(e.sample_time) for e in events]
-        if not events or not self.free(chunks):
+        # asked again: the new question takes over the older one's later reports (the same events)
+        old = f"q{self.active_multi[kind] + 1}" if kind in self.active_multi else None
+        taken = [r for r in self.responses if r.question_id == old and r.time > t]
+        released = {math.floor(r.time + 1e-9) for r in taken}
+        if not events or not self.free_but(chunks, released):
             return False
+        self.responses = [r for r in self.responses if not (r.question_id == old and r.time > t)]
+        self.busy -= released
         q = self.question(f"multi_{kind}", "multi", t, {"event": kind})
         responses = [WorldResponse(time=t, text=pick(ACKS, "multi", self.rng), question_id=q.id, kind="ack")]
         for e in events:
@@ -262,7 +287,7 @@ class _Planner:
             responses.append(
                 WorldResponse(time=e.sample_time, text=text, question_id=q.id, evidence_time=e.sample_time, facts=facts)
             )
-        self.active_multi.add(kind)
+        self.active_multi[kind] = len(self.questions)
         self.add(q, responses)
         return True
 
@@ -313,22 +338,38 @@ def plan_questions(
     seed: int,
     *,
     phrasing: PhrasingSplit = "train",
-    gap: tuple[float, float] = (6.0, 22.0),
+    gap: tuple[float, float] | None = None,
     config: ContextConfig | None = None,
     plan: int = 0,
+    density: float = 1.0,
+    type_weights: dict[str, float] | None = None,
 ) -> tuple[list[WorldQuestion], list[WorldResponse]]:
     """Questions over ``scene`` (about one every ``gap`` seconds) and every reply they are owed.
 
     At most one reply per chunk. Replies to a question the stream context has already
     forgotten (its group left the text history) are dropped: no model could give them.
     ``plan`` > 0 gives another, independently seeded set of questions over the same scene.
+    ``density`` > 1 asks that many times more often (``gap`` defaults to ``QUESTION_GAP / density``),
+    lets that many times more proactive questions wait at once, and asks a multi-response kind
+    again once the context has had time to forget its last question (it then takes over that
+    question's later reports). ``type_weights`` (default ``TYPE_WEIGHTS``) weighs the four types.
+    Both are training-data knobs: the evaluation streams are planned with the defaults.
     """
     if plan < 0:
         raise ConfigError(f"question plan must be >= 0, got {plan}")
+    if not (1.0 <= density <= MAX_DENSITY):
+        raise ConfigError(f"question density must be 1..{MAX_DENSITY:g}, got {density:g}")
+    if gap is None:
+        gap = (QUESTION_GAP[0] / density, QUESTION_GAP[1] / density)
     rng = np.random.default_rng([seed, 2] if plan == 0 else [seed, 2, plan])
-    planner = _Planner(scene, rng, phrasing)
+    config = config or ContextConfig()
+    weights_by_type = TYPE_WEIGHTS if type_weights is None else type_weights
+    if set(weights_by_type) != set(TYPE_WEIGHTS) or not all(w > 0 for w in weights_by_type.values()):
+        raise ConfigError(f"question type weights must give each of {sorted(TYPE_WEIGHTS)} a weight > 0")
+    planner = _Planner(scene, rng, phrasing, max_pending=round(MAX_PENDING_PROACTIVE * density),
+                       multi_reask=config.history_groups if density > 1.0 else None)
     types = list(TYPE_WEIGHTS)
-    weights = np.array(list(TYPE_WEIGHTS.values()))
+    weights = np.array([weights_by_type[t] for t in types], dtype=float)
     t = float(rng.uniform(1.5, 6.0))
     while t < scene.duration - 2.0:
         k = math.floor(t)
@@ -338,7 +379,7 @@ def plan_questions(
             if getattr(planner, str(qtype))(k, ask):
                 break
         t = ask + float(rng.uniform(*gap))
-    return planner.questions, _prune_forgotten(scene, planner.questions, planner.responses, config or ContextConfig())
+    return planner.questions, _prune_forgotten(scene, planner.questions, planner.responses, config)
 
 
 def _prune_forgotten(
@@ -375,12 +416,15 @@ def make_stream(
     phrasing: PhrasingSplit | None = None,
     config: ContextConfig | None = None,
     plan: int = 0,
+    density: float = 1.0,
+    type_weights: dict[str, float] | None = None,
 ) -> WorldStream:
     """The whole synthetic stream for ``seed``: scene, style, questions and owed replies.
 
     ``duration`` defaults to a seeded 30 s - 10 min (whole seconds); ``phrasing`` defaults to
     ``train`` phrasings for training seeds and all phrasings for validation/test seeds.
-    ``plan`` > 0 keeps the scene and style and asks another set of questions (``plan_questions``).
+    ``plan`` > 0 keeps the scene and style and asks another set of questions; ``density`` > 1 asks
+    more often, ``type_weights`` weighs the question types (all three: ``plan_questions``).
     """
     from aura.world.render import sample_style
     from aura.world.scene import generate_scene
@@ -393,7 +437,8 @@ def make_stream(
         duration = float(np.random.default_rng([seed, 7]).integers(30, 601))
     phrasing = phrasing or ("train" if split == "train" else "all")
     scene = generate_scene(seed, float(duration), aspect=aspect)
-    questions, responses = plan_questions(scene, seed, phrasing=phrasing, config=config, plan=plan)
+    questions, responses = plan_questions(scene, seed, phrasing=phrasing, config=config, plan=plan,
+                                          density=density, type_weights=type_weights)
     return WorldStream(
         id=f"world-{seed}",
         seed=seed,

@@ -32,6 +32,7 @@ from aura.models.nano.pixels import resize_frames
 from aura.models.nano.tokenizer import slot_word_ids, train_tokenizer
 from aura.stream import ContextConfig, unroll, unroll_exact
 from aura.train.loss import LossVariant
+from aura.world.questions import TYPE_WEIGHTS
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,12 @@ class RecipeConfig(BaseModel):
     question_plans: int = Field(1, ge=1, description="stage 2 plays every training video with this many "
                                 "independently planned sets of questions (more question-event pairings "
                                 "from the same rendered streams)")
+    question_density: float = Field(1.0, ge=1.0, le=4.0, description="stage 2's training streams ask this many "
+                                    "times more often than the evaluation streams (world.plan_questions "
+                                    "density): more asked events from the same rendered videos")
+    question_weights: dict[str, float] | None = Field(
+        None, description="stage 2's training streams weigh the question types (realtime, proactive, multi, "
+        "backward) so (world.plan_questions type_weights; default: the evaluation streams' weights)")
     silent_anchors: bool = Field(False, description="stage 2 also trains one sample anchored at every hard "
                                  "negative (models/nano/hard_negatives.py)")
     stream_watch_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
@@ -107,6 +114,9 @@ class RecipeConfig(BaseModel):
     def _slot_words_need_slots(self) -> RecipeConfig:
         if self.slot_words and self.model.visual_readout != "slots":
             raise ValueError("slot_words needs the slots visual read-out")
+        w = self.question_weights
+        if w is not None and (set(w) != set(TYPE_WEIGHTS) or not all(v > 0 for v in w.values())):
+            raise ValueError(f"question_weights must give each of {sorted(TYPE_WEIGHTS)} a weight > 0")
         return self
 
     def context(self) -> ContextConfig:
@@ -140,14 +150,25 @@ def context_tag(cfg: RecipeConfig) -> str:
     return f".n{c.window_chunks}f{c.float_chunks}m{c.history_groups}"
 
 
+def density_tag(cfg: RecipeConfig) -> str:
+    """The suffix of stream-sample files planned at a question density other than 1 or with other
+    question type weights ("" for the evaluation streams' planning)."""
+    tag = "" if cfg.question_density == 1.0 else f".d{cfg.question_density:g}"
+    if cfg.question_weights is not None:
+        tag += ".t" + "-".join(f"{cfg.question_weights[t]:g}" for t in TYPE_WEIGHTS)
+    return tag
+
+
 def _recipe_stream(seed: int, cfg: RecipeConfig, plan: int = 0) -> tuple[Any, int]:
     """The world stream of training ``seed`` as the recipe renders it (with question plan
-    ``plan``: the same scene, other questions), and its render height."""
+    ``plan``: the same scene, other questions; asked at ``question_density`` with ``question_weights``),
+    and its render height."""
     from aura.world import make_stream
 
     rng = np.random.default_rng([seed, 99])
     duration = float(rng.integers(cfg.seconds[0], cfg.seconds[1] + 1))
-    stream = make_stream(seed, duration=duration, config=cfg.context(), plan=plan)
+    stream = make_stream(seed, duration=duration, config=cfg.context(), plan=plan, density=cfg.question_density,
+                         type_weights=cfg.question_weights)
     return stream, int(rng.choice(cfg.render_heights))
 
 
@@ -161,7 +182,7 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
 
     out_dir = Path(out)
     video = out_dir / f"world-{seed}.mp4"
-    samples_file = out_dir / f"world-{seed}.samples{context_tag(cfg)}.jsonl"
+    samples_file = out_dir / f"world-{seed}.samples{context_tag(cfg)}{density_tag(cfg)}.jsonl"
     look_file = look_path(video)
     if samples_file.is_file() and look_file.is_file() and frames_path(video).is_file():
         return seed, str(samples_file), str(look_file)
@@ -254,6 +275,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     corrupt = f".c{round(corrupt_share * 100)}" if corrupt_share else ""
     extra = (".x" if cfg.stream_samples == "exact" else "") + (".sa" if cfg.silent_anchors else "")
     extra += f".q{cfg.question_plans}" if cfg.question_plans > 1 else ""
+    extra += density_tag(cfg)
     extra += f".w{round(cfg.stream_watch_share * 100)}" if cfg.stream_watch_share else ""
     extra += f".l{round(cfg.stream_look_share * 100)}" if cfg.stream_look_share else ""
     extra += f".p{round(cfg.paraphrase_share * 100)}" if cfg.paraphrase_share else ""
