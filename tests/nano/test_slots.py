@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from aura.models.nano import NanoConfig, NanoVLM
 from aura.models.nano.config import N_PAIRS
@@ -144,3 +145,89 @@ def test_slot_embed_gives_each_slot_an_identity_and_embeds_its_beliefs(tmp_path)
     assert loaded_cfg.slot_embed
     with pytest.raises(ValidationError, match="slot_embed"):
         NanoConfig(vocab_size=64, slot_embed=True)
+
+
+def test_frozen_encoder_features_give_the_same_logits_as_pixels() -> None:
+    """The text stages feed a frozen encoder's output computed once per chunk (``nano_preprocess(...,
+    features=True)``); the model must compute exactly what it computes from the pixels."""
+    from aura.models.nano.training import NanoForTraining, nano_preprocess
+
+    torch.manual_seed(0)
+    cfg = CFG.model_copy(update={"slot_embed": True})
+    model = NanoVLM(cfg, video_pad_id=3)
+    for p in model.vision.parameters():
+        p.requires_grad_(False)
+    frames = [np.random.default_rng(i).integers(0, 255, (cfg.input_frames, 32, 32, 3), dtype=np.uint8)
+              for i in range(2)]
+    by_pixels, by_features = nano_preprocess(model), nano_preprocess(model, features=True)
+    pixels = torch.from_numpy(np.concatenate([by_pixels(f)[0] for f in frames]))
+    features = torch.from_numpy(np.concatenate([by_features(f)[0] for f in frames]))
+    assert features.shape == (2, 13, model.vision.feature_dim)
+    ids = torch.tensor([[5, *([3] * 13), 6, *([3] * 13), 7]])
+    plain = NanoForTraining(model).train()
+    cached = NanoForTraining(model, features=True).train()
+    assert not model.vision.training  # a frozen encoder stays in eval mode while the rest trains
+    want = plain(input_ids=ids, pixel_values_videos=pixels).logits
+    got = cached(input_ids=ids, pixel_values_videos=features).logits
+    assert torch.allclose(want, got, atol=1e-5)
+    # and the features are what make the difference: other chunks, other logits
+    other = cached(input_ids=ids, pixel_values_videos=features.flip(0)).logits
+    assert (other - got).abs().max() > 1e-4
+    model.vision.requires_grad_(True)
+    with pytest.raises(ValueError, match="frozen"):
+        by_features(frames[0])
+
+
+def test_event_head_recomputes_only_the_event_beliefs() -> None:
+    from aura.models.nano.model import EventHead
+
+    torch.manual_seed(0)
+    f_in = CFG.input_frames
+    head = EventHead(f_in)
+    beliefs = torch.randn(4, 13, CFG.slot_beliefs)
+    out = head(beliefs)
+    assert out.shape == beliefs.shape
+    assert torch.equal(out[:, :N_PAIRS, :f_in], beliefs[:, :N_PAIRS, :f_in])  # presence kept
+    assert torch.equal(out[:, N_PAIRS, : MAX_OBJECTS + 1], beliefs[:, N_PAIRS, : MAX_OBJECTS + 1])  # count kept
+    assert not torch.allclose(out[:, :N_PAIRS, f_in : f_in + 2], beliefs[:, :N_PAIRS, f_in : f_in + 2])
+    assert not torch.allclose(out[:, N_PAIRS, MAX_OBJECTS + 1 :], beliefs[:, N_PAIRS, MAX_OBJECTS + 1 :])
+
+
+def test_event_head_learns_events_as_changes_in_presence() -> None:
+    """Given noisy per-frame presence logits, the head learns appeared = absent first, present last
+    (and vanished the reverse), which no linear read-out of the frames' presence can compute."""
+    from aura.models.nano.model import EventHead
+
+    torch.manual_seed(0)
+    f_in = 3
+    gen = torch.Generator().manual_seed(1)
+    present = torch.rand(4096, N_PAIRS, f_in, generator=gen) < 0.5
+    present[..., 1] = present[..., 0] | present[..., 2]  # the middle frame sits between the two
+    logits = (present.float() * 2 - 1) * 4 + torch.randn(present.shape, generator=gen)
+    beliefs = torch.zeros(4096, 13, 9)
+    beliefs[:, :N_PAIRS, :f_in] = logits
+    appeared = (~present[..., 0] & present[..., 2]).float()
+    vanished = (present[..., 0] & ~present[..., 2]).float()
+    head = EventHead(f_in)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(300):
+        out = head(beliefs)[:, :N_PAIRS, f_in : f_in + 2]
+        loss = F.binary_cross_entropy_with_logits(out, torch.stack([appeared, vanished], -1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    got = head(beliefs)[:, :N_PAIRS, f_in : f_in + 2] > 0
+    assert (got == torch.stack([appeared, vanished], -1).bool()).float().mean() > 0.98
+
+
+def test_stem_reads_frames_at_twice_the_size_into_the_same_slot_tokens() -> None:
+    cfg = CFG.model_copy(update={"image_size": 64, "stem_channels": 8})
+    encoder = FrameEncoder(cfg).eval()
+    tokens, _, feature_map = encoder.parts(torch.rand(2, 3 * cfg.input_frames, 64, 64))
+    assert tokens.shape == (2, 13, 16 + cfg.slot_beliefs) and feature_map.shape == (2, 16, 8, 8)
+    with pytest.raises(ValueError, match="multiple"):
+        NanoConfig(image_size=68, stem_channels=8, visual_readout="slots")
+    with pytest.raises(ValueError, match="slots"):
+        NanoConfig(stem_channels=8)
+    with pytest.raises(ValueError, match="slots"):
+        NanoConfig(event_head=True)

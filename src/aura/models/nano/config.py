@@ -35,8 +35,13 @@ class NanoConfig(BaseModel):
 
     @model_validator(mode="after")
     def _grid_divides(self) -> NanoConfig:
-        if self.image_size % 4 or (self.image_size // 4) % self.grid:
-            raise ValueError(f"image_size {self.image_size} must be 4 x a multiple of grid {self.grid}")
+        stride = 8 if self.stem_channels else 4
+        if self.image_size % stride or (self.visual_readout == "grid" and (self.image_size // stride) % self.grid):
+            raise ValueError(f"image_size {self.image_size} must be {stride} x a multiple of grid {self.grid}")
+        if self.event_head and self.visual_readout != "slots":
+            raise ValueError("event_head needs visual_readout 'slots'")
+        if self.stem_channels and (self.stem_channels % 8 or self.visual_readout != "slots"):
+            raise ValueError(f"stem_channels {self.stem_channels} needs the slots read-out and a multiple of 8")
         if self.context_frames > self.frames_per_chunk:
             raise ValueError(f"context_frames {self.context_frames} > frames_per_chunk {self.frames_per_chunk}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
@@ -57,6 +62,9 @@ class NanoConfig(BaseModel):
     frames_per_chunk: int = Field(2, ge=1)
     context_frames: int = Field(0, ge=0, description="last frames of the previous chunk the encoder also sees")
     vision_channels: tuple[int, int, int] = (32, 64, 128)
+    stem_channels: int = Field(0, ge=0, description="> 0: a learnt stride-2 stem of this many channels "
+                               "first, so the encoder reads frames at twice the resolution for the cost "
+                               "of one small convolution (small objects keep their shape)")
     grid: int = Field(4, ge=1, description="side of the visual token grid (with slots: of the stage-0 cell labels)")
     visual_readout: Literal["grid", "slots"] = "grid"
     slot_words: tuple[tuple[int, int], ...] | None = Field(
@@ -67,6 +75,10 @@ class NanoConfig(BaseModel):
                              "what it believes without untangling them from the pooled features")
     question_first: bool = Field(False, description="render each user turn's question before its chunk's visual "
                                  "tokens, so the visual tokens are read with the question in view")
+    event_head: bool = Field(False, description="with slots: each pair slot's appeared/vanished beliefs are "
+                             "read from its own per-frame presence (a small MLP shared by the slots), and the "
+                             "scene slot's event kinds from the pair slots' events: an event is a change in "
+                             "presence, which a linear read-out of pooled features cannot compute")
     d_model: int = Field(256, ge=16)
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)

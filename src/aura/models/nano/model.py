@@ -20,7 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aura.models.nano.config import NanoConfig
+from aura.models.nano.config import N_PAIRS, NanoConfig
+from aura.world.vocab import MAX_OBJECTS
+
+EVENT_KIND_NAMES = ("appear", "disappear", "colour")
+"""The scene slot's event-kind beliefs, in order (after its object-count classes)."""
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 SLOT_WORD_GAIN = 32.0
@@ -31,7 +35,8 @@ class FrameEncoder(nn.Module):
     """A chunk's frames (B, F*3, S, S) in [0, 1] -> (B, visual_tokens, feature_dim) features (F = ``input_frames``).
 
     Two stages at 1/2 and 1/4 resolution (a stride-2 convolution, then a 3x3 one; each followed
-    by GroupNorm and GELU) see colours, edges and corners. With the ``grid`` read-out a final
+    by GroupNorm and GELU) see colours, edges and corners; with ``stem_channels`` a stride-2
+    stem comes first (so they run at 1/4 and 1/8 of a larger input). With the ``grid`` read-out a final
     patchifying convolution turns the 1/4-resolution map into the ``grid x grid`` token grid.
     With ``slots``, every slot (one per colour-shape pair, one for the scene) pools the
     1/4-resolution map with its own spatial attention, and a per-slot linear read-out of the
@@ -55,11 +60,18 @@ class FrameEncoder(nn.Module):
 
         if self.slots:
             k = cfg.visual_tokens
-            self.net = nn.Sequential(*stage(3 * cfg.input_frames, c1), *stage(c1, c2))
+            c_in = 3 * cfg.input_frames
+            stem: list[nn.Module] = []
+            if cfg.stem_channels:
+                stem = [nn.Conv2d(c_in, cfg.stem_channels, 3, stride=2, padding=1),
+                        nn.GroupNorm(8, cfg.stem_channels), nn.GELU()]
+                c_in = cfg.stem_channels
+            self.net = nn.Sequential(*stem, *stage(c_in, c1), *stage(c1, c2))
             self.value = nn.Conv2d(c2, c3, 3, padding=1)
             self.attend = nn.Conv2d(c2, k, 3, padding=1)
             self.readout = nn.Parameter(torch.randn(k, c3, cfg.slot_beliefs) * c3**-0.5)
             self.readout_bias = nn.Parameter(torch.zeros(k, cfg.slot_beliefs))
+            self.events: EventHead | None = EventHead(cfg.input_frames) if cfg.event_head else None
         else:
             patch = cfg.image_size // 4 // cfg.grid
             self.net = nn.Sequential(
@@ -83,11 +95,40 @@ class FrameEncoder(nn.Module):
         weights = torch.softmax(self.attend(feats).flatten(2), dim=-1)  # (B, K, h*w)
         pooled = weights @ values.flatten(2).transpose(1, 2)  # (B, K, C)
         beliefs = torch.einsum("bkc,kcr->bkr", pooled, self.readout) + self.readout_bias
+        if self.events is not None:
+            beliefs = self.events(beliefs)
         tokens = self.norm(pooled.transpose(1, 2)).transpose(1, 2) + self.pos
         return torch.cat([tokens, torch.tanh(beliefs / 4.0)], dim=-1), beliefs, values
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.parts(pixels)[0]
+
+
+class EventHead(nn.Module):
+    """Event beliefs from presence beliefs: an object appears in a chunk when its pair is absent
+    from the first input frame and present in a later one, vanishes in the reverse case, and
+    changes colour when one pair of its shape vanishes as another appears. Each pair slot's
+    appeared/vanished logits come from its own per-frame presence logits and its linear event
+    read-outs (one small MLP shared by the pair slots); the scene slot's event kinds from all
+    pair events and its linear kind read-outs. Other beliefs pass through unchanged."""
+
+    def __init__(self, input_frames: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.f = input_frames
+        self.pair = nn.Sequential(nn.Linear(input_frames + 2, hidden), nn.GELU(), nn.Linear(hidden, 2))
+        self.scene = nn.Sequential(nn.Linear(2 * N_PAIRS + len(EVENT_KIND_NAMES), hidden), nn.GELU(),
+                                   nn.Linear(hidden, len(EVENT_KIND_NAMES)))
+
+    def forward(self, beliefs: torch.Tensor) -> torch.Tensor:
+        """(B, K, R) belief logits in the read-out's layout -> the same with events recomputed."""
+        f, kinds = self.f, MAX_OBJECTS + 1
+        pairs, scene = beliefs[:, :N_PAIRS], beliefs[:, N_PAIRS]
+        events = self.pair(pairs[..., : f + 2])  # (B, pairs, 2)
+        pairs = torch.cat([pairs[..., :f], events, pairs[..., f + 2 :]], dim=-1)
+        n_kinds = len(EVENT_KIND_NAMES)
+        found = self.scene(torch.cat([events.flatten(1), scene[:, kinds : kinds + n_kinds]], dim=-1))
+        scene = torch.cat([scene[:, :kinds], found, scene[:, kinds + n_kinds :]], dim=-1)
+        return torch.cat([pairs, scene[:, None], beliefs[:, N_PAIRS + 1 :]], dim=1)
 
 
 class Projector(nn.Module):
@@ -195,7 +236,11 @@ class NanoVLM(nn.Module):
 
     def encode_chunks(self, pixels: torch.Tensor) -> torch.Tensor:
         """Visual token embeddings (n_chunks * visual_tokens, d_model) of chunks' pixels (n, F*3, S, S)."""
-        features = self.vision(pixels)
+        return self.project(self.vision(pixels))
+
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """Visual token embeddings (n_chunks * visual_tokens, d_model) of the frame encoder's output
+        (n, visual_tokens, feature_dim): what ``encode_chunks`` gives for the pixels behind them."""
         tokens = self.projector(features)
         if self.cfg.slot_embed:
             tokens = tokens + self.belief_embed(features[..., -self.cfg.slot_beliefs :]) + self.slot_ids
@@ -205,18 +250,22 @@ class NanoVLM(nn.Module):
         return tokens.reshape(-1, self.cfg.d_model)
 
     def embed_inputs(
-        self, input_ids: torch.Tensor, pixels: torch.Tensor | None, visual: torch.Tensor | None = None
+        self, input_ids: torch.Tensor, pixels: torch.Tensor | None, visual: torch.Tensor | None = None,
+        features: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Token embeddings with every ``<|video_pad|>`` replaced by its visual token, in order.
 
         The visual tokens come from ``pixels`` (n_chunks, F*3, S, S) of the chunks whose
-        placeholders appear in ``input_ids``, or precomputed as ``visual`` (see ``encode_chunks``).
+        placeholders appear in ``input_ids``, from the frame encoder's ``features`` of them
+        (see ``project``), or precomputed as ``visual`` (see ``encode_chunks``).
         """
         x = self.embed(input_ids)
         mask = input_ids == self.video_pad_id
         n_pad = int(mask.sum())
         if n_pad == 0:
             return x
+        if visual is None and features is not None:
+            visual = self.project(features)
         if visual is None and pixels is not None:
             visual = self.encode_chunks(pixels)
         if visual is None or visual.shape[0] != n_pad:
@@ -232,6 +281,7 @@ class NanoVLM(nn.Module):
         attention_mask: torch.Tensor | None = None,
         logits_to_keep: torch.Tensor | None = None,
         visual: torch.Tensor | None = None,
+        features: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, KVCache]:
         """Logits (B, T, V) for ``input_ids`` (B, T) appended after ``past`` (if any).
 
@@ -239,9 +289,10 @@ class NanoVLM(nn.Module):
         causal attention a real token never sees the padding after it, so right padding needs no
         mask (and the fast causal kernel runs); any other mask is applied exactly.
         ``logits_to_keep`` (1-D positions) computes logits only there, giving (B, K, V);
-        ``visual`` replaces ``pixels`` with precomputed visual tokens.
+        ``visual`` replaces ``pixels`` with precomputed visual tokens, ``features`` with the frame
+        encoder's output for them (a frozen encoder's, computed once: ``project``).
         """
-        x = self.embed_inputs(input_ids, pixels, visual)
+        x = self.embed_inputs(input_ids, pixels, visual, features)
         start = 0 if past is None else past[0][0].shape[2]
         positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
         cos, sin = rope_tables(self.cfg.d_model // self.cfg.n_heads, positions, self.cfg.rope_theta)

@@ -57,6 +57,12 @@ class RecipeConfig(BaseModel):
     loss: LossVariant = "balanced"
     vision_epochs: int = Field(10, ge=0, description="stage 0 (frame-encoder pre-training) epochs; 0 skips it")
     vision_lr: float = 3e-3
+    vision_streams: int = Field(0, ge=0, description="extra short training-split scenes rendered for stage 0 "
+                                "only: more scenes and render styles for the frame encoder, which otherwise "
+                                "learns the 150 streams' looks (docs/nano.md)")
+    vision_seconds: tuple[int, int] = (20, 40)
+    vision_flip: bool = Field(False, description="stage 0 mirrors half of each batch left to right (the "
+                              "world's shapes are symmetric, so the labels stay true)")
     vision_event_weight: float = Field(1.0, ge=0.0, description="stage 0 also learns what happens in each chunk "
                                        "(chunk_events) with this weight; 0: not (docs/nano.md)")
     freeze_vision: bool = Field(True, description="keep the pre-trained frame encoder frozen in the text stages")
@@ -126,9 +132,10 @@ class RecipeConfig(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------- data
-def frames_path(video: str | Path) -> Path:
-    """Where the decoded, nano-sized frames of a rendered video are stored (beside the video)."""
-    return Path(video).with_suffix(".frames.npy")
+def frames_path(video: str | Path, size: int = 64) -> Path:
+    """Where the decoded frames of a rendered video, resized to ``size`` squared, are stored (beside
+    the video; runs with other encoder input sizes share the video, not the frames)."""
+    return Path(video).with_suffix(".frames.npy" if size == 64 else f".frames{size}.npy")
 
 
 def look_path(video: str | Path) -> Path:
@@ -184,23 +191,87 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     video = out_dir / f"world-{seed}.mp4"
     samples_file = out_dir / f"world-{seed}.samples{context_tag(cfg)}{density_tag(cfg)}.jsonl"
     look_file = look_path(video)
-    if samples_file.is_file() and look_file.is_file() and frames_path(video).is_file():
+    size = cfg.model.image_size
+    if samples_file.is_file() and look_file.is_file() and frames_path(video, size).is_file():
         return seed, str(samples_file), str(look_file)
     stream, height = _recipe_stream(seed, cfg)
-    if not frames_path(video).is_file():
-        render_video(stream.scene, video, height=height, style=stream.style)
-        size = cfg.model.image_size
+    if not frames_path(video, size).is_file():
+        if not video.is_file():
+            render_video(stream.scene, video, height=height, style=stream.style)
         frames = [resize_frames(f[None], size, size)[0] for _, f in iter_frames(video, fps=2.0)]
         arr = np.clip(np.rint(np.stack(frames) * 255.0), 0, 255).astype(np.uint8)
-        tmp = frames_path(video).with_suffix(".tmp.npy")
+        tmp = frames_path(video, size).with_suffix(".tmp.npy")
         np.save(tmp, arr)
-        os.replace(tmp, frames_path(video))
+        os.replace(tmp, frames_path(video, size))
     if not samples_file.is_file():
         samples = list(unroll(stream.to_timeline(video=video.name), cfg.context()))
         write_jsonl_atomic(samples_file, samples)
     if not look_file.is_file():
         write_jsonl_atomic(look_file, look_samples(stream, video.name, seed=cfg.seed))
     return seed, str(samples_file), str(look_file)
+
+
+VISION_SEED_START = 500_000
+"""Stage 0's extra scenes are training-split seeds from here on (disjoint from the text stages' seeds)."""
+
+
+def vision_seeds(cfg: RecipeConfig) -> list[int]:
+    """The seeds of stage 0's extra scenes (``cfg.vision_streams`` of them)."""
+    from aura.world import split_seeds
+
+    return split_seeds("train", cfg.vision_streams, start=VISION_SEED_START)
+
+
+def _vision_stream(seed: int, cfg: RecipeConfig) -> tuple[Any, int]:
+    """Stage 0's extra scene for ``seed`` (a short stream; its questions are never used) and its render height."""
+    from aura.world import make_stream
+
+    rng = np.random.default_rng([seed, 98])
+    duration = float(rng.integers(cfg.vision_seconds[0], cfg.vision_seconds[1] + 1))
+    return make_stream(seed, duration=duration), int(rng.choice(cfg.render_heights))
+
+
+def _build_vision_clip(args: tuple[int, str, dict[str, Any]]) -> int:
+    """Render stage 0's extra scene ``seed`` and store its frames. Idempotent."""
+    seed, out, raw = args
+    cfg = RecipeConfig.model_validate(raw)
+    from aura.video import iter_frames
+    from aura.world import render_video
+
+    video = Path(out) / f"vision-{seed}.mp4"
+    size = cfg.model.image_size
+    if frames_path(video, size).is_file():
+        return seed
+    stream, height = _vision_stream(seed, cfg)
+    if not video.is_file():
+        render_video(stream.scene, video, height=height, style=stream.style)
+    frames = [resize_frames(f[None], size, size)[0] for _, f in iter_frames(video, fps=2.0)]
+    arr = np.clip(np.rint(np.stack(frames) * 255.0), 0, 255).astype(np.uint8)
+    tmp = frames_path(video, size).with_suffix(".tmp.npy")
+    np.save(tmp, arr)
+    os.replace(tmp, frames_path(video, size))
+    return seed
+
+
+def build_vision_clips(cfg: RecipeConfig, out: Path, *, progress: bool = True) -> list[int]:
+    """Render stage 0's extra scenes into ``out`` (resumable); return their seeds."""
+    from tqdm.auto import tqdm
+
+    seeds = vision_seeds(cfg)
+    if not seeds:
+        return []
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(s, str(out), cfg.model_dump(mode="json")) for s in seeds]
+    with tqdm(total=len(jobs), desc="stage-0 scenes", unit="scene", disable=not progress) as bar:
+        if cfg.workers > 1:
+            with ProcessPoolExecutor(cfg.workers) as pool:
+                for _ in pool.map(_build_vision_clip, jobs, chunksize=8):
+                    bar.update(1)
+        else:
+            for job in jobs:
+                _build_vision_clip(job)
+                bar.update(1)
+    return seeds
 
 
 def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
@@ -296,8 +367,10 @@ def sample_texts(path: Path) -> Iterator[str]:
 class NpyFrames:
     """Frame source for world samples: the stored nano-sized frames, indexed by time (2 FPS)."""
 
-    def __init__(self, root: Path, fps: float = 2.0, cache_videos: int = 64, context_frames: int = 0) -> None:
+    def __init__(self, root: Path, fps: float = 2.0, cache_videos: int = 64, context_frames: int = 0,
+                 size: int = 64) -> None:
         self.root, self.fps, self.cache_videos, self.context_frames = root, fps, cache_videos, context_frames
+        self.size = size
         self._cache: dict[str, np.ndarray] = {}
 
     def frames(self, sample: dict[str, Any], video_part: dict[str, Any]) -> np.ndarray:
@@ -306,7 +379,7 @@ class NpyFrames:
         name = str(sample["video"])
         arr = self._cache.get(name)
         if arr is None:
-            arr = np.load(frames_path(self.root / name), mmap_mode="r")
+            arr = np.load(frames_path(self.root / name, self.size), mmap_mode="r")
             if len(self._cache) >= self.cache_videos:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[name] = arr
@@ -317,16 +390,18 @@ class NpyFrames:
 
 
 # ---------------------------------------------------------------------------------------- training
-def vision_data(cfg: RecipeConfig, seeds: list[int], data_dir: Path) -> Any:
-    """Stage-0 examples of the rendered streams ``seeds``: their chunks' frames and exact labels."""
+def vision_data(cfg: RecipeConfig, seeds: list[int], data_dir: Path, extra: list[int] | None = None) -> Any:
+    """Stage-0 examples of the rendered streams ``seeds`` (and of stage 0's ``extra`` scenes, see
+    ``build_vision_clips``): their chunks' frames and exact labels."""
     from aura.models.nano.vision_pretrain import VisionData, chunk_events, chunk_labels, chunk_presence
 
     frames, cells, counts, presence, events = [], [], [], [], []
     fpc, ctx = cfg.model.frames_per_chunk, cfg.model.context_frames
-    for seed in seeds:
-        stream, _ = _recipe_stream(seed, cfg)
+    sources = [(s, _recipe_stream, "world") for s in seeds] + [(s, _vision_stream, "vision") for s in extra or []]
+    for seed, stream_of, prefix in sources:
+        stream, _ = stream_of(seed, cfg)
         c, n_obj = chunk_labels(stream.scene, cfg.model.grid, fpc)
-        arr = np.load(frames_path(data_dir / f"world-{seed}.mp4"))
+        arr = np.load(frames_path(data_dir / f"{prefix}-{seed}.mp4", cfg.model.image_size))
         n = min(len(n_obj), arr.shape[0] // fpc)
         idx = np.arange(n)[:, None] * fpc + np.arange(-ctx, fpc)[None, :]
         frames.append(arr[np.clip(idx, 0, arr.shape[0] - 1)])
@@ -346,8 +421,11 @@ def frames_to_pixels(frames: np.ndarray) -> torch.Tensor:
 
 
 def pretrain_frame_encoder(cfg: RecipeConfig, seeds: list[int], data_dir: Path, out: Path,
-                           progress: bool = True) -> dict[str, torch.Tensor]:
-    """Stage 0: the pre-trained encoder's weights (cached in ``out``; a report beside them)."""
+                           progress: bool = True, extra: list[int] | None = None) -> dict[str, torch.Tensor]:
+    """Stage 0: the pre-trained encoder's weights (cached in ``out``; a report beside them).
+
+    Trains on ``seeds`` but the last twentieth (held out for the report) and on the ``extra``
+    scenes of ``build_vision_clips``."""
     from safetensors.torch import load_file, save_file
 
     from aura.models.nano.vision_pretrain import pretrain_vision
@@ -356,11 +434,11 @@ def pretrain_frame_encoder(cfg: RecipeConfig, seeds: list[int], data_dir: Path, 
     if weights.is_file():
         return load_file(str(weights))
     held = max(1, len(seeds) // 20) if len(seeds) > 1 else 0
-    train = vision_data(cfg, seeds[: len(seeds) - held] or seeds, data_dir)
+    train = vision_data(cfg, seeds[: len(seeds) - held] or seeds, data_dir, extra)
     val = vision_data(cfg, seeds[len(seeds) - held :] or seeds, data_dir)
     encoder, report = pretrain_vision(cfg.model, train, val, epochs=cfg.vision_epochs, lr=cfg.vision_lr,
                                       seed=cfg.seed, pixels=frames_to_pixels, progress=progress,
-                                      event_weight=cfg.vision_event_weight)
+                                      event_weight=cfg.vision_event_weight, flip=cfg.vision_flip)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "report.json", json.dumps({**report.__dict__, "train_chunks": len(train.counts),
                                                        "val_chunks": len(val.counts)}, indent=2) + "\n")
@@ -371,8 +449,15 @@ def pretrain_frame_encoder(cfg: RecipeConfig, seeds: list[int], data_dir: Path, 
     return state
 
 
-def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stage: str, train: Path) -> Any:
-    """The ``aura.train`` config of one stage (``look`` or ``stream``)."""
+FEATURE_CACHE_CHUNKS = 60_000
+"""Chunks whose frozen-encoder features the text stages keep (about 7 KB each; the 150 training
+streams have about 22,000)."""
+
+
+def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stage: str, train: Path,
+                    frozen: bool = False) -> Any:
+    """The ``aura.train`` config of one stage (``look`` or ``stream``); ``frozen``: the batches carry
+    the frozen encoder's features, cached per chunk."""
     from aura.train.config import validate_config
 
     look = stage == "look"
@@ -380,7 +465,7 @@ def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stag
         "model": {"path": str(out), "freeze_vision": cfg.freeze_vision and cfg.vision_epochs > 0,
                   "freeze_projector": False, "add_silent_token": False},
         "data": {"train": str(train), "max_length": 4096, "video_tokens_estimate": model_cfg.visual_tokens,
-                 "pixel_cache_parts": 0, "group_buffer": 16},
+                 "pixel_cache_parts": FEATURE_CACHE_CHUNKS if frozen else 0, "group_buffer": 16},
         "optim": {"lr": cfg.look_lr if look else cfg.lr, "weight_decay": cfg.weight_decay,
                   "warmup_steps": cfg.warmup_steps, "min_lr_ratio": 0.05, "betas": [0.9, 0.95]},
         "train": {"output_dir": str(out / ("look" if look else "train")), "loss": cfg.loss,
@@ -427,18 +512,20 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     log.info("aura-nano: %.2fM parameters", nano.num_parameters() / 1e6)
 
     def run(stage: str, train: Path) -> NanoVLM:
-        wrapper = NanoForTraining(nano)
-        loaded = Loaded(wrapper, tok, nano_chat_format(tok, model_cfg), nano_preprocess(nano), int(tok.pad_token_id),
-                        "aura_nano")
-        config = _trainer_config(cfg, out, model_cfg, stage=stage, train=train)
+        frozen = cfg.freeze_vision and cfg.vision_epochs > 0  # the frozen encoder's output is computed once per chunk
+        wrapper = NanoForTraining(nano, features=frozen)
+        loaded = Loaded(wrapper, tok, nano_chat_format(tok, model_cfg), nano_preprocess(nano, features=frozen),
+                        int(tok.pad_token_id), "aura_nano")
+        config = _trainer_config(cfg, out, model_cfg, stage=stage, train=train, frozen=frozen)
         config.train.progress = progress
-        frames = NpyFrames(data_dir, context_frames=cfg.model.context_frames)
+        frames = NpyFrames(data_dir, context_frames=cfg.model.context_frames, size=cfg.model.image_size)
         trainer = Trainer(config, loaded=loaded, frame_source=frames)
         trainer.train(resume=resume and (Path(config.train.output_dir) / "checkpoints").is_dir())
         return trainer.accelerator.unwrap_model(trainer.model).nano
 
     if cfg.vision_epochs > 0:
-        nano.vision.load_state_dict(pretrain_frame_encoder(cfg, seeds, data_dir, out / "vision", progress))
+        extra = build_vision_clips(cfg, data_dir, progress=progress)
+        nano.vision.load_state_dict(pretrain_frame_encoder(cfg, seeds, data_dir, out / "vision", progress, extra))
     look_final = out / "look" / "final"
     if cfg.look_epochs > 0:
         if (look_final / "model.safetensors").is_file():

@@ -30,11 +30,16 @@ class _Output:
 
 
 class NanoForTraining(nn.Module):
-    """A ``NanoVLM`` with the transformers-style forward and ``save_pretrained`` the trainer uses."""
+    """A ``NanoVLM`` with the transformers-style forward and ``save_pretrained`` the trainer uses.
 
-    def __init__(self, nano: NanoVLM) -> None:
+    With ``features=True`` the batch's ``pixel_values_videos`` are the frozen frame encoder's
+    output per chunk (``nano_preprocess(nano, features=True)``), not pixels.
+    """
+
+    def __init__(self, nano: NanoVLM, *, features: bool = False) -> None:
         super().__init__()
         self.nano = nano
+        self.features = features
         self.config = SimpleNamespace(use_cache=False)
 
     def forward(
@@ -47,7 +52,10 @@ class NanoForTraining(nn.Module):
         use_cache: bool = False,
         logits_to_keep: torch.Tensor | None = None,
     ) -> _Output:
-        logits, _ = self.nano(input_ids, pixel_values_videos, None, attention_mask, logits_to_keep)
+        if self.features:
+            logits, _ = self.nano(input_ids, None, None, attention_mask, logits_to_keep, features=pixel_values_videos)
+        else:
+            logits, _ = self.nano(input_ids, pixel_values_videos, None, attention_mask, logits_to_keep)
         return _Output(logits)
 
     def train(self, mode: bool = True) -> NanoForTraining:
@@ -74,13 +82,29 @@ class NanoForTraining(nn.Module):
         save_file(clean, str(out / "model.safetensors"), metadata={"format": "pt"})
 
 
-def nano_preprocess(nano: NanoVLM) -> Any:
+def nano_preprocess(nano: NanoVLM, *, features: bool = False) -> Any:
     """The trainer's ``preprocess(frames) -> (pixels, grid)`` for nano: one (1, F*3, S, S) array per chunk
-    (frames beyond ``frames_per_chunk`` at the front are the previous chunk's context frames)."""
+    (frames beyond ``frames_per_chunk`` at the front are the previous chunk's context frames).
+
+    ``features=True`` (for a frozen frame encoder, with ``NanoForTraining(features=True)``) gives
+    the encoder's output (1, visual_tokens, feature_dim) instead, computed in eval mode: what the
+    frozen encoder would compute in every step, once per chunk (the trainer caches preprocessed
+    chunks), so the text stages spend their time on the decoder.
+    """
     cfg = nano.cfg
 
     def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
-        return encoder_pixels(frames, cfg).numpy()[None], cfg.token_grid
+        pixels = encoder_pixels(frames, cfg)[None]
+        if not features:
+            return pixels.numpy(), cfg.token_grid
+        if any(p.requires_grad for p in nano.vision.parameters()):
+            raise ValueError("encoder features can be precomputed only for a frozen frame encoder")
+        mode = nano.vision.training
+        nano.vision.eval()
+        with torch.inference_mode():
+            out = nano.vision(pixels).numpy()
+        nano.vision.train(mode)
+        return out, cfg.token_grid
 
     return preprocess
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aura.models.nano.config import N_PAIRS, NanoConfig
-from aura.models.nano.model import FrameEncoder
+from aura.models.nano.model import EVENT_KIND_NAMES, FrameEncoder
 from aura.world.physics import simulate
 from aura.world.scene import Scene
 from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
@@ -38,7 +38,7 @@ from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
 N_CELL_CLASSES = 1 + N_PAIRS
 """Per grid cell: empty, or one colour-shape pair."""
 
-EVENT_KINDS = ("appear", "disappear", "colour")
+EVENT_KINDS = EVENT_KIND_NAMES
 N_EVENT_LABELS = 2 * N_PAIRS + len(EVENT_KINDS)
 """Per chunk: which pairs newly show, which pairs stop showing, and which kinds of event happen."""
 
@@ -197,12 +197,15 @@ def pretrain_vision(
     pixels: Callable[[np.ndarray], torch.Tensor],
     progress: bool = True,
     event_weight: float = 0.0,
+    flip: bool = False,
 ) -> tuple[FrameEncoder, VisionReport]:
     """Train a fresh ``FrameEncoder`` on ``train``; report accuracy on ``val``.
 
     ``pixels`` turns uint8 frames (B, F, S, S, 3) into the encoder's input (B, F*3, S, S).
     ``event_weight`` > 0 also trains the event labels (``chunk_events``) with that weight; their
-    accuracy is reported either way (near chance without them).
+    accuracy is reported either way (near chance without them). ``flip`` mirrors a random half of
+    each batch left to right (with its cell labels): every shape of the world is symmetric about
+    its vertical axis, so the labels stay true and the encoder sees twice the layouts.
     Deterministic for a given ``seed`` on one thread count.
     """
     from tqdm.auto import tqdm
@@ -224,8 +227,11 @@ def pretrain_vision(
         for idx in np.array_split(rng.permutation(n), max(1, n // batch_size)):
             if step >= steps:
                 break
-            cells, count, presence, events = heads(*encoder.parts(pixels(train.frames[idx])))
-            loss = F.cross_entropy(cells.reshape(-1, N_CELL_CLASSES), torch.from_numpy(train.cells[idx]).reshape(-1))
+            frames, cell_labels = train.frames[idx], train.cells[idx]
+            if flip:
+                frames, cell_labels = mirror(frames, cell_labels, cfg.grid, rng.random(len(idx)) < 0.5)
+            cells, count, presence, events = heads(*encoder.parts(pixels(frames)))
+            loss = F.cross_entropy(cells.reshape(-1, N_CELL_CLASSES), torch.from_numpy(cell_labels).reshape(-1))
             loss = loss + F.cross_entropy(count, torch.from_numpy(train.counts[idx]))
             loss = loss + F.binary_cross_entropy_with_logits(presence, torch.from_numpy(train.presence[idx])) * 12
             if event_weight > 0:
@@ -240,6 +246,16 @@ def pretrain_vision(
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     return encoder, evaluate_vision(encoder, heads, val, pixels, steps)
+
+
+def mirror(frames: np.ndarray, cells: np.ndarray, grid: int, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (B, F, S, S, 3) and cell labels (B, F, grid*grid) with the examples ``which`` (B,)
+    mirrored left to right (the inputs are not modified)."""
+    frames, cells = frames.copy(), cells.copy()
+    frames[which] = frames[which][:, :, :, ::-1]
+    f = cells.shape[1]
+    cells[which] = cells[which].reshape(-1, f, grid, grid)[..., ::-1].reshape(-1, f, grid * grid)
+    return frames, cells
 
 
 def evaluate_vision(encoder: FrameEncoder, heads: VisionHeads, data: VisionData,
