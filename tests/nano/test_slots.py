@@ -83,6 +83,8 @@ def test_slot_encoder_learns_which_pair_a_frame_shows() -> None:
                                 pixels=frames_to_pixels, progress=False)
     assert report.presence_accuracy > 0.8
     assert report.count_accuracy > 0.9
+    # the per-slot numbers agree with the exact one: most shown pairs found, few absent ones claimed
+    assert report.presence_recall > 0.8 and report.presence_false_positive < 0.05
 
 
 def _beside_plain(tok, update: dict, tmp_path) -> tuple[NanoVLM, torch.Tensor, torch.Tensor, NanoConfig]:
@@ -231,3 +233,35 @@ def test_stem_reads_frames_at_twice_the_size_into_the_same_slot_tokens() -> None
         NanoConfig(stem_channels=8)
     with pytest.raises(ValueError, match="slots"):
         NanoConfig(event_head=True)
+
+
+def test_swap_context_splices_a_frame_of_the_same_stream_and_relabels_it() -> None:
+    from aura.models.nano.vision_pretrain import swap_context
+
+    n, f_in = 8, 3
+    streams = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    frames = np.zeros((n, f_in, 4, 4, 3), dtype=np.uint8)
+    presence = np.zeros((n, f_in, N_PAIRS), dtype=np.float32)
+    for i in range(n):
+        frames[i] = i  # every frame says which chunk it came from
+        presence[i, :, i] = 1.0  # chunk i shows pair i in all its frames
+    events = np.full((n, N_EVENT_LABELS), 0.5, dtype=np.float32)
+    data = VisionData(frames, np.zeros((n, 2, 4), dtype=np.int64), np.zeros(n, dtype=np.int64), presence, events,
+                      streams)
+    idx = np.arange(n)
+    which = np.array([True, False] * 4)
+    out_frames, out_presence, out_events, mask = swap_context(data, idx, which, 1, np.random.default_rng(0))
+    assert (data.frames == frames).all()  # the data are not modified
+    for i in range(n):
+        source = int(out_frames[i, 0, 0, 0, 0])
+        assert streams[source] == streams[i]
+        assert (out_frames[i, 1:] == i).all()
+        if not which[i]:
+            assert source == i and (out_events[i] == 0.5).all() and (mask[i] == 1).all()
+            continue
+        assert (out_presence[i, 0] == presence[source, -1]).all()
+        appeared, vanished = out_events[i, :N_PAIRS], out_events[i, N_PAIRS : 2 * N_PAIRS]
+        moved = source != i
+        assert appeared[i] == float(moved) and vanished[source] == float(moved)
+        assert appeared.sum() == vanished.sum() == float(moved)
+        assert (mask[i, 2 * N_PAIRS :] == 0).all() and (mask[i, : 2 * N_PAIRS] == 1).all()

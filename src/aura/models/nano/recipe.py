@@ -63,6 +63,9 @@ class RecipeConfig(BaseModel):
     vision_seconds: tuple[int, int] = (20, 40)
     vision_flip: bool = Field(False, description="stage 0 mirrors half of each batch left to right (the "
                               "world's shapes are symmetric, so the labels stay true)")
+    vision_swap_share: float = Field(0.0, ge=0.0, le=1.0, description="stage 0 gives this share of each batch "
+                                     "the context frame of another chunk of its stream, so the encoder learns "
+                                     "which frame shows what (vision_pretrain.swap_context)")
     vision_event_weight: float = Field(1.0, ge=0.0, description="stage 0 also learns what happens in each chunk "
                                        "(chunk_events) with this weight; 0: not (docs/nano.md)")
     freeze_vision: bool = Field(True, description="keep the pre-trained frame encoder frozen in the text stages")
@@ -395,10 +398,10 @@ def vision_data(cfg: RecipeConfig, seeds: list[int], data_dir: Path, extra: list
     ``build_vision_clips``): their chunks' frames and exact labels."""
     from aura.models.nano.vision_pretrain import VisionData, chunk_events, chunk_labels, chunk_presence
 
-    frames, cells, counts, presence, events = [], [], [], [], []
+    frames, cells, counts, presence, events, streams = [], [], [], [], [], []
     fpc, ctx = cfg.model.frames_per_chunk, cfg.model.context_frames
     sources = [(s, _recipe_stream, "world") for s in seeds] + [(s, _vision_stream, "vision") for s in extra or []]
-    for seed, stream_of, prefix in sources:
+    for i, (seed, stream_of, prefix) in enumerate(sources):
         stream, _ = stream_of(seed, cfg)
         c, n_obj = chunk_labels(stream.scene, cfg.model.grid, fpc)
         arr = np.load(frames_path(data_dir / f"{prefix}-{seed}.mp4", cfg.model.image_size))
@@ -409,8 +412,9 @@ def vision_data(cfg: RecipeConfig, seeds: list[int], data_dir: Path, extra: list
         counts.append(n_obj[:n])
         presence.append(chunk_presence(stream.scene, fpc, ctx)[:n])
         events.append(chunk_events(stream.scene, fpc, ctx)[:n])
+        streams.append(np.full(n, i))
     return VisionData(np.concatenate(frames), np.concatenate(cells), np.concatenate(counts),
-                      np.concatenate(presence), np.concatenate(events))
+                      np.concatenate(presence), np.concatenate(events), np.concatenate(streams))
 
 
 def frames_to_pixels(frames: np.ndarray) -> torch.Tensor:
@@ -438,7 +442,8 @@ def pretrain_frame_encoder(cfg: RecipeConfig, seeds: list[int], data_dir: Path, 
     val = vision_data(cfg, seeds[len(seeds) - held :] or seeds, data_dir)
     encoder, report = pretrain_vision(cfg.model, train, val, epochs=cfg.vision_epochs, lr=cfg.vision_lr,
                                       seed=cfg.seed, pixels=frames_to_pixels, progress=progress,
-                                      event_weight=cfg.vision_event_weight, flip=cfg.vision_flip)
+                                      event_weight=cfg.vision_event_weight, flip=cfg.vision_flip,
+                                      swap_share=cfg.vision_swap_share)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "report.json", json.dumps({**report.__dict__, "train_chunks": len(train.counts),
                                                        "val_chunks": len(val.counts)}, indent=2) + "\n")

@@ -159,13 +159,15 @@ class VisionHeads(nn.Module):
 @dataclass
 class VisionData:
     """Pre-training examples: uint8 encoder frames (n, F_in, S, S, 3), cell labels (n, F, T), counts (n,),
-    presence (n, F_in, 12) and events (n, 27)."""
+    presence (n, F_in, 12) and events (n, 27); ``streams`` (n,) says which stream each chunk is from
+    (chunks of a stream are contiguous), when known."""
 
     frames: np.ndarray
     cells: np.ndarray
     counts: np.ndarray
     presence: np.ndarray
     events: np.ndarray
+    streams: np.ndarray | None = None
 
 
 @dataclass
@@ -183,6 +185,18 @@ class VisionReport:
     """Share of (chunk, kind) events found by the kind columns."""
     event_kind_precision: float = 0.0
     """Share of kind columns switched on that are real events."""
+    presence_recall: float = 0.0
+    """Share of (frame, visible pair) the pair's presence belief finds."""
+    presence_false_positive: float = 0.0
+    """Share of (frame, absent pair) the pair's presence belief claims."""
+    appeared_recall: float = 0.0
+    """Share of (chunk, newly shown pair) the pair's appeared belief finds."""
+    appeared_precision: float = 0.0
+    """Share of appeared beliefs switched on that are real."""
+    vanished_recall: float = 0.0
+    """Share of (chunk, pair that stops showing) the pair's vanished belief finds."""
+    vanished_precision: float = 0.0
+    """Share of vanished beliefs switched on that are real."""
 
 
 def pretrain_vision(
@@ -198,6 +212,7 @@ def pretrain_vision(
     progress: bool = True,
     event_weight: float = 0.0,
     flip: bool = False,
+    swap_share: float = 0.0,
 ) -> tuple[FrameEncoder, VisionReport]:
     """Train a fresh ``FrameEncoder`` on ``train``; report accuracy on ``val``.
 
@@ -206,6 +221,10 @@ def pretrain_vision(
     accuracy is reported either way (near chance without them). ``flip`` mirrors a random half of
     each batch left to right (with its cell labels): every shape of the world is symmetric about
     its vertical axis, so the labels stay true and the encoder sees twice the layouts.
+    ``swap_share`` replaces the context frames of that share of each batch with the last frames of
+    another chunk of the same stream (``swap_context``): the presence of the pairs then differs
+    between the input frames far more often than real events make it, so the encoder learns to
+    say which frame shows what instead of smearing one chunk's objects over all its frames.
     Deterministic for a given ``seed`` on one thread count.
     """
     from tqdm.auto import tqdm
@@ -228,15 +247,21 @@ def pretrain_vision(
             if step >= steps:
                 break
             frames, cell_labels = train.frames[idx], train.cells[idx]
+            want_presence, want_events = train.presence[idx], train.events[idx]
+            event_mask = np.ones_like(want_events)
+            if swap_share > 0 and cfg.context_frames > 0:
+                frames, want_presence, want_events, event_mask = swap_context(
+                    train, idx, rng.random(len(idx)) < swap_share, cfg.context_frames, rng)
             if flip:
                 frames, cell_labels = mirror(frames, cell_labels, cfg.grid, rng.random(len(idx)) < 0.5)
             cells, count, presence, events = heads(*encoder.parts(pixels(frames)))
             loss = F.cross_entropy(cells.reshape(-1, N_CELL_CLASSES), torch.from_numpy(cell_labels).reshape(-1))
             loss = loss + F.cross_entropy(count, torch.from_numpy(train.counts[idx]))
-            loss = loss + F.binary_cross_entropy_with_logits(presence, torch.from_numpy(train.presence[idx])) * 12
+            loss = loss + F.binary_cross_entropy_with_logits(presence, torch.from_numpy(want_presence)) * 12
             if event_weight > 0:
-                loss = loss + F.binary_cross_entropy_with_logits(events, torch.from_numpy(train.events[idx]),
-                                                                 pos_weight=pos_weight) * 12 * event_weight
+                loss = loss + F.binary_cross_entropy_with_logits(
+                    events, torch.from_numpy(want_events), weight=torch.from_numpy(event_mask),
+                    pos_weight=pos_weight) * 12 * event_weight
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -246,6 +271,31 @@ def pretrain_vision(
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     return encoder, evaluate_vision(encoder, heads, val, pixels, steps)
+
+
+def swap_context(data: VisionData, idx: np.ndarray, which: np.ndarray, context: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Frames, presence, events and an event-label mask for the chunks ``idx`` of ``data``, where
+    the chunks ``which`` (bool, len(idx)) see as their ``context`` first frames the last ``context``
+    frames of another chunk of their stream, drawn at random. Their labels follow: presence is the
+    frames' own, a pair appeared when the first frame lacks it and the last shows it (vanished in
+    reverse), and the event kinds, which a spliced chunk does not define, are masked out (0)."""
+    frames, presence, events = data.frames[idx].copy(), data.presence[idx].copy(), data.events[idx].copy()
+    mask = np.ones_like(events)
+    if data.streams is None or not which.any():
+        return frames, presence, events, mask
+    streams = data.streams
+    starts = np.searchsorted(streams, streams[idx], side="left")
+    ends = np.searchsorted(streams, streams[idx], side="right")
+    for row in np.nonzero(which)[0]:
+        j = int(rng.integers(starts[row], ends[row]))
+        frames[row, :context] = data.frames[j, -context:]
+        presence[row, :context] = data.presence[j, -context:]
+        first, last = presence[row, 0] > 0.5, presence[row, -1] > 0.5
+        events[row, :N_PAIRS] = first < last
+        events[row, N_PAIRS : 2 * N_PAIRS] = first > last
+        mask[row, 2 * N_PAIRS :] = 0.0
+    return frames, presence, events, mask
 
 
 def mirror(frames: np.ndarray, cells: np.ndarray, grid: int, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -266,6 +316,8 @@ def evaluate_vision(encoder: FrameEncoder, heads: VisionHeads, data: VisionData,
     heads.eval()
     right = objects = right_objects = total = right_count = right_presence = 0
     right_events = kinds_true = kinds_found = kinds_on = 0
+    tally = np.zeros((3, 3), dtype=np.int64)  # presence / appeared / vanished: (true, found, switched on)
+    absent = claimed = 0
     with torch.inference_mode():
         for idx in np.array_split(np.arange(len(data.counts)), max(1, len(data.counts) // 256)):
             cells, count, presence, events = heads(*encoder.parts(pixels(data.frames[idx])))
@@ -273,6 +325,14 @@ def evaluate_vision(encoder: FrameEncoder, heads: VisionHeads, data: VisionData,
             right_presence += int(exact.sum())
             want_events = torch.from_numpy(data.events[idx]) > 0.5
             got_events = events > 0
+            want_presence = torch.from_numpy(data.presence[idx]) > 0.5
+            for row, (want, got) in enumerate(((want_presence, presence > 0),
+                                               (want_events[:, :N_PAIRS], got_events[:, :N_PAIRS]),
+                                               (want_events[:, N_PAIRS : 2 * N_PAIRS],
+                                                got_events[:, N_PAIRS : 2 * N_PAIRS]))):
+                tally[row] += [int(want.sum()), int((want & got).sum()), int(got.sum())]
+            absent += int((~want_presence).sum())
+            claimed += int((~want_presence & (presence > 0)).sum())
             right_events += int((got_events == want_events).all(dim=-1).sum())
             kinds_true += int(want_events[:, 2 * N_PAIRS :].sum())
             kinds_on += int(got_events[:, 2 * N_PAIRS :].sum())
@@ -287,6 +347,10 @@ def evaluate_vision(encoder: FrameEncoder, heads: VisionHeads, data: VisionData,
             right_count += int((count.argmax(-1) == torch.from_numpy(data.counts[idx])).sum())
     encoder.train()
     n = max(len(data.counts), 1)
+    recall = tally[:, 1] / np.maximum(tally[:, 0], 1)
+    precision = tally[:, 1] / np.maximum(tally[:, 2], 1)
     return VisionReport(steps, right / max(total, 1), right_objects / max(objects, 1), right_count / n,
                         right_presence / (n * data.presence.shape[1]), right_events / n,
-                        kinds_found / max(kinds_true, 1), kinds_found / max(kinds_on, 1))
+                        kinds_found / max(kinds_true, 1), kinds_found / max(kinds_on, 1),
+                        float(recall[0]), claimed / max(absent, 1), float(recall[1]), float(precision[1]),
+                        float(recall[2]), float(precision[2]))
