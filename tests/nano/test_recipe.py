@@ -293,13 +293,27 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert default.hard_silent_weight is None
     hard = nano_recipe_config(parser.parse_args(["train", "nano", "--hard-silent-weight", "1", "--output-dir", "x"]))
     assert hard.hard_silent_weight == 1.0 and hard.model_copy(update={"hard_silent_weight": None}) == default
-    assert cfg.model.model_copy(update={"visual_readout": "slots", "slot_embed": True}) == default.model  # nothing else
+    slots = {"visual_readout": "slots", "slot_embed": True, "image_size": 128, "stem_channels": 16}
+    assert cfg.model.model_copy(update=slots) == default.model  # nothing else
     assert default.model.slot_embed and default.model.question_first and not cfg.model.slot_embed
     grid = nano_recipe_config(parser.parse_args(["train", "nano", "--grid-tokens", "--output-dir", "x"]))
     assert (grid.model.visual_readout, grid.model.context_frames, grid.vision_event_weight) == ("grid", 0, 0.0)
-    assert grid.model.model_copy(update={"visual_readout": "slots", "context_frames": 1, "slot_embed": True}) == \
-        default.model
+    assert grid.model.model_copy(update={**slots, "context_frames": 1}) == default.model
     assert grid.slot_words is False  # grid tokens have no slots to name
+    # the earlier encoders: 64x64 input, stage 0 on the training streams alone, no spliced frames
+    small = nano_recipe_config(parser.parse_args(["train", "nano", "--small-encoder", "--output-dir", "x"]))
+    assert (small.model.image_size, small.model.stem_channels) == (64, 0) == (grid.model.image_size,
+                                                                            grid.model.stem_channels)
+    earlier = {"vision_streams": 0, "vision_swap_share": 0.0, "vision_epochs": 10}
+    assert small.model_copy(update={"vision_streams": 300, "vision_swap_share": 0.3, "vision_epochs": 7,
+                                    "model": default.model}) == default
+    assert all(getattr(c, k) == v for c in (small, grid, cfg) for k, v in earlier.items())
+    assert (default.model.image_size, default.model.stem_channels, default.vision_streams) == (128, 16, 300)
+    tuned = nano_recipe_config(parser.parse_args(["train", "nano", "--vision-streams", "50", "--vision-swap-share",
+                                                  "0", "--output-dir", "x"]))
+    assert tuned.model_copy(update={"vision_streams": 300, "vision_swap_share": 0.3}) == default
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "nano", "--grid-tokens", "--small-encoder"])
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "nano", "--grid-tokens", "--see-events"])
     new = nano_recipe_config(parser.parse_args(["train", "nano", "--no-silent-anchors", "--slot-words",

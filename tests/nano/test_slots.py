@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from aura.models.nano import NanoConfig, NanoVLM
 from aura.models.nano.config import N_PAIRS
@@ -180,48 +179,6 @@ def test_frozen_encoder_features_give_the_same_logits_as_pixels() -> None:
         by_features(frames[0])
 
 
-def test_event_head_recomputes_only_the_event_beliefs() -> None:
-    from aura.models.nano.model import EventHead
-
-    torch.manual_seed(0)
-    f_in = CFG.input_frames
-    head = EventHead(f_in)
-    beliefs = torch.randn(4, 13, CFG.slot_beliefs)
-    out = head(beliefs)
-    assert out.shape == beliefs.shape
-    assert torch.equal(out[:, :N_PAIRS, :f_in], beliefs[:, :N_PAIRS, :f_in])  # presence kept
-    assert torch.equal(out[:, N_PAIRS, : MAX_OBJECTS + 1], beliefs[:, N_PAIRS, : MAX_OBJECTS + 1])  # count kept
-    assert not torch.allclose(out[:, :N_PAIRS, f_in : f_in + 2], beliefs[:, :N_PAIRS, f_in : f_in + 2])
-    assert not torch.allclose(out[:, N_PAIRS, MAX_OBJECTS + 1 :], beliefs[:, N_PAIRS, MAX_OBJECTS + 1 :])
-
-
-def test_event_head_learns_events_as_changes_in_presence() -> None:
-    """Given noisy per-frame presence logits, the head learns appeared = absent first, present last
-    (and vanished the reverse), which no linear read-out of the frames' presence can compute."""
-    from aura.models.nano.model import EventHead
-
-    torch.manual_seed(0)
-    f_in = 3
-    gen = torch.Generator().manual_seed(1)
-    present = torch.rand(4096, N_PAIRS, f_in, generator=gen) < 0.5
-    present[..., 1] = present[..., 0] | present[..., 2]  # the middle frame sits between the two
-    logits = (present.float() * 2 - 1) * 4 + torch.randn(present.shape, generator=gen)
-    beliefs = torch.zeros(4096, 13, 9)
-    beliefs[:, :N_PAIRS, :f_in] = logits
-    appeared = (~present[..., 0] & present[..., 2]).float()
-    vanished = (present[..., 0] & ~present[..., 2]).float()
-    head = EventHead(f_in)
-    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
-    for _ in range(300):
-        out = head(beliefs)[:, :N_PAIRS, f_in : f_in + 2]
-        loss = F.binary_cross_entropy_with_logits(out, torch.stack([appeared, vanished], -1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    got = head(beliefs)[:, :N_PAIRS, f_in : f_in + 2] > 0
-    assert (got == torch.stack([appeared, vanished], -1).bool()).float().mean() > 0.98
-
-
 def test_stem_reads_frames_at_twice_the_size_into_the_same_slot_tokens() -> None:
     cfg = CFG.model_copy(update={"image_size": 64, "stem_channels": 8})
     encoder = FrameEncoder(cfg).eval()
@@ -231,8 +188,6 @@ def test_stem_reads_frames_at_twice_the_size_into_the_same_slot_tokens() -> None
         NanoConfig(image_size=68, stem_channels=8, visual_readout="slots")
     with pytest.raises(ValueError, match="slots"):
         NanoConfig(stem_channels=8)
-    with pytest.raises(ValueError, match="slots"):
-        NanoConfig(event_head=True)
 
 
 def test_swap_context_splices_a_frame_of_the_same_stream_and_relabels_it() -> None:

@@ -75,6 +75,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     tokens.add_argument("--see-events", action="store_true",
                         help="nano: grid tokens that also see the previous chunk's last frame, with event labels "
                         "in stage 0 (experiment, docs/nano.md)")
+    tokens.add_argument("--small-encoder", action="store_true",
+                        help="nano: the session 5-8 frame encoder: 64x64 input, no stem, stage 0 on the 150 "
+                        "streams only for 10 epochs, no spliced context frames (docs/nano.md)")
+    nano.add_argument("--vision-streams", type=int, metavar="N",
+                      help="nano: extra short scenes rendered for stage 0 only (default: the recipe's 300)")
+    nano.add_argument("--vision-swap-share", type=float, metavar="S",
+                      help="nano: share of each stage-0 batch whose context frame comes from another chunk of "
+                      "its stream (default: the recipe's 0.3; docs/nano.md)")
     nano.add_argument("--install", action="store_true",
                       help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
     p.set_defaults(func=run_train)
@@ -136,7 +144,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("slot_words", "slot_words"), ("stream_watch_share", "stream_watch_share"),
                       ("stream_look_share", "stream_look_share"), ("stream_samples", "stream_samples"),
                       ("question_plans", "question_plans"), ("question_density", "question_density"),
-                      ("paraphrase_share", "paraphrase_share")):
+                      ("paraphrase_share", "paraphrase_share"), ("vision_streams", "vision_streams"),
+                      ("vision_swap_share", "vision_swap_share")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "question_weights", None) is not None:
@@ -147,9 +156,15 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
         if len(values) != 4:
             raise ConfigError(f"--question-weights needs four numbers R,P,M,B, got {args.question_weights!r}")
         update["question_weights"] = dict(zip(("realtime", "proactive", "multi", "backward"), values, strict=True))
+    small = {"image_size": 64, "stem_channels": 0}
+    if getattr(args, "grid_tokens", False) or getattr(args, "see_events", False) or getattr(args, "small_encoder",
+                                                                                           False):
+        # the earlier encoders: 64x64 input, stage 0 on the training streams alone
+        update.update({"vision_streams": 0, "vision_swap_share": 0.0, "vision_epochs": 10})
+        update["model"] = RecipeConfig().model.model_copy(update=small).model_dump()
     if getattr(args, "grid_tokens", False) or getattr(args, "see_events", False):
         events = bool(getattr(args, "see_events", False))
-        grid = {"visual_readout": "grid", "context_frames": int(events), "slot_embed": False}
+        grid = {"visual_readout": "grid", "context_frames": int(events), "slot_embed": False, **small}
         update["model"] = RecipeConfig().model.model_copy(update=grid).model_dump()
         update["vision_event_weight"] = float(events)
         update["slot_words"] = False  # slot words name slots; grid tokens have none

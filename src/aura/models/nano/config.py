@@ -38,8 +38,6 @@ class NanoConfig(BaseModel):
         stride = 8 if self.stem_channels else 4
         if self.image_size % stride or (self.visual_readout == "grid" and (self.image_size // stride) % self.grid):
             raise ValueError(f"image_size {self.image_size} must be {stride} x a multiple of grid {self.grid}")
-        if self.event_head and self.visual_readout != "slots":
-            raise ValueError("event_head needs visual_readout 'slots'")
         if self.stem_channels and (self.stem_channels % 8 or self.visual_readout != "slots"):
             raise ValueError(f"stem_channels {self.stem_channels} needs the slots read-out and a multiple of 8")
         if self.context_frames > self.frames_per_chunk:
@@ -75,10 +73,6 @@ class NanoConfig(BaseModel):
                              "what it believes without untangling them from the pooled features")
     question_first: bool = Field(False, description="render each user turn's question before its chunk's visual "
                                  "tokens, so the visual tokens are read with the question in view")
-    event_head: bool = Field(False, description="with slots: each pair slot's appeared/vanished beliefs are "
-                             "read from its own per-frame presence (a small MLP shared by the slots), and the "
-                             "scene slot's event kinds from the pair slots' events: an event is a change in "
-                             "presence, which a linear read-out of pooled features cannot compute")
     d_model: int = Field(256, ge=16)
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)

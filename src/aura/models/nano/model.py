@@ -20,11 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aura.models.nano.config import N_PAIRS, NanoConfig
-from aura.world.vocab import MAX_OBJECTS
-
-EVENT_KIND_NAMES = ("appear", "disappear", "colour")
-"""The scene slot's event-kind beliefs, in order (after its object-count classes)."""
+from aura.models.nano.config import NanoConfig
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 SLOT_WORD_GAIN = 32.0
@@ -71,7 +67,6 @@ class FrameEncoder(nn.Module):
             self.attend = nn.Conv2d(c2, k, 3, padding=1)
             self.readout = nn.Parameter(torch.randn(k, c3, cfg.slot_beliefs) * c3**-0.5)
             self.readout_bias = nn.Parameter(torch.zeros(k, cfg.slot_beliefs))
-            self.events: EventHead | None = EventHead(cfg.input_frames) if cfg.event_head else None
         else:
             patch = cfg.image_size // 4 // cfg.grid
             self.net = nn.Sequential(
@@ -95,40 +90,11 @@ class FrameEncoder(nn.Module):
         weights = torch.softmax(self.attend(feats).flatten(2), dim=-1)  # (B, K, h*w)
         pooled = weights @ values.flatten(2).transpose(1, 2)  # (B, K, C)
         beliefs = torch.einsum("bkc,kcr->bkr", pooled, self.readout) + self.readout_bias
-        if self.events is not None:
-            beliefs = self.events(beliefs)
         tokens = self.norm(pooled.transpose(1, 2)).transpose(1, 2) + self.pos
         return torch.cat([tokens, torch.tanh(beliefs / 4.0)], dim=-1), beliefs, values
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.parts(pixels)[0]
-
-
-class EventHead(nn.Module):
-    """Event beliefs from presence beliefs: an object appears in a chunk when its pair is absent
-    from the first input frame and present in a later one, vanishes in the reverse case, and
-    changes colour when one pair of its shape vanishes as another appears. Each pair slot's
-    appeared/vanished logits come from its own per-frame presence logits and its linear event
-    read-outs (one small MLP shared by the pair slots); the scene slot's event kinds from all
-    pair events and its linear kind read-outs. Other beliefs pass through unchanged."""
-
-    def __init__(self, input_frames: int, hidden: int = 32) -> None:
-        super().__init__()
-        self.f = input_frames
-        self.pair = nn.Sequential(nn.Linear(input_frames + 2, hidden), nn.GELU(), nn.Linear(hidden, 2))
-        self.scene = nn.Sequential(nn.Linear(2 * N_PAIRS + len(EVENT_KIND_NAMES), hidden), nn.GELU(),
-                                   nn.Linear(hidden, len(EVENT_KIND_NAMES)))
-
-    def forward(self, beliefs: torch.Tensor) -> torch.Tensor:
-        """(B, K, R) belief logits in the read-out's layout -> the same with events recomputed."""
-        f, kinds = self.f, MAX_OBJECTS + 1
-        pairs, scene = beliefs[:, :N_PAIRS], beliefs[:, N_PAIRS]
-        events = self.pair(pairs[..., : f + 2])  # (B, pairs, 2)
-        pairs = torch.cat([pairs[..., :f], events, pairs[..., f + 2 :]], dim=-1)
-        n_kinds = len(EVENT_KIND_NAMES)
-        found = self.scene(torch.cat([events.flatten(1), scene[:, kinds : kinds + n_kinds]], dim=-1))
-        scene = torch.cat([scene[:, :kinds], found, scene[:, kinds + n_kinds :]], dim=-1)
-        return torch.cat([pairs, scene[:, None], beliefs[:, N_PAIRS + 1 :]], dim=1)
 
 
 class Projector(nn.Module):

@@ -50,20 +50,20 @@ class RecipeConfig(BaseModel):
     vocab_size: int = Field(768, ge=64)
     model: NanoConfig = Field(default_factory=lambda: NanoConfig(
         vocab_size=768, d_model=192, n_heads=4, context_frames=1, visual_readout="slots", slot_embed=True,
-        question_first=True))
+        question_first=True, image_size=128, stem_channels=16))
     window_chunks: int = Field(8, ge=1, description="N: nano reads 8 chunks better than the paper's 30 (docs/nano.md)")
     float_chunks: int = Field(4, ge=1, description="N': chunks evicted at once")
     history_groups: int = 10
     loss: LossVariant = "balanced"
-    vision_epochs: int = Field(10, ge=0, description="stage 0 (frame-encoder pre-training) epochs; 0 skips it")
+    vision_epochs: int = Field(7, ge=0, description="stage 0 (frame-encoder pre-training) epochs; 0 skips it")
     vision_lr: float = 3e-3
-    vision_streams: int = Field(0, ge=0, description="extra short training-split scenes rendered for stage 0 "
+    vision_streams: int = Field(300, ge=0, description="extra short training-split scenes rendered for stage 0 "
                                 "only: more scenes and render styles for the frame encoder, which otherwise "
                                 "learns the 150 streams' looks (docs/nano.md)")
     vision_seconds: tuple[int, int] = (20, 40)
     vision_flip: bool = Field(False, description="stage 0 mirrors half of each batch left to right (the "
                               "world's shapes are symmetric, so the labels stay true)")
-    vision_swap_share: float = Field(0.0, ge=0.0, le=1.0, description="stage 0 gives this share of each batch "
+    vision_swap_share: float = Field(0.3, ge=0.0, le=1.0, description="stage 0 gives this share of each batch "
                                      "the context frame of another chunk of its stream, so the encoder learns "
                                      "which frame shows what (vision_pretrain.swap_context)")
     vision_event_weight: float = Field(1.0, ge=0.0, description="stage 0 also learns what happens in each chunk "

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aura.models.nano.config import N_PAIRS, NanoConfig
-from aura.models.nano.model import EVENT_KIND_NAMES, FrameEncoder
+from aura.models.nano.model import FrameEncoder
 from aura.world.physics import simulate
 from aura.world.scene import Scene
 from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
@@ -38,7 +38,7 @@ from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
 N_CELL_CLASSES = 1 + N_PAIRS
 """Per grid cell: empty, or one colour-shape pair."""
 
-EVENT_KINDS = EVENT_KIND_NAMES
+EVENT_KINDS = ("appear", "disappear", "colour")
 N_EVENT_LABELS = 2 * N_PAIRS + len(EVENT_KINDS)
 """Per chunk: which pairs newly show, which pairs stop showing, and which kinds of event happen."""
 
