@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
 from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
 from aura.models.nano.config import NanoConfig
+from aura.models.nano.curves import plot_loss_curves
 from aura.models.nano.exposure import with_corrupted_histories
 from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences, silent_anchors
 from aura.models.nano.model import NanoVLM
@@ -539,6 +540,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
             nano = run("look", looks)
             save_checkpoint(look_final, nano, tok)
     nano = run("stream", samples)
+    plot_loss_curves(out, out / "loss.png")
     final = out / "final"
     save_checkpoint(final, nano, tok)
     save_generation(final, context=cfg.context())  # served with the windows it was trained with
