@@ -40,7 +40,8 @@ def toy_recipe(out: Path) -> RecipeConfig:
         out_dir=str(out), train_streams=2, seconds=(20, 24), render_heights=(48,), vocab_size=300,
         model=NanoConfig(vocab_size=300, image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
                          n_layers=2, n_heads=2, context_frames=1, visual_readout="slots"),
-        vision_epochs=1, vision_event_weight=1.0, look_epochs=1, look_batch_size=16, epochs=1, global_batch_size=4,
+        vision_epochs=1, vision_event_weight=1.0, vision_streams=2, vision_seconds=(12, 12), look_epochs=1,
+        look_batch_size=16, epochs=1, global_batch_size=4,
         micro_batch_size=2, corrupt_share=0.3, hard_silent_weight=1.0,
         warmup_steps=2, save_every=1000, workers=1, calibration_streams=1, calibration_seconds=(12, 12),
     )
@@ -109,6 +110,11 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     out = Path(cfg.out_dir)
     report = json.loads((out / "vision" / "report.json").read_text())
     assert report["steps"] >= 1 and 0.0 <= report["cell_accuracy"] <= 1.0
+    # stage 0 also trained on its two extra 12-second scenes (rendered beside the streams, 12 chunks each)
+    assert len(list((out / "data").glob("vision-*.frames32.npy"))) == 2
+    streams = sum(np.load(p).shape[0] // 2 for p in (out / "data").glob("world-*.frames32.npy"))
+    assert report["train_chunks"] == streams - report["val_chunks"] + 2 * 12
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert 0.0 <= report["event_kind_recall"] <= 1.0 and 0.0 <= report["event_kind_precision"] <= 1.0
     assert (out / "look" / "final" / "model.safetensors").is_file()
     assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.n8f4m10.c30.x.l15.jsonl").is_file()
