@@ -161,8 +161,12 @@ def test_sparse_logits_match_full_logits_in_the_model(tmp_path: Path, qwen3_dir:
     assert losses[True].n_tokens.tolist() == losses[False].n_tokens.tolist()
 
 
-def test_aura_nano_trains_checkpoints_and_resumes(tmp_path: Path, nano_dir: Path, samples_path: Path) -> None:
+def test_aura_nano_trains_checkpoints_and_resumes(tmp_path: Path, nano_dir: Path, samples_path: Path, caplog) -> None:
+    import logging
+
     from aura.models.nano import load_checkpoint
+
+    caplog.set_level(logging.INFO)
 
     extra = ("train.max_steps=20", "train.save_every=100")
     cfg = tiny_config(tmp_path / "full", nano_dir, samples_path, *extra)
@@ -180,6 +184,9 @@ def test_aura_nano_trains_checkpoints_and_resumes(tmp_path: Path, nano_dir: Path
     Trainer(tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra)).train(stop_after=10)
     resumed = Trainer(tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra)).train(resume=True)
     assert resumed.losses == pytest.approx(full.losses[10:], rel=1e-5, abs=1e-6)
+    # the output head is tied to the embedding: saved once, tied again on resume, without a warning
+    assert live.head.weight is live.embed.weight
+    assert not [r for r in caplog.records if "shared tensor" in r.getMessage()]
 
 
 def test_tensorboard_is_optional(tmp_path: Path, qwen3_dir: Path, samples_path: Path, caplog) -> None:

@@ -21,7 +21,8 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,26 @@ log = logging.getLogger(__name__)
 CKPT_PREFIX = "step-"
 STATE_FILE = "trainer_state.json"
 
+
+
+class _SharedTensorNotice(logging.Filter):
+    """Drops accelerate's "Removed shared tensor" notice: safetensors stores a tied weight (an
+    output head tied to the embedding) once, and loading the state ties it again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Removed shared tensor" not in record.getMessage()
+
+
+@contextmanager
+def _tied_weights_quiet() -> Iterator[None]:
+    """Within the block, accelerate does not warn about tied weights it saves once."""
+    log = logging.getLogger("accelerate.utils.other")
+    notice = _SharedTensorNotice()
+    log.addFilter(notice)
+    try:
+        yield
+    finally:
+        log.removeFilter(notice)
 
 @dataclass
 class TrainerState:
@@ -354,7 +375,8 @@ class Trainer:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         acc.wait_for_everyone()
-        acc.save_state(str(tmp / "state"), safe_serialization=True)
+        with _tied_weights_quiet():
+            acc.save_state(str(tmp / "state"), safe_serialization=True)
         state_dict = acc.get_state_dict(self.model)
         if self.is_main:
             unwrapped = acc.unwrap_model(self.model)
