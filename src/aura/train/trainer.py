@@ -45,25 +45,21 @@ CKPT_PREFIX = "step-"
 STATE_FILE = "trainer_state.json"
 
 
-
-class _SharedTensorNotice(logging.Filter):
-    """Drops accelerate's "Removed shared tensor" notice: safetensors stores a tied weight (an
-    output head tied to the embedding) once, and loading the state ties it again."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Removed shared tensor" not in record.getMessage()
-
-
 @contextmanager
 def _tied_weights_quiet() -> Iterator[None]:
-    """Within the block, accelerate does not warn about tied weights it saves once."""
-    log = logging.getLogger("accelerate.utils.other")
-    notice = _SharedTensorNotice()
-    log.addFilter(notice)
+    """Within the block, accelerate's "Removed shared tensor" notice is not logged: safetensors
+    stores a tied weight (an output head tied to the embedding) once, and loading ties it again."""
+    saving = logging.getLogger("accelerate.utils.other")
+
+    def notice(record: logging.LogRecord) -> bool:
+        return "Removed shared tensor" not in record.getMessage()
+
+    saving.addFilter(notice)
     try:
         yield
     finally:
-        log.removeFilter(notice)
+        saving.removeFilter(notice)
+
 
 @dataclass
 class TrainerState:
