@@ -28,8 +28,8 @@ def _question(sample: dict[str, Any]) -> str:
 
 
 def _chunks(sample: dict[str, Any]) -> list[int]:
-    return [p["chunk"] for m in sample["messages"] if m["role"] == "user" for p in m["content"]
-            if p["type"] == "video"]
+    return [p["chunk"] for m in sample["messages"] if m["role"] == "user" and not isinstance(m["content"], str)
+            for p in m["content"] if p["type"] == "video"]
 
 
 def test_look_samples_state_the_truth_of_their_chunk() -> None:
@@ -128,3 +128,56 @@ def test_watch_samples_speak_exactly_when_the_evidence_first_shows() -> None:
                     spoke += text != SILENT
                     silent_at_decision += text == SILENT
     assert spoke > 20 and silent_at_decision > 20  # both decisions are taught
+
+
+def test_more_proactive_targets_add_near_misses_and_keep_the_default_draw() -> None:
+    import numpy as np
+
+    stream = make_stream(5, duration=150.0)
+    scene = stream.scene
+    one = watch_samples(stream, "v.mp4", np.random.default_rng(3))
+    assert one == watch_samples(stream, "v.mp4", np.random.default_rng(3), proactive_targets=1)
+    four = watch_samples(stream, "v.mp4", np.random.default_rng(3), proactive_targets=4)
+    tags = {t: sum(s["watch"] == t for s in four) for t in ("proactive-answer", "proactive-absent")}
+    assert tags["proactive-absent"] > 2 * sum(s["watch"] == "proactive-absent" for s in one)
+    assert tags["proactive-answer"] > sum(s["watch"] == "proactive-answer" for s in one)
+    near = 0
+    for s in four:
+        if s["watch"] != "proactive-absent":
+            continue
+        msgs = s["messages"]
+        target = extract(msgs[0]["content"][-1]["text"])
+        want = {key[:-1]: v[0] for key, v in target.items() if v}
+        k = _chunks(s)[-2]  # the decision chunk (a real-time question follows it)
+        shown = scene.state(float(k)) + scene.state(k + 0.5)
+        assert not any(matches(want, o.colour, o.shape) for o in shown)  # the target is not there
+        near += any(want.get("colour") == o.colour or want.get("shape") == o.shape for o in shown)
+    assert near >= tags["proactive-absent"] // 3  # many share a colour or a shape with what is there
+
+
+def test_watch_questions_asked_further_back_or_in_the_history() -> None:
+    import numpy as np
+
+    stream = make_stream(5, duration=150.0)
+    near = watch_samples(stream, "v.mp4", np.random.default_rng(3))
+    far = watch_samples(stream, "v.mp4", np.random.default_rng(3), max_gap=8)
+    gaps = [_chunks(s)[-1 if s["watch"] not in ("proactive-absent", "multi-other", "quiet") else -2] - _chunks(s)[0]
+            for s in far]
+    assert max(gaps) > 3 and min(gaps) >= 1 and max(gaps) <= 8
+    assert max(_chunks(s)[-1] - _chunks(s)[0] for s in near) <= 4  # up to 3, and a follow-up chunk
+    moved = watch_samples(stream, "v.mp4", np.random.default_rng(3), max_gap=8, history_share=0.5)
+    assert [s["id"] for s in moved] == [s["id"] for s in far]
+    n_moved = 0
+    for before, after in zip(far, moved, strict=True):
+        check_messages(after)
+        if not after.get("history"):
+            assert after == before  # the others are unchanged
+            continue
+        n_moved += 1
+        question = before["messages"][0]["content"][-1]["text"]
+        texts = [m["content"] for m in after["messages"] if m["role"] == "user" and isinstance(m["content"], str)]
+        assert texts[-1] == question  # the pending question is the last history group's
+        assert _chunks(after) == _chunks(before)[1:]  # the question's chunk has left the window
+        assert after["messages"][-1] == before["messages"][-1]  # the same decision or follow-up
+        assert after["messages"][len(texts) * 2 - 1] == before["messages"][1]  # its acknowledgement
+    assert 0.3 * len(far) < n_moved < 0.7 * len(far)

@@ -19,6 +19,7 @@ from aura.models.nano.recipe import (
     build_world_samples,
     density_tag,
     frames_to_pixels,
+    look_path,
     train_nano,
     vision_data,
 )
@@ -335,7 +336,15 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert dense.question_weights == {"realtime": 0.1, "proactive": 0.6, "multi": 0.2, "backward": 0.1}
     assert dense.model_copy(update={"question_density": 1.0, "question_weights": None}) == default
     assert density_tag(dense) == ".d3.t0.1-0.6-0.2-0.1" and density_tag(default) == ""
-    for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"]):
+    watch = nano_recipe_config(parser.parse_args(["train", "nano", "--proactive-targets", "4", "--watch-gap", "8",
+                                                  "--watch-history", "0.5", "--output-dir", "x"]))
+    assert (watch.look_proactive_targets, watch.look_watch_gap, watch.look_watch_history) == (4, 8, 0.5)
+    assert watch.model_copy(update={"look_proactive_targets": 1, "look_watch_gap": 3,
+                                    "look_watch_history": 0.0}) == default
+    assert look_path("d/world-3.mp4", 4, 8, 0.5).name == "world-3.look-v2.p4.g8.h50.jsonl"
+    assert look_path("d/world-3.mp4").name == "world-3.look-v2.jsonl"  # the committed recipe's files
+    for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"],
+                ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"]):
         with pytest.raises(ConfigError):
             nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)

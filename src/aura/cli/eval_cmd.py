@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     from aura.eval.calibrate import add_parser as add_calibrate_parser  # aura eval calibrate (nano silence bias)
 
     add_calibrate_parser(cmds)
+    from aura.eval.watch_probe import add_parser as add_watch_parser  # aura eval watch (nano watch decisions)
+
+    add_watch_parser(cmds)
 
 
 def _judge_flags(p: argparse.ArgumentParser) -> None:

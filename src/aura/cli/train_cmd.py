@@ -66,6 +66,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: share of the stage-1 watch samples also trained in stage 2 (docs/nano.md)")
     nano.add_argument("--stream-look-share", type=float, metavar="S",
                       help="nano: share of the stage-1 real-time (look) samples also trained in stage 2 (docs/nano.md)")
+    nano.add_argument("--proactive-targets", type=int, metavar="K",
+                      help="nano: stage-1 proactive watch samples per event chunk, of each kind, half of the "
+                      "silent ones near misses (docs/nano.md)")
+    nano.add_argument("--watch-gap", type=int, metavar="G",
+                      help="nano: stage-1 watch questions are asked 1 to G chunks before their decision (docs/nano.md)")
+    nano.add_argument("--watch-history", type=float, metavar="S",
+                      help="nano: share of the stage-1 watch samples with their question in the text history "
+                      "(docs/nano.md)")
     nano.add_argument("--paraphrase-share", type=float, metavar="S",
                       help="nano: share of training questions reworded with training-only rewordings (docs/nano.md)")
     tokens = nano.add_mutually_exclusive_group()
@@ -145,7 +153,9 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("stream_look_share", "stream_look_share"), ("stream_samples", "stream_samples"),
                       ("question_plans", "question_plans"), ("question_density", "question_density"),
                       ("paraphrase_share", "paraphrase_share"), ("vision_streams", "vision_streams"),
-                      ("vision_swap_share", "vision_swap_share")):
+                      ("vision_swap_share", "vision_swap_share"),
+                      ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),
+                      ("watch_history", "look_watch_history")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "question_weights", None) is not None:

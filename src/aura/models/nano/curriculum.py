@@ -109,40 +109,89 @@ def _watch(stream: WorldStream, video: str, k: int, question: str, ack: str, gap
     return _sample(stream, video, "watch", k, messages)
 
 
+def question_in_history(sample: dict[str, Any], stream: WorldStream, rng: np.random.Generator) -> dict[str, Any]:
+    """The watch ``sample`` as a stream renders it once the question's chunk has left the video
+    window: the question and its acknowledgement as a text-only history group, the chunks after
+    it in the window, and, half of the time, an earlier real-time question and answer as an
+    older history group (as ``aura.stream.history`` renders them)."""
+    messages = sample["messages"]
+    first_chunk = next(p["chunk"] for p in messages[0]["content"] if p["type"] == "video")
+    question = next(p["text"] for p in messages[0]["content"] if p["type"] == "text")
+    history: list[dict[str, Any]] = []
+    if first_chunk >= 1 and rng.random() < 0.5:
+        c = int(rng.integers(first_chunk))
+        qa = realtime_qa(stream.scene, c, c + 0.5, rng)
+        if qa is not None:
+            history += [{"role": "user", "content": qa[0]}, {"role": "assistant", "content": qa[1]}]
+    history += [{"role": "user", "content": question}, messages[1]]
+    return {**sample, "messages": history + messages[2:], "history": True}
+
+
+def _near_misses(targets: list[dict[str, Any]], new: list[ObjectState]) -> list[dict[str, Any]]:
+    """The ``targets`` that share a colour or a shape with one of the ``new`` objects (the hardest
+    silent decisions: something like the target appeared, not the target)."""
+    return [t for t in targets if any(t.get("colour") == o.colour or t.get("shape") == o.shape for o in new)]
+
+
+def _choose(group: list[dict[str, Any]], n: int, first: list[dict[str, Any]],
+            rng: np.random.Generator) -> list[dict[str, Any]]:
+    """``n`` distinct targets of ``group``: one at random when ``n`` is 1 (the recipe's draw);
+    otherwise up to half of them from ``first`` (near misses), the rest from the others."""
+    if n == 1:
+        return [group[int(rng.integers(len(group)))]]
+    near = [group.index(t) for t in first]
+    far = [i for i in range(len(group)) if i not in near]
+    take_near = min(len(near), -(-n // 2))
+    picked = [near[int(i)] for i in rng.permutation(len(near))[:take_near]]
+    rest = [far[int(i)] for i in rng.permutation(len(far))[: n - len(picked)]]
+    return [group[i] for i in picked + rest]
+
+
 def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
-                  quiet_share: float = 0.5) -> list[dict[str, Any]]:
+                  quiet_share: float = 0.5, proactive_targets: int = 1,
+                  max_gap: int = 3, history_share: float = 0.0) -> list[dict[str, Any]]:
     """The ``watch`` samples of a stream: at every event chunk, a proactive question for a target
     that first shows there (answer) and one for a target still absent (silence), when the scene
     allows; a multi-response question of the event's kind (report) and of a kind that did not
-    happen (silence); and at ``quiet_share`` of the event chunks a quiet chunk (silence)."""
+    happen (silence); and at ``quiet_share`` of the event chunks a quiet chunk (silence).
+
+    ``proactive_targets`` > 1 asks about up to that many targets of each kind per event chunk,
+    half of the absent ones near misses (sharing a colour or a shape with what appeared).
+    Questions are asked 1 to ``max_gap`` chunks before the decision. ``history_share`` of the
+    samples have their question in the text history instead (``question_in_history``; drawn from
+    a generator of their own, so the other samples stay the same).
+    Every sample says what it tests in ``"watch"`` (``proactive-answer``, ``proactive-absent``,
+    ``multi-report``, ``multi-other``, ``quiet``)."""
     scene = stream.scene
     n_chunks = math.floor(scene.duration + 1e-9)
     targets: list[dict[str, Any]] = (
         [{"colour": c, "shape": s} for c in COLOURS for s in SHAPES]
         + [{"colour": c} for c in COLOURS] + [{"shape": s} for s in SHAPES]
     )
-    out: list[dict[str, Any] | None] = []
+    tagged: list[tuple[dict[str, Any] | None, str]] = []
     event_chunks = sorted({math.floor(e.sample_time) for e in scene.events if 1 <= e.sample_time < n_chunks})
     for k in event_chunks:
-        gap = int(rng.integers(1, 4))
+        gap = int(rng.integers(1, max_gap + 1))
         if k - gap < 0:
             continue
         before = [o for c in range(k - gap, k) for o in _seen(scene, c)]
         now = scene.state(k + 0.5)
         fresh = [g for g in targets if _absent(g, before) and not _absent(g, now)]
         still = [g for g in targets if _absent(g, before) and _absent(g, _seen(scene, k))]
+        new = [o for o in now if _absent({"colour": o.colour, "shape": o.shape}, before)]
         for g, is_there in ((fresh, True), (still, False)):
             if not g:
                 continue
-            target = g[int(rng.integers(len(g)))]
-            text = target_text(target)
-            question = fill(pick_question("proactive", rng, "train")[0], target=text)
-            ack = fill(pick(ACKS, "proactive", rng), target=text)
-            reply = SILENT
-            if is_there:
-                obj = next(o for o in now if matches(target, o.colour, o.shape))
-                reply = fill(pick(ANSWERS, "proactive", rng), colour=obj.colour, shape=obj.shape)
-            out.append(_watch(stream, video, k, question, ack, gap, reply, rng))
+            for target in _choose(g, proactive_targets, [] if is_there else _near_misses(g, new), rng):
+                text = target_text(target)
+                question = fill(pick_question("proactive", rng, "train")[0], target=text)
+                ack = fill(pick(ACKS, "proactive", rng), target=text)
+                reply = SILENT
+                if is_there:
+                    obj = next(o for o in now if matches(target, o.colour, o.shape))
+                    reply = fill(pick(ANSWERS, "proactive", rng), colour=obj.colour, shape=obj.shape)
+                tagged.append((_watch(stream, video, k, question, ack, gap, reply, rng),
+                               "proactive-answer" if is_there else "proactive-absent"))
         happened = [e for e in scene.events if math.floor(e.sample_time) == k]
         for kind in MULTI_KINDS:
             mine = [e for e in happened if e.kind == kind]
@@ -157,11 +206,12 @@ def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
                 reply = SILENT
             else:
                 continue
-            out.append(_watch(stream, video, k, question, ack, gap, reply, rng))
-    quiet = [c for c in range(3, n_chunks) if not scene.events_between(c - 3.5, c + 1.0)]
+            tagged.append((_watch(stream, video, k, question, ack, gap, reply, rng),
+                           "multi-report" if mine else "multi-other"))
+    quiet = [c for c in range(max_gap, n_chunks) if not scene.events_between(c - max_gap - 0.5, c + 1.0)]
     n_quiet = min(len(quiet), round(len(event_chunks) * quiet_share))
     for k in sorted(int(c) for c in rng.choice(quiet, size=n_quiet, replace=False)) if n_quiet else []:
-        gap = int(rng.integers(1, 4))
+        gap = int(rng.integers(1, max_gap + 1))
         if rng.random() < 0.5:
             kind = MULTI_KINDS[int(rng.integers(len(MULTI_KINDS)))]
             question, ack = pick_question(f"multi_{kind}", rng, "train")[0], pick(ACKS, "multi", rng)
@@ -172,20 +222,29 @@ def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
             text = target_text(g[int(rng.integers(len(g)))])
             question = fill(pick_question("proactive", rng, "train")[0], target=text)
             ack = fill(pick(ACKS, "proactive", rng), target=text)
-        out.append(_watch(stream, video, k, question, ack, gap, SILENT, rng))
-    out = [sample for sample in out if sample is not None]
-    for i, sample in enumerate(out):
-        sample["id"] = f"{stream.id}#watch{i}"
+        tagged.append((_watch(stream, video, k, question, ack, gap, SILENT, rng), "quiet"))
+    out = []
+    moved = np.random.default_rng([stream.seed, 17])
+    for sample, tag in tagged:
+        if sample is not None and history_share and moved.random() < history_share:
+            sample = question_in_history(sample, stream, moved)
+        if sample is not None:
+            sample["id"] = f"{stream.id}#watch{len(out)}"
+            sample["watch"] = tag
+            out.append(sample)
     return out
 
 
 def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_share: float = 0.5,
-                 change_negatives: float = 1.0, watch: bool = True) -> list[dict[str, Any]]:
+                 change_negatives: float = 1.0, watch: bool = True,
+                 proactive_targets: int = 1, watch_gap: int = 3,
+                 watch_history: float = 0.0) -> list[dict[str, Any]]:
     """Stage-1 samples over every whole chunk of ``stream`` (whose frames are ``video``).
 
     Deterministic for a given stream and ``seed``. ``describe_share`` is the chance a chunk
     also gets a describe sample; ``change_negatives`` the number of "Nothing changed." samples
-    per change sample; ``watch`` adds the ``watch`` samples (``watch_samples``).
+    per change sample; ``watch`` adds the ``watch`` samples (``watch_samples``, with
+    ``proactive_targets``, ``max_gap=watch_gap`` and ``history_share=watch_history``).
     """
     rng = np.random.default_rng([stream.seed, seed, 11])
     scene = stream.scene
@@ -212,5 +271,7 @@ def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_sha
                     _chunk(c, CHANGE_QUESTION), {"role": "assistant", "content": describe_events(events, rng)}]
         out.append(_sample(stream, video, "change", c, messages))
     if watch:
-        out += watch_samples(stream, video, np.random.default_rng([stream.seed, seed, 13]))
+        out += watch_samples(stream, video, np.random.default_rng([stream.seed, seed, 13]),
+                             proactive_targets=proactive_targets, max_gap=watch_gap,
+                             history_share=watch_history)
     return out

@@ -71,6 +71,14 @@ class RecipeConfig(BaseModel):
                                        "(chunk_events) with this weight; 0: not (docs/nano.md)")
     freeze_vision: bool = Field(True, description="keep the pre-trained frame encoder frozen in the text stages")
     look_epochs: int = Field(3, ge=0, description="stage 1 (look: per-chunk questions) epochs; 0 skips it")
+    look_proactive_targets: int = Field(1, ge=1, le=8, description="stage 1: proactive targets asked about "
+                                        "per event chunk in the watch samples, of each kind (that appeared; "
+                                        "still absent, half of them near misses) (curriculum.watch_samples)")
+    look_watch_gap: int = Field(3, ge=1, le=30, description="stage 1: watch questions are asked 1 to this many "
+                                "chunks before their decision (curriculum.watch_samples)")
+    look_watch_history: float = Field(0.0, ge=0.0, le=1.0, description="stage 1: share of the watch samples "
+                                      "with their question in the text history, as a stream renders it once "
+                                      "the question's chunk has left the window (curriculum.question_in_history)")
     look_lr: float = 2e-3
     look_batch_size: int = Field(32, ge=1)
     epochs: int = Field(2, ge=1, description="stage 2 epochs (exact samples cover each chunk once per epoch; "
@@ -142,12 +150,15 @@ def frames_path(video: str | Path, size: int = 64) -> Path:
     return Path(video).with_suffix(".frames.npy" if size == 64 else f".frames{size}.npy")
 
 
-def look_path(video: str | Path) -> Path:
+def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3, watch_history: float = 0.0) -> Path:
     """Where a rendered stream's stage-1 (look) samples are stored (named by the curriculum's
-    version, so a changed curriculum is written anew beside already rendered streams)."""
+    version and its non-default options, so a changed curriculum is written anew beside already
+    rendered streams)."""
     from aura.models.nano.curriculum import CURRICULUM_VERSION
 
-    return Path(video).with_suffix(f".look-v{CURRICULUM_VERSION}.jsonl")
+    tag = (f".p{proactive_targets}" if proactive_targets != 1 else "") + (f".g{watch_gap}" if watch_gap != 3 else "")
+    tag += f".h{round(watch_history * 100)}" if watch_history else ""
+    return Path(video).with_suffix(f".look-v{CURRICULUM_VERSION}{tag}.jsonl")
 
 
 def context_tag(cfg: RecipeConfig) -> str:
@@ -194,7 +205,7 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     out_dir = Path(out)
     video = out_dir / f"world-{seed}.mp4"
     samples_file = out_dir / f"world-{seed}.samples{context_tag(cfg)}{density_tag(cfg)}.jsonl"
-    look_file = look_path(video)
+    look_file = look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history)
     size = cfg.model.image_size
     if samples_file.is_file() and look_file.is_file() and frames_path(video, size).is_file():
         return seed, str(samples_file), str(look_file)
@@ -211,7 +222,10 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
         samples = list(unroll(stream.to_timeline(video=video.name), cfg.context()))
         write_jsonl_atomic(samples_file, samples)
     if not look_file.is_file():
-        write_jsonl_atomic(look_file, look_samples(stream, video.name, seed=cfg.seed))
+        write_jsonl_atomic(look_file, look_samples(stream, video.name, seed=cfg.seed,
+                                                   proactive_targets=cfg.look_proactive_targets,
+                                                   watch_gap=cfg.look_watch_gap,
+                                                   watch_history=cfg.look_watch_history))
     return seed, str(samples_file), str(look_file)
 
 

@@ -1,0 +1,149 @@
+"""``aura eval watch``: a nano checkpoint's *watch* decisions, teacher-forced, on validation streams.
+
+The world evaluation (``aura eval world``) scores whole streams; this probe isolates one decision
+a stream needs most: a proactive or multi-response question was asked ``1..gap`` chunks ago
+(acknowledged, then silent chunks), and at this chunk the model must speak exactly when the chunk
+is the first to show what was asked for. The samples are stage 1's watch samples
+(``aura.models.nano.curriculum.watch_samples``) of validation-split world streams not used by the
+world evaluation or the calibration, each rendered and decoded like the recipe's training streams.
+
+For every sample the probe reads the first token of the decision turn: its *silence margin* is the
+best silence logit (``<|silent|>`` or end of turn) minus the best other logit, so the decision is
+silent at silence bias ``b`` when ``margin + b > 0``, as ``NanoStreamingModel`` decides. Reported per
+kind of decision: how many are right at bias 0, the median margin, and the proactive AUC (how
+often an owed answer's margin is below a silent decision's: 1.0 binds every target perfectly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aura.errors import AuraError
+
+SILENT_TAGS = ("proactive-absent", "multi-other", "quiet")
+"""Watch tags whose decision is ``<|silent|>``; the others (``proactive-answer``, ``multi-report``) speak."""
+PROBE_SEED_START = 1000
+"""The probe's streams are validation-split seeds from here on (the world evaluation and stage 3 use
+the first ones)."""
+
+
+class WatchProbeError(AuraError):
+    """The probe cannot run (no checkpoint, bad settings)."""
+
+
+def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: int = 6, gap: int = 3,
+                     targets: int = 4, system: bool = True, seconds: tuple[int, int] | None = None,
+                     history: float = 0.0, seed: int = 5) -> dict[str, list[float]]:
+    """Silence margins of the decision turn of every watch sample of ``streams`` validation streams
+    (rendered into ``data_dir`` once, reused after), grouped by the sample's watch tag.
+
+    ``gap``: questions asked 1..gap chunks before the decision; ``targets``: proactive targets per
+    event chunk (``watch_samples(proactive_targets=)``); ``system``: the samples start with the
+    stream system prompt, as in a stream; ``history``: the share of samples whose question is in
+    the text history (``question_in_history``). Deterministic for the same arguments.
+    """
+    from aura.models.nano.checkpoint import load_checkpoint
+    from aura.models.nano.curriculum import watch_samples
+    from aura.models.nano.recipe import NpyFrames, RecipeConfig, _build_stream, _recipe_stream
+    from aura.models.nano.training import nano_chat_format, nano_preprocess
+    from aura.train.data import BatchBuilder
+    from aura.train.loss import TokenKind
+    from aura.world import split_seeds
+
+    if streams < 1 or gap < 1 or targets < 1:
+        raise WatchProbeError(f"streams, gap and targets must be >= 1 (got {streams}, {gap}, {targets})")
+    if not 0.0 <= history <= 1.0:
+        raise WatchProbeError(f"history is a share between 0 and 1 (got {history})")
+    model, tok = load_checkpoint(checkpoint)
+    cfg = RecipeConfig() if seconds is None else RecipeConfig(seconds=seconds)
+    cfg = cfg.model_copy(update={"model": model.cfg})
+    out = Path(data_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    builder = BatchBuilder(nano_chat_format(tok, model.cfg),
+                           NpyFrames(out, context_frames=model.cfg.context_frames, size=model.cfg.image_size),
+                           nano_preprocess(model), max_length=1 << 14, pad_id=int(tok.pad_token_id))
+    quiet = [tok.convert_tokens_to_ids("<|silent|>"), tok.convert_tokens_to_ids("<|im_end|>")]
+    system_prompt = cfg.context().system_prompt
+    margins: dict[str, list[float]] = defaultdict(list)
+    for s in split_seeds("val", streams, start=PROBE_SEED_START):
+        _build_stream((s, str(out), cfg.model_dump(mode="json")))
+        stream, _ = _recipe_stream(s, cfg)
+        rng = np.random.default_rng([s, seed])
+        for sample in watch_samples(stream, f"world-{s}.mp4", rng, proactive_targets=targets, max_gap=gap,
+                                    history_share=history):
+            msgs = sample["messages"]
+            replies = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+            # a silent decision is followed by a real-time question (samples end at a reply)
+            decision = replies[-2] if sample["watch"] in SILENT_TAGS else replies[-1]
+            cut = [dict(m) for m in msgs[: decision + 1]]
+            if sample["watch"] in SILENT_TAGS:
+                cut[-1]["hard"] = True  # a silent last turn is a valid target when marked hard
+            if system:
+                cut = [{"role": "system", "content": system_prompt}, *cut]
+            batch = builder.build([(0, {**sample, "messages": cut})])
+            with torch.inference_mode():
+                logits = model(batch.input_ids, batch.pixel_values_videos, None, batch.attention_mask)[0][0]
+            kinds = batch.kinds[0]
+            first = int(torch.nonzero((kinds == TokenKind.TARGET) | (kinds == TokenKind.HARD_SILENT))[0])
+            row = logits[first - 1].clone()
+            silent = row[quiet].max()
+            row[quiet] = -torch.inf
+            margins[sample["watch"]].append(float(silent - row.max()))
+    return dict(margins)
+
+
+def summarize(margins: dict[str, list[float]]) -> dict[str, Any]:
+    """Per tag: count, share right at bias 0 (silent exactly for the silent tags), median margin;
+    and the proactive AUC (None without both kinds of proactive decision)."""
+    table: dict[str, Any] = {}
+    for tag, values in sorted(margins.items()):
+        m = np.asarray(values, dtype=np.float64)
+        right = (m > 0) if tag in SILENT_TAGS else (m <= 0)
+        table[tag] = {"n": len(m), "right": round(100.0 * float(right.mean()), 1),
+                      "median_margin": round(float(np.median(m)), 2)}
+    owed = np.asarray(margins.get("proactive-answer", []))
+    absent = np.asarray(margins.get("proactive-absent", []))
+    auc = None
+    if len(owed) and len(absent):
+        below = (owed[:, None] < absent[None, :]).mean() + 0.5 * (owed[:, None] == absent[None, :]).mean()
+        auc = round(float(below), 3)
+    return {"decisions": table, "proactive_auc": auc}
+
+
+def add_parser(cmds: Any) -> None:
+    """Add ``aura eval watch`` to the ``eval`` group's subparsers."""
+    p = cmds.add_parser("watch", help="teacher-forced watch decisions of a nano checkpoint (when to speak)")
+    p.add_argument("checkpoint", help="an aura-nano checkpoint directory")
+    p.add_argument("--streams", type=int, default=6, help="validation streams (rendered once into --data-dir)")
+    p.add_argument("--gap", type=int, default=3, help="questions asked 1..GAP chunks before the decision")
+    p.add_argument("--targets", type=int, default=4, help="proactive targets per event chunk, of each kind")
+    p.add_argument("--history", type=float, default=0.0,
+                   help="share of samples with their question in the text history (1: all)")
+    p.add_argument("--no-system", action="store_true", help="no system prompt (as stage 1 trains)")
+    p.add_argument("--data-dir", default="runs/watch-probe", help="where the streams are rendered")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cli_watch)
+
+
+def cli_watch(args: argparse.Namespace) -> int:
+    """Print the per-decision table (or JSON)."""
+    if not (Path(args.checkpoint) / "config.json").is_file():
+        raise WatchProbeError(f"{args.checkpoint}: not a checkpoint directory (no config.json)")
+    summary = summarize(decision_margins(args.checkpoint, args.data_dir, streams=args.streams, gap=args.gap,
+                                         targets=args.targets, system=not args.no_system,
+                                         history=args.history))
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print("decision            n      right %  median margin")
+    for tag, row in summary["decisions"].items():
+        print(f"{tag:18s} {row['n']:5d}  {row['right']:9.1f}  {row['median_margin']:+13.2f}")
+    print(f"proactive AUC (owed answers below silent decisions): {summary['proactive_auc']}")
+    return 0

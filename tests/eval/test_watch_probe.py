@@ -1,0 +1,49 @@
+"""``aura eval watch``: teacher-forced watch decisions of a nano checkpoint (the bundled one here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aura.cli.main import main
+from aura.eval.watch_probe import SILENT_TAGS, WatchProbeError, decision_margins, summarize
+from aura.models.nano.checkpoint import bundled_checkpoint
+
+
+def test_summary_counts_right_decisions_and_the_proactive_auc() -> None:
+    margins = {"proactive-answer": [-3.0, -1.0, 2.0], "proactive-absent": [4.0, 1.5, -0.5, 3.0],
+               "quiet": [5.0, -1.0]}
+    s = summarize(margins)
+    assert s["decisions"]["proactive-answer"] == {"n": 3, "right": 66.7, "median_margin": -1.0}
+    assert s["decisions"]["proactive-absent"]["right"] == 75.0  # silent when the margin is positive
+    assert s["decisions"]["quiet"]["right"] == 50.0
+    # owed answers below silent decisions: 4 + 4 + 2 of 12 pairs
+    assert s["proactive_auc"] == round(10 / 12, 3)
+    assert summarize({"quiet": [1.0]})["proactive_auc"] is None
+
+
+def test_the_bundled_model_is_probed_deterministically(tmp_path: Path) -> None:
+    ckpt = bundled_checkpoint()
+    kwargs = {"streams": 1, "seconds": (45, 45), "targets": 2}
+    a = decision_margins(ckpt, tmp_path, gap=2, **kwargs)
+    assert set(a) >= {"proactive-answer", "proactive-absent", "multi-report"}
+    assert all(len(v) > 0 for v in a.values()) and set(a) <= {*SILENT_TAGS, "proactive-answer", "multi-report"}
+    assert a == decision_margins(ckpt, tmp_path, gap=2, **kwargs)  # rendered once, the same margins
+    bare = decision_margins(ckpt, tmp_path, gap=2, system=False, **kwargs)
+    assert {k: len(v) for k, v in bare.items()} == {k: len(v) for k, v in a.items()}
+    assert bare != a  # the system prompt is in the context
+    far = decision_margins(ckpt, tmp_path, gap=6, **kwargs)
+    assert far != a  # questions asked further back
+    told = decision_margins(ckpt, tmp_path, gap=6, history=1.0, **kwargs)
+    assert {k: len(v) for k, v in told.items()} == {k: len(v) for k, v in far.items()} and told != far
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "watch", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "not a checkpoint directory" in err and "Traceback" not in err
+    with pytest.raises(WatchProbeError, match="must be >= 1"):
+        decision_margins(bundled_checkpoint(), tmp_path, gap=0)
+    with pytest.raises(WatchProbeError, match="share between 0 and 1"):
+        decision_margins(bundled_checkpoint(), tmp_path, history=2.0)
