@@ -72,8 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--watch-gap", type=int, metavar="G",
                       help="nano: stage-1 watch questions are asked 1 to G chunks before their decision (docs/nano.md)")
     nano.add_argument("--watch-history", type=float, metavar="S",
-                      help="nano: share of the stage-1 watch samples with their question in the text history "
-                      "(docs/nano.md)")
+                      help="nano: share of the stage-1 watch samples with a stream-like text history (older and "
+                      "answered questions; half of them their own question too) (docs/nano.md)")
     nano.add_argument("--paraphrase-share", type=float, metavar="S",
                       help="nano: share of training questions reworded with training-only rewordings (docs/nano.md)")
     tokens = nano.add_mutually_exclusive_group()

@@ -46,8 +46,8 @@ def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: i
 
     ``gap``: questions asked 1..gap chunks before the decision; ``targets``: proactive targets per
     event chunk (``watch_samples(proactive_targets=)``); ``system``: the samples start with the
-    stream system prompt, as in a stream; ``history``: the share of samples whose question is in
-    the text history (``question_in_history``). Deterministic for the same arguments.
+    stream system prompt, as in a stream; ``history``: the share of samples given a stream-like
+    text history (``question_in_history``). Deterministic for the same arguments.
     """
     from aura.models.nano.checkpoint import load_checkpoint
     from aura.models.nano.curriculum import watch_samples
@@ -125,7 +125,7 @@ def add_parser(cmds: Any) -> None:
     p.add_argument("--gap", type=int, default=3, help="questions asked 1..GAP chunks before the decision")
     p.add_argument("--targets", type=int, default=4, help="proactive targets per event chunk, of each kind")
     p.add_argument("--history", type=float, default=0.0,
-                   help="share of samples with their question in the text history (1: all)")
+                   help="share of samples with a stream-like text history, half of them their own question in it")
     p.add_argument("--no-system", action="store_true", help="no system prompt (as stage 1 trains)")
     p.add_argument("--data-dir", default="runs/watch-probe", help="where the streams are rendered")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -109,22 +109,46 @@ def _watch(stream: WorldStream, video: str, k: int, question: str, ack: str, gap
     return _sample(stream, video, "watch", k, messages)
 
 
+def _answered_group(stream: WorldStream, before: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """An answered proactive question as a history group (question, ack, "", answer) about an
+    object that appeared before chunk ``before`` (empty if none did): done, so it asks for nothing
+    more, but it looks like a multi-response group with one report."""
+    shown = [e for e in stream.scene.events if e.kind == "appear" and e.sample_time < before]
+    if not shown:
+        return []
+    e = shown[int(rng.integers(len(shown)))]
+    target = {"colour": e.colour, "shape": e.shape}
+    text = target_text(target)
+    question = fill(pick_question("proactive", rng, "train")[0], target=text)
+    return [{"role": "user", "content": question},
+            {"role": "assistant", "content": fill(pick(ACKS, "proactive", rng), target=text)},
+            {"role": "user", "content": ""},
+            {"role": "assistant", "content": fill(pick(ANSWERS, "proactive", rng), colour=e.colour, shape=e.shape)}]
+
+
 def question_in_history(sample: dict[str, Any], stream: WorldStream, rng: np.random.Generator) -> dict[str, Any]:
-    """The watch ``sample`` as a stream renders it once the question's chunk has left the video
-    window: the question and its acknowledgement as a text-only history group, the chunks after
-    it in the window, and, half of the time, an earlier real-time question and answer as an
-    older history group (as ``aura.stream.history`` renders them)."""
+    """The watch ``sample`` with a text history as a stream renders one (``aura.stream.history``):
+    one to three older groups (an earlier real-time question and answer, or a proactive question
+    answered earlier, which asks for nothing more), and half of the time the sample's own question
+    and acknowledgement as the last group, its chunk gone from the video window."""
     messages = sample["messages"]
     first_chunk = next(p["chunk"] for p in messages[0]["content"] if p["type"] == "video")
     question = next(p["text"] for p in messages[0]["content"] if p["type"] == "text")
     history: list[dict[str, Any]] = []
-    if first_chunk >= 1 and rng.random() < 0.5:
+    for _ in range(int(rng.integers(1, 4))):
+        if first_chunk < 1:
+            break
+        if rng.random() < 0.5:
+            history += _answered_group(stream, first_chunk, rng)
+            continue
         c = int(rng.integers(first_chunk))
         qa = realtime_qa(stream.scene, c, c + 0.5, rng)
         if qa is not None:
             history += [{"role": "user", "content": qa[0]}, {"role": "assistant", "content": qa[1]}]
-    history += [{"role": "user", "content": question}, messages[1]]
-    return {**sample, "messages": history + messages[2:], "history": True}
+    if rng.random() < 0.5:
+        history += [{"role": "user", "content": question}, messages[1]]
+        messages = messages[2:]
+    return {**sample, "messages": history + messages, "history": True} if history else sample
 
 
 def _near_misses(targets: list[dict[str, Any]], new: list[ObjectState]) -> list[dict[str, Any]]:
@@ -158,8 +182,9 @@ def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
     ``proactive_targets`` > 1 asks about up to that many targets of each kind per event chunk,
     half of the absent ones near misses (sharing a colour or a shape with what appeared).
     Questions are asked 1 to ``max_gap`` chunks before the decision. ``history_share`` of the
-    samples have their question in the text history instead (``question_in_history``; drawn from
-    a generator of their own, so the other samples stay the same).
+    samples get a text history of older groups, half of them their own question in it too
+    (``question_in_history``; drawn from a generator of their own, so the other samples stay
+    the same).
     Every sample says what it tests in ``"watch"`` (``proactive-answer``, ``proactive-absent``,
     ``multi-report``, ``multi-other``, ``quiet``)."""
     scene = stream.scene

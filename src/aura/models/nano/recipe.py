@@ -77,8 +77,9 @@ class RecipeConfig(BaseModel):
     look_watch_gap: int = Field(3, ge=1, le=30, description="stage 1: watch questions are asked 1 to this many "
                                 "chunks before their decision (curriculum.watch_samples)")
     look_watch_history: float = Field(0.0, ge=0.0, le=1.0, description="stage 1: share of the watch samples "
-                                      "with their question in the text history, as a stream renders it once "
-                                      "the question's chunk has left the window (curriculum.question_in_history)")
+                                      "with a text history as streams have (older questions, answered proactive "
+                                      "ones among them; half the time their own question too, its chunk gone "
+                                      "from the window: curriculum.question_in_history)")
     look_lr: float = 2e-3
     look_batch_size: int = Field(32, ge=1)
     epochs: int = Field(2, ge=1, description="stage 2 epochs (exact samples cover each chunk once per epoch; "
