@@ -133,9 +133,7 @@ def add_parser(cmds: Any) -> None:
 
 
 def cli_watch(args: argparse.Namespace) -> int:
-    """Print the per-decision table (or JSON)."""
-    if not (Path(args.checkpoint) / "config.json").is_file():
-        raise WatchProbeError(f"{args.checkpoint}: not a checkpoint directory (no config.json)")
+    """Print the per-decision table (or JSON); a directory that is not a checkpoint is a one-line error."""
     summary = summarize(decision_margins(args.checkpoint, args.data_dir, streams=args.streams, gap=args.gap,
                                          targets=args.targets, system=not args.no_system,
                                          history=args.history))

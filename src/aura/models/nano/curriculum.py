@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from aura.stream.history import QAGroup
 from aura.world.phrasing import ACKS, ANSWERS, fill, pick, pick_question
 from aura.world.questions import WorldStream, matches, realtime_qa, target_text
 from aura.world.scene import ObjectState, Scene, WorldEvent
@@ -109,21 +110,19 @@ def _watch(stream: WorldStream, video: str, k: int, question: str, ack: str, gap
     return _sample(stream, video, "watch", k, messages)
 
 
-def _answered_group(stream: WorldStream, before: int, rng: np.random.Generator) -> list[dict[str, Any]]:
-    """An answered proactive question as a history group (question, ack, "", answer) about an
-    object that appeared before chunk ``before`` (empty if none did): done, so it asks for nothing
-    more, but it looks like a multi-response group with one report."""
+def _answered_group(stream: WorldStream, before: int, rng: np.random.Generator) -> QAGroup | None:
+    """An answered proactive question (question, ack, "", answer) about an object that appeared
+    before chunk ``before`` (None if none did): done, so it asks for nothing more, but it looks
+    like a multi-response group with one report."""
     shown = [e for e in stream.scene.events if e.kind == "appear" and e.sample_time < before]
     if not shown:
-        return []
+        return None
     e = shown[int(rng.integers(len(shown)))]
-    target = {"colour": e.colour, "shape": e.shape}
-    text = target_text(target)
+    text = target_text({"colour": e.colour, "shape": e.shape})
     question = fill(pick_question("proactive", rng, "train")[0], target=text)
-    return [{"role": "user", "content": question},
-            {"role": "assistant", "content": fill(pick(ACKS, "proactive", rng), target=text)},
-            {"role": "user", "content": ""},
-            {"role": "assistant", "content": fill(pick(ANSWERS, "proactive", rng), colour=e.colour, shape=e.shape)}]
+    ack = fill(pick(ACKS, "proactive", rng), target=text)
+    answer = fill(pick(ANSWERS, "proactive", rng), colour=e.colour, shape=e.shape)
+    return QAGroup("answered", question, [(e.sample_time, ack), (e.sample_time, answer)])
 
 
 def question_in_history(sample: dict[str, Any], stream: WorldStream, rng: np.random.Generator) -> dict[str, Any]:
@@ -134,20 +133,20 @@ def question_in_history(sample: dict[str, Any], stream: WorldStream, rng: np.ran
     messages = sample["messages"]
     first_chunk = next(p["chunk"] for p in messages[0]["content"] if p["type"] == "video")
     question = next(p["text"] for p in messages[0]["content"] if p["type"] == "text")
-    history: list[dict[str, Any]] = []
+    groups: list[QAGroup | None] = []
     for _ in range(int(rng.integers(1, 4))):
         if first_chunk < 1:
             break
         if rng.random() < 0.5:
-            history += _answered_group(stream, first_chunk, rng)
+            groups.append(_answered_group(stream, first_chunk, rng))
             continue
         c = int(rng.integers(first_chunk))
         qa = realtime_qa(stream.scene, c, c + 0.5, rng)
-        if qa is not None:
-            history += [{"role": "user", "content": qa[0]}, {"role": "assistant", "content": qa[1]}]
+        groups.append(QAGroup("realtime", qa[0], [(float(c), qa[1])]) if qa is not None else None)
     if rng.random() < 0.5:
-        history += [{"role": "user", "content": question}, messages[1]]
+        groups.append(QAGroup("asked", question, [(float(first_chunk), messages[1]["content"])]))
         messages = messages[2:]
+    history = [m for g in groups if g is not None for m in g.messages()]
     return {**sample, "messages": history + messages, "history": True} if history else sample
 
 
