@@ -118,7 +118,7 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert 0.0 <= report["event_kind_recall"] <= 1.0 and 0.0 <= report["event_kind_precision"] <= 1.0
     assert (out / "look" / "final" / "model.safetensors").is_file()
-    assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.n8f4m10.c30.x.l15.jsonl").is_file()
+    assert (out / "data" / "look.jsonl").is_file() and (out / "data" / "samples.n8f4m10.c30.x.w30.l15.jsonl").is_file()
     metrics = [json.loads(line) for line in (out / "train" / "metrics.jsonl").read_text().splitlines()]
     assert metrics and all(np.isfinite(m["loss"]) for m in metrics)
     # stage 2 weighs up the silent turns at event chunks (test_stream_samples_mark_hard_negatives); stage 1 has none
@@ -162,12 +162,12 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     # an N'=1 run sharing the data directory unrolls its own samples and renders nothing again
     data = out / "data"
     videos = {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")}
-    default = (data / "samples.n8f4m10.c30.x.l15.jsonl").read_bytes()
+    default = (data / "samples.n8f4m10.c30.x.w30.l15.jsonl").read_bytes()
     n1 = cfg.model_copy(update={"float_chunks": 1})
     samples, _ = build_world_samples(n1, split_seeds("train", 2), data, progress=False)
-    assert samples.name == "samples.n8f1m10.c30.x.l15.jsonl"
+    assert samples.name == "samples.n8f1m10.c30.x.w30.l15.jsonl"
     assert len(list(data.glob("world-*.samples.n8f1m10.jsonl"))) == 2
-    assert (data / "samples.n8f4m10.c30.x.l15.jsonl").read_bytes() == default
+    assert (data / "samples.n8f4m10.c30.x.w30.l15.jsonl").read_bytes() == default
     assert {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")} == videos
 
 
@@ -194,7 +194,8 @@ def test_stage2_adds_silent_anchors_and_watch_samples_with_the_system_prompt(tmp
     from aura.models.nano.recipe import _recipe_stream
 
     base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0,
-                                                           "stream_samples": "replies", "stream_look_share": 0.0})
+                                                           "stream_samples": "replies", "stream_look_share": 0.0,
+                                                           "stream_watch_share": 0.0})
     seeds = split_seeds("train", 1)
     plain, looks = build_world_samples(base, seeds, tmp_path / "data", progress=False)
     cfg = base.model_copy(update={"silent_anchors": True, "stream_watch_share": 1.0, "stream_look_share": 1.0})
@@ -224,7 +225,8 @@ def test_exact_stream_samples_replace_the_reply_samples(tmp_path: Path) -> None:
     from aura.stream import unroll_exact
 
     base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0,
-                                                           "stream_samples": "replies", "stream_look_share": 0.0})
+                                                           "stream_samples": "replies", "stream_look_share": 0.0,
+                                                           "stream_watch_share": 0.0})
     seeds = split_seeds("train", 2)
     plain, _ = build_world_samples(base, seeds, tmp_path / "data", progress=False)
     cfg = base.model_copy(update={"stream_samples": "exact"})
@@ -336,13 +338,16 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert dense.question_weights == {"realtime": 0.1, "proactive": 0.6, "multi": 0.2, "backward": 0.1}
     assert dense.model_copy(update={"question_density": 1.0, "question_weights": None}) == default
     assert density_tag(dense) == ".d3.t0.1-0.6-0.2-0.1" and density_tag(default) == ""
-    watch = nano_recipe_config(parser.parse_args(["train", "nano", "--proactive-targets", "4", "--watch-gap", "8",
-                                                  "--watch-history", "0.5", "--output-dir", "x"]))
-    assert (watch.look_proactive_targets, watch.look_watch_gap, watch.look_watch_history) == (4, 8, 0.5)
-    assert watch.model_copy(update={"look_proactive_targets": 1, "look_watch_gap": 3,
-                                    "look_watch_history": 0.0}) == default
+    assert (default.look_proactive_targets, default.look_watch_gap, default.look_watch_history,
+            default.stream_watch_share) == (4, 8, 0.5, 0.3)
+    watch = nano_recipe_config(parser.parse_args(["train", "nano", "--proactive-targets", "1", "--watch-gap", "3",
+                                                  "--watch-history", "0", "--stream-watch-share", "0",
+                                                  "--output-dir", "x"]))
+    assert (watch.look_proactive_targets, watch.look_watch_gap, watch.look_watch_history) == (1, 3, 0.0)
+    assert watch.model_copy(update={"look_proactive_targets": 4, "look_watch_gap": 8, "look_watch_history": 0.5,
+                                    "stream_watch_share": 0.3}) == default
     assert look_path("d/world-3.mp4", 4, 8, 0.5).name == "world-3.look-v2.p4.g8.h50.jsonl"
-    assert look_path("d/world-3.mp4").name == "world-3.look-v2.jsonl"  # the committed recipe's files
+    assert look_path("d/world-3.mp4").name == "world-3.look-v2.jsonl"  # the curriculum's first form
     for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"],
                 ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"]):
         with pytest.raises(ConfigError):

@@ -71,12 +71,12 @@ class RecipeConfig(BaseModel):
                                        "(chunk_events) with this weight; 0: not (docs/nano.md)")
     freeze_vision: bool = Field(True, description="keep the pre-trained frame encoder frozen in the text stages")
     look_epochs: int = Field(3, ge=0, description="stage 1 (look: per-chunk questions) epochs; 0 skips it")
-    look_proactive_targets: int = Field(1, ge=1, le=8, description="stage 1: proactive targets asked about "
+    look_proactive_targets: int = Field(4, ge=1, le=8, description="stage 1: proactive targets asked about "
                                         "per event chunk in the watch samples, of each kind (that appeared; "
                                         "still absent, half of them near misses) (curriculum.watch_samples)")
-    look_watch_gap: int = Field(3, ge=1, le=30, description="stage 1: watch questions are asked 1 to this many "
+    look_watch_gap: int = Field(8, ge=1, le=30, description="stage 1: watch questions are asked 1 to this many "
                                 "chunks before their decision (curriculum.watch_samples)")
-    look_watch_history: float = Field(0.0, ge=0.0, le=1.0, description="stage 1: share of the watch samples "
+    look_watch_history: float = Field(0.5, ge=0.0, le=1.0, description="stage 1: share of the watch samples "
                                       "with a text history as streams have (older questions, answered proactive "
                                       "ones among them; half the time their own question too, its chunk gone "
                                       "from the window: curriculum.question_in_history)")
@@ -110,7 +110,7 @@ class RecipeConfig(BaseModel):
         "backward) so (world.plan_questions type_weights; default: the evaluation streams' weights)")
     silent_anchors: bool = Field(False, description="stage 2 also trains one sample anchored at every hard "
                                  "negative (models/nano/hard_negatives.py)")
-    stream_watch_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
+    stream_watch_share: float = Field(0.3, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
                                       "trained in stage 2, with the system prompt")
     stream_look_share: float = Field(0.15, ge=0.0, le=1.0, description="share of the stage-1 look samples "
                                      "(real-time questions) also trained in stage 2, with the system prompt")
@@ -153,8 +153,8 @@ def frames_path(video: str | Path, size: int = 64) -> Path:
 
 def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3, watch_history: float = 0.0) -> Path:
     """Where a rendered stream's stage-1 (look) samples are stored (named by the curriculum's
-    version and its non-default options, so a changed curriculum is written anew beside already
-    rendered streams)."""
+    version and the options that differ from its first form, one proactive target and a 3-chunk gap
+    with no histories, so a changed curriculum is written anew beside already rendered streams)."""
     from aura.models.nano.curriculum import CURRICULUM_VERSION
 
     tag = (f".p{proactive_targets}" if proactive_targets != 1 else "") + (f".g{watch_gap}" if watch_gap != 3 else "")
