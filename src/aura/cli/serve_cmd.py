@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.0, help="default sampling temperature")
     p.add_argument("--max-tokens", type=int, default=128, help="default max new tokens per reply")
     p.add_argument("--max-pixels", type=int, help="cap on pixels per frame after resizing (model default if unset)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: one for nano, torch's default for the others)")
     p.add_argument("--device", default="cpu", help="torch device for the model (cpu, cuda, cuda:1, ...)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--no-live", action="store_true", help="no web page / WebSocket sessions / metrics (API only)")
@@ -46,7 +47,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """Load the model, build the app and serve until interrupted."""
     from pydantic import ValidationError
 
-    from aura.models.registry import load_chat_backend
+    from aura.models.registry import load_chat_backend, set_torch_threads
     from aura.serve.app import create_app
     from aura.serve.openai_api import APISettings
 
@@ -62,10 +63,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(f"invalid server setting {err['loc'][0]}: {err['msg']}") from None
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.model, args.threads)
     options: dict = {"device": args.device, "dtype": args.dtype}
     if args.served_model_name:
         options["name"] = args.served_model_name

@@ -21,12 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jsonl", action="store_true", help="print one JSON object per event")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: one for nano, torch's default for the others)")
     p.set_defaults(func=run_watch)
 
 
 def run_watch(args: argparse.Namespace) -> int:
     """Run ``aura watch``; a video that breaks mid-way streams what decoded, then errors (exit 2)."""
-    from aura.models.registry import load_model
+    from aura.models.registry import load_model, set_torch_threads
     from aura.stream import ContextConfig
     from aura.video import CorruptVideoError, iter_chunks, probe
     from aura.watch import WatchEvent, check_schedule, load_questions, parse_ask, watch
@@ -37,6 +39,7 @@ def run_watch(args: argparse.Namespace) -> int:
     info = probe(args.video)
     questions = check_schedule(questions, info.duration)
     config = ContextConfig()
+    set_torch_threads(args.model, args.threads)
     model = load_model(args.model, config, temperature=args.temperature,
                                  max_new_tokens=args.max_new_tokens)
 

@@ -48,6 +48,22 @@ def load_model(spec: str, config: ContextConfig | None = None, *, temperature: f
     raise ConfigError(f"unknown model scheme {scheme!r} in {spec!r} (schemes: {', '.join(SCHEMES)})")
 
 
+def set_torch_threads(spec: str, threads: int = 0) -> int:
+    """Give torch ``threads`` CPU threads for serving ``spec`` and return the count it now uses.
+    0 chooses: one for aura-nano (a model this small spends more on intra-op thread hand-offs than
+    it gains: several times slower per chunk on a 2-core CPU, docs/benchmarks.md), torch's default
+    for the other schemes."""
+    if threads < 0:
+        raise ConfigError(f"--threads must be 0 (choose) or a positive count, not {threads}")
+    import torch
+
+    if threads == 0 and (spec == "nano" or spec.startswith("nano:")):
+        threads = 1
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def nano_checkpoint_dir(spec: str) -> Path | None:
     """The checkpoint directory a ``nano`` / ``nano:DIR`` spec names (None for other schemes)."""
     scheme, target = _split(spec)
