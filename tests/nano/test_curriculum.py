@@ -13,6 +13,7 @@ from aura.models.nano.curriculum import (
     SILENT,
     describe_objects,
     look_samples,
+    unasked_samples,
     watch_samples,
 )
 from aura.train.labels import check_messages
@@ -186,3 +187,43 @@ def test_watch_questions_asked_further_back_or_in_the_history() -> None:
             assert after["messages"][-len(before["messages"]):] == before["messages"]  # history, then the sample
     assert 0.3 * len(far) < n_moved < 0.7 * len(far)
     assert 0.25 * n_moved < n_asked < 0.75 * n_moved and n_answered > 0
+
+
+def test_unasked_samples_are_silent_at_events_no_open_question_asks_about() -> None:
+    import numpy as np
+
+    stream = make_stream(5, duration=150.0)
+    scene = stream.scene
+    samples = unasked_samples(stream, "v.mp4", np.random.default_rng(3), per_event=2, max_gap=8)
+    event_chunks = {math.floor(e.sample_time) for e in scene.events if 1 <= e.sample_time < math.floor(scene.duration)}
+    assert len(event_chunks) < len(samples) <= 2 * len(event_chunks)
+    assert len({s["id"] for s in samples}) == len(samples)
+    prefixes = tuple(t.split("{target}")[0] for t, _ in QUESTIONS["proactive"])
+    with_history = answered = 0
+    for s in samples:
+        check_messages(s)
+        assert s["watch"] == "unasked" and s["kind"] == "watch"
+        msgs = s["messages"]
+        chunks = _chunks(s)
+        k = chunks[-2]  # the decision; a real-time question about the next chunk follows it
+        assert chunks[-1] == k + 1 and 1 <= k - chunks[0] <= 8
+        assert any(math.floor(e.sample_time) == k for e in scene.events)  # something happened there
+        window = [i for i, m in enumerate(msgs) if m["role"] == "user" and not isinstance(m["content"], str)]
+        decision = msgs[window[-2] + 1]
+        assert decision["content"] == SILENT
+        assert all(msgs[i + 1]["content"] == SILENT for i in window[1:-1])  # nothing said in between
+        asked = [p["text"] for i in window for p in msgs[i]["content"] if p["type"] == "text"]
+        assert all(_multi_kind(q) is None and not q.startswith(prefixes) for q in asked)  # real-time ones only
+        history = msgs[: window[0]]
+        with_history += bool(history)
+        texts = [m["content"] for m in history]
+        for i, t in enumerate(texts):  # a proactive question in the history was answered: it asks nothing more
+            assert _multi_kind(t) is None
+            if t.startswith(prefixes):
+                assert texts[i + 2] == "" and texts[i + 3] != ""
+                answered += 1
+    assert 0.5 * len(samples) < with_history < len(samples) and answered > 0
+    plain = look_samples(stream, "v.mp4", proactive_targets=4, watch_gap=8, watch_history=0.5)
+    more = look_samples(stream, "v.mp4", proactive_targets=4, watch_gap=8, watch_history=0.5, unasked=2)
+    assert more[: len(plain)] == plain  # the other samples stay the same
+    assert [s["watch"] for s in more[len(plain):]] == ["unasked"] * (len(more) - len(plain)) and len(more) > len(plain)

@@ -348,8 +348,12 @@ def test_train_nano_flags_name_the_experiments() -> None:
                                     "stream_watch_share": 0.3}) == default
     assert look_path("d/world-3.mp4", 4, 8, 0.5).name == "world-3.look-v2.p4.g8.h50.jsonl"
     assert look_path("d/world-3.mp4").name == "world-3.look-v2.jsonl"  # the curriculum's first form
+    assert look_path("d/world-3.mp4", 4, 8, 0.5, 2).name == "world-3.look-v2.p4.g8.h50.u2.jsonl"
+    unasked = nano_recipe_config(parser.parse_args(["train", "nano", "--unasked", "2", "--output-dir", "x"]))
+    assert unasked.look_unasked == 2 and unasked.model_copy(update={"look_unasked": 0}) == default
     for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"],
-                ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"]):
+                ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"],
+                ["--unasked", "-1"]):
         with pytest.raises(ConfigError):
             nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)

@@ -74,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--watch-history", type=float, metavar="S",
                       help="nano: share of the stage-1 watch samples with a stream-like text history (older and "
                       "answered questions; half of them their own question too) (docs/nano.md)")
+    nano.add_argument("--unasked", type=int, metavar="K",
+                      help="nano: stage-1 samples per event chunk whose decision is silence at an event no "
+                      "open question asks about (docs/nano.md)")
     nano.add_argument("--paraphrase-share", type=float, metavar="S",
                       help="nano: share of training questions reworded with training-only rewordings (docs/nano.md)")
     tokens = nano.add_mutually_exclusive_group()
@@ -155,7 +158,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("paraphrase_share", "paraphrase_share"), ("vision_streams", "vision_streams"),
                       ("vision_swap_share", "vision_swap_share"),
                       ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),
-                      ("watch_history", "look_watch_history")):
+                      ("watch_history", "look_watch_history"), ("unasked", "look_unasked")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "question_weights", None) is not None:

@@ -125,6 +125,22 @@ def _answered_group(stream: WorldStream, before: int, rng: np.random.Generator) 
     return QAGroup("answered", question, [(e.sample_time, ack), (e.sample_time, answer)])
 
 
+def _history(stream: WorldStream, before: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """One to three older groups, as a stream's text history renders them: real-time questions
+    answered, or proactive questions answered (done: they ask for nothing more)."""
+    groups: list[QAGroup | None] = []
+    for _ in range(int(rng.integers(1, 4))):
+        if before < 1:
+            break
+        if rng.random() < 0.5:
+            groups.append(_answered_group(stream, before, rng))
+            continue
+        c = int(rng.integers(before))
+        qa = realtime_qa(stream.scene, c, c + 0.5, rng)
+        groups.append(QAGroup("realtime", qa[0], [(float(c), qa[1])]) if qa is not None else None)
+    return [m for g in groups if g is not None for m in g.messages()]
+
+
 def question_in_history(sample: dict[str, Any], stream: WorldStream, rng: np.random.Generator) -> dict[str, Any]:
     """The watch ``sample`` with a text history as a stream renders one (``aura.stream.history``):
     one to three older groups (an earlier real-time question and answer, or a proactive question
@@ -133,20 +149,10 @@ def question_in_history(sample: dict[str, Any], stream: WorldStream, rng: np.ran
     messages = sample["messages"]
     first_chunk = next(p["chunk"] for p in messages[0]["content"] if p["type"] == "video")
     question = next(p["text"] for p in messages[0]["content"] if p["type"] == "text")
-    groups: list[QAGroup | None] = []
-    for _ in range(int(rng.integers(1, 4))):
-        if first_chunk < 1:
-            break
-        if rng.random() < 0.5:
-            groups.append(_answered_group(stream, first_chunk, rng))
-            continue
-        c = int(rng.integers(first_chunk))
-        qa = realtime_qa(stream.scene, c, c + 0.5, rng)
-        groups.append(QAGroup("realtime", qa[0], [(float(c), qa[1])]) if qa is not None else None)
+    history = _history(stream, first_chunk, rng)
     if rng.random() < 0.5:
-        groups.append(QAGroup("asked", question, [(float(first_chunk), messages[1]["content"])]))
+        history += QAGroup("asked", question, [(float(first_chunk), messages[1]["content"])]).messages()
         messages = messages[2:]
-    history = [m for g in groups if g is not None for m in g.messages()]
     return {**sample, "messages": history + messages, "history": True} if history else sample
 
 
@@ -259,16 +265,58 @@ def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
     return out
 
 
+def unasked_samples(stream: WorldStream, video: str, rng: np.random.Generator, per_event: int = 1,
+                    max_gap: int = 3, history_share: float = 0.75) -> list[dict[str, Any]]:
+    """Silent decisions at events nobody asked about: for ``per_event`` samples at each event chunk
+    ``k``, a window from chunk ``k - gap`` (gap 1..``max_gap``) that asks nothing to watch for (half
+    the time a real-time question at its first chunk, answered; otherwise no question), silent
+    chunks, then chunk ``k`` and ``<|silent|>``, followed like every silent decision by a real-time
+    question about chunk ``k + 1``. ``history_share`` of them carry older groups as a stream's text
+    history does (real-time questions, proactive ones already answered). Tagged ``"unasked"``.
+
+    Streams are full of such moments (most events are asked about by no open question), and the
+    watch samples alone always have a question open at their decision.
+    """
+    scene = stream.scene
+    n_chunks = math.floor(scene.duration + 1e-9)
+    event_chunks = sorted({math.floor(e.sample_time) for e in scene.events if 1 <= e.sample_time < n_chunks})
+    out: list[dict[str, Any]] = []
+    for k in event_chunks:
+        for _ in range(per_event):
+            gap = int(rng.integers(1, max_gap + 1))
+            if k - gap < 0 or k + 2 > scene.duration + 1e-9:
+                continue
+            first = k - gap
+            qa = realtime_qa(scene, first, first + 0.5, rng) if rng.random() < 0.5 else None
+            messages = ([_chunk(first, qa[0]), {"role": "assistant", "content": qa[1]}] if qa is not None
+                        else [_chunk(first), {"role": "assistant", "content": SILENT}])
+            for c in range(first + 1, k + 1):
+                messages += [_chunk(c), {"role": "assistant", "content": SILENT}]
+            follow = realtime_qa(scene, k + 1, k + 1.5, rng)
+            if follow is None:
+                continue
+            messages += [_chunk(k + 1, follow[0]), {"role": "assistant", "content": follow[1]}]
+            if rng.random() < history_share:
+                messages = _history(stream, first, rng) + messages
+            sample = _sample(stream, video, "watch", k, messages)
+            sample["id"] = f"{stream.id}#unasked{len(out)}"
+            sample["watch"] = "unasked"
+            out.append(sample)
+    return out
+
+
 def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_share: float = 0.5,
                  change_negatives: float = 1.0, watch: bool = True,
                  proactive_targets: int = 1, watch_gap: int = 3,
-                 watch_history: float = 0.0) -> list[dict[str, Any]]:
+                 watch_history: float = 0.0, unasked: int = 0) -> list[dict[str, Any]]:
     """Stage-1 samples over every whole chunk of ``stream`` (whose frames are ``video``).
 
     Deterministic for a given stream and ``seed``. ``describe_share`` is the chance a chunk
     also gets a describe sample; ``change_negatives`` the number of "Nothing changed." samples
     per change sample; ``watch`` adds the ``watch`` samples (``watch_samples``, with
-    ``proactive_targets``, ``max_gap=watch_gap`` and ``history_share=watch_history``).
+    ``proactive_targets``, ``max_gap=watch_gap`` and ``history_share=watch_history``), and
+    ``unasked`` samples per event chunk of silence at events no question asks about
+    (``unasked_samples``, with ``max_gap=watch_gap``).
     """
     rng = np.random.default_rng([stream.seed, seed, 11])
     scene = stream.scene
@@ -298,4 +346,7 @@ def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_sha
         out += watch_samples(stream, video, np.random.default_rng([stream.seed, seed, 13]),
                              proactive_targets=proactive_targets, max_gap=watch_gap,
                              history_share=watch_history)
+    if watch and unasked:
+        out += unasked_samples(stream, video, np.random.default_rng([stream.seed, seed, 19]), per_event=unasked,
+                               max_gap=watch_gap)
     return out

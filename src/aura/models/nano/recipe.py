@@ -80,6 +80,8 @@ class RecipeConfig(BaseModel):
                                       "with a text history as streams have (older questions, answered proactive "
                                       "ones among them; half the time their own question too, its chunk gone "
                                       "from the window: curriculum.question_in_history)")
+    look_unasked: int = Field(0, ge=0, le=4, description="stage 1: samples per event chunk whose decision is "
+                              "silence at an event no open question asks about (curriculum.unasked_samples)")
     look_lr: float = 2e-3
     look_batch_size: int = Field(32, ge=1)
     epochs: int = Field(2, ge=1, description="stage 2 epochs (exact samples cover each chunk once per epoch; "
@@ -151,7 +153,8 @@ def frames_path(video: str | Path, size: int = 64) -> Path:
     return Path(video).with_suffix(".frames.npy" if size == 64 else f".frames{size}.npy")
 
 
-def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3, watch_history: float = 0.0) -> Path:
+def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3, watch_history: float = 0.0,
+              unasked: int = 0) -> Path:
     """Where a rendered stream's stage-1 (look) samples are stored (named by the curriculum's
     version and the options that differ from its first form, one proactive target and a 3-chunk gap
     with no histories, so a changed curriculum is written anew beside already rendered streams)."""
@@ -159,6 +162,7 @@ def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3,
 
     tag = (f".p{proactive_targets}" if proactive_targets != 1 else "") + (f".g{watch_gap}" if watch_gap != 3 else "")
     tag += f".h{round(watch_history * 100)}" if watch_history else ""
+    tag += f".u{unasked}" if unasked else ""
     return Path(video).with_suffix(f".look-v{CURRICULUM_VERSION}{tag}.jsonl")
 
 
@@ -206,7 +210,8 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     out_dir = Path(out)
     video = out_dir / f"world-{seed}.mp4"
     samples_file = out_dir / f"world-{seed}.samples{context_tag(cfg)}{density_tag(cfg)}.jsonl"
-    look_file = look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history)
+    look_file = look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history,
+                          cfg.look_unasked)
     size = cfg.model.image_size
     if samples_file.is_file() and look_file.is_file() and frames_path(video, size).is_file():
         return seed, str(samples_file), str(look_file)
@@ -226,7 +231,8 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
         write_jsonl_atomic(look_file, look_samples(stream, video.name, seed=cfg.seed,
                                                    proactive_targets=cfg.look_proactive_targets,
                                                    watch_gap=cfg.look_watch_gap,
-                                                   watch_history=cfg.look_watch_history))
+                                                   watch_history=cfg.look_watch_history,
+                                                   unasked=cfg.look_unasked))
     return seed, str(samples_file), str(look_file)
 
 
