@@ -186,6 +186,33 @@ def test_stream_samples_mark_hard_negatives(tmp_path: Path) -> None:
                                                             for m in row["messages"]]}, events) for row in rows)
 
 
+def test_stage1_marks_hard_negatives_only_when_it_weighs_them(tmp_path: Path) -> None:
+    """With ``look_hard_silent_weight`` the stage-1 samples flag exactly the silent turns at event
+    chunks (the watch samples' silent decisions among them) and stage 1 weighs them; without, none."""
+    from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences
+    from aura.models.nano.recipe import _recipe_stream, _trainer_config
+
+    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0,
+                                                           "look_unasked": 1})
+    seeds = split_seeds("train", 1)
+    _, looks = build_world_samples(base, seeds, tmp_path / "data", progress=False)
+    plain = [json.loads(line) for line in looks.read_text().splitlines()]
+    assert not any(m.get("hard") for row in plain for m in row["messages"])
+    cfg = base.model_copy(update={"look_hard_silent_weight": 1.0})
+    _, looks = build_world_samples(cfg, seeds, tmp_path / "data", progress=False)
+    rows = [json.loads(line) for line in looks.read_text().splitlines()]
+    events = event_chunks(_recipe_stream(seeds[0], cfg)[0].scene)
+    assert [mark_hard_silences(row, events) for row in plain] == rows
+    unasked = [row for row in rows if row.get("watch") == "unasked"]
+    assert unasked and all(row["messages"][-3].get("hard") for row in unasked)  # each silent decision
+    assert sum(1 for row in rows if any(m.get("hard") for m in row["messages"])) > len(unasked)
+    model_cfg = cfg.model
+    look = _trainer_config(cfg, tmp_path, model_cfg, stage="look", train=looks)
+    stream = _trainer_config(cfg, tmp_path, model_cfg, stage="stream", train=looks)
+    assert look.train.hard_silent_weight == 1.0 and stream.train.hard_silent_weight == cfg.hard_silent_weight
+    assert _trainer_config(base, tmp_path, model_cfg, stage="look", train=looks).train.hard_silent_weight is None
+
+
 def test_stage2_adds_silent_anchors_and_watch_samples_with_the_system_prompt(tmp_path: Path) -> None:
     """With silent anchors and watch and look shares, stage 2 holds the plain samples plus one anchor
     per silent event chunk and the stage-1 watch and look samples (all of them at share 1) behind the
@@ -351,6 +378,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert look_path("d/world-3.mp4", 4, 8, 0.5, 2).name == "world-3.look-v2.p4.g8.h50.u2.jsonl"
     unasked = nano_recipe_config(parser.parse_args(["train", "nano", "--unasked", "2", "--output-dir", "x"]))
     assert unasked.look_unasked == 2 and unasked.model_copy(update={"look_unasked": 0}) == default
+    weighed = nano_recipe_config(parser.parse_args(["train", "nano", "--look-hard-weight", "1", "--output-dir", "x"]))
+    assert weighed.look_hard_silent_weight == 1.0 and default.look_hard_silent_weight is None
+    assert weighed.model_copy(update={"look_hard_silent_weight": None}) == default
     for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"],
                 ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"],
                 ["--unasked", "-1"]):

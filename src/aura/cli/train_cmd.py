@@ -74,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--watch-history", type=float, metavar="S",
                       help="nano: share of the stage-1 watch samples with a stream-like text history (older and "
                       "answered questions; half of them their own question too) (docs/nano.md)")
+    nano.add_argument("--look-hard-weight", type=float, metavar="W",
+                      help="nano, balanced loss: stage 1 weighs each silent turn at an event chunk (the watch "
+                      "samples' silent decisions) W instead of 1/N_silent (docs/nano.md)")
     nano.add_argument("--unasked", type=int, metavar="K",
                       help="nano: stage-1 samples per event chunk whose decision is silence at an event no "
                       "open question asks about (docs/nano.md)")
@@ -158,7 +161,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("paraphrase_share", "paraphrase_share"), ("vision_streams", "vision_streams"),
                       ("vision_swap_share", "vision_swap_share"),
                       ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),
-                      ("watch_history", "look_watch_history"), ("unasked", "look_unasked")):
+                      ("watch_history", "look_watch_history"), ("unasked", "look_unasked"),
+                      ("look_hard_weight", "look_hard_silent_weight")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "question_weights", None) is not None:

@@ -82,6 +82,9 @@ class RecipeConfig(BaseModel):
                                       "from the window: curriculum.question_in_history)")
     look_unasked: int = Field(0, ge=0, le=4, description="stage 1: samples per event chunk whose decision is "
                               "silence at an event no open question asks about (curriculum.unasked_samples)")
+    look_hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 1, balanced loss: per-token "
+                                                  "weight of the silent turns at event chunks (the watch samples' "
+                                                  "silent decisions) instead of 1/N_silent")
     look_lr: float = 2e-3
     look_batch_size: int = Field(32, ge=1)
     epochs: int = Field(2, ge=1, description="stage 2 epochs (exact samples cover each chunk once per epoch; "
@@ -356,11 +359,20 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
                     rows.append(mark_hard_silences({**row, "messages": messages}, events))
         return [paraphrase_sample(row, rng, cfg.paraphrase_share) for row in rows]
 
+    def stage1_rows(seed: int) -> Iterator[dict[str, Any]]:
+        """A stream's stage-1 rows, their silent turns at event chunks marked hard when stage 1
+        weighs them (``look_hard_silent_weight``)."""
+        if cfg.look_hard_silent_weight is None:
+            yield from (row for _, row in iter_jsonl(files[seed][1]))
+            return
+        events = event_chunks(_recipe_stream(seed, cfg)[0].scene)
+        yield from (mark_hard_silences(row, events) for _, row in iter_jsonl(files[seed][1]))
+
     def merge(which: int, name: str) -> Path:
         rows = []
         for seed in seeds:
             rows += stage2_rows(seed) if which == 0 else [paraphrase_sample(row, rng, cfg.paraphrase_share)
-                                                          for _, row in iter_jsonl(files[seed][1])]
+                                                          for row in stage1_rows(seed)]
         if which == 0 and corrupt_share:
             rows = with_corrupted_histories(rows, corrupt_share, np.random.default_rng([cfg.seed, 7]))
         order = np.random.default_rng([cfg.seed, which, 5]).permutation(len(rows))
@@ -496,7 +508,7 @@ def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stag
         "optim": {"lr": cfg.look_lr if look else cfg.lr, "weight_decay": cfg.weight_decay,
                   "warmup_steps": cfg.warmup_steps, "min_lr_ratio": 0.05, "betas": [0.9, 0.95]},
         "train": {"output_dir": str(out / ("look" if look else "train")), "loss": cfg.loss,
-                  "hard_silent_weight": None if look else cfg.hard_silent_weight,
+                  "hard_silent_weight": cfg.look_hard_silent_weight if look else cfg.hard_silent_weight,
                   "epochs": cfg.look_epochs if look else cfg.epochs, "max_steps": None if look else cfg.max_steps,
                   "global_batch_size": cfg.look_batch_size if look else cfg.global_batch_size,
                   "micro_batch_size": cfg.look_batch_size if look else cfg.micro_batch_size,
