@@ -18,6 +18,9 @@ captions before instruction tuning):
   negatives: the same moment asked about a target that did not appear, or an event of another
   kind; and quiet chunks. This is the decision the streams need most (when to speak), learnt on
   short samples whose evidence is one chunk away, before stage 2 asks it across whole streams.
+- ``unasked`` (an experiment, off by default: ``look_samples(unasked=K)``): a window that asks
+  nothing to watch for and an event chunk whose reply is ``<|silent|>``, as most events of a
+  stream are.
 
 Stage-1 samples have no system prompt; stage 2 (whole streams, balanced loss) starts from the
 stage-1 weights.
