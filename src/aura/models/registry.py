@@ -57,7 +57,7 @@ def set_torch_threads(spec: str, threads: int = 0) -> int:
         raise ConfigError(f"--threads must be 0 (choose) or a positive count, not {threads}")
     import torch
 
-    if threads == 0 and (spec == "nano" or spec.startswith("nano:")):
+    if threads == 0 and _split(spec)[0] == "nano":
         threads = 1
     if threads:
         torch.set_num_threads(threads)

@@ -93,9 +93,10 @@ def _absent(target: dict[str, Any], objects: list[ObjectState]) -> bool:
     return not any(matches(target, o.colour, o.shape) for o in objects)
 
 
-def _watch(stream: WorldStream, video: str, k: int, question: str, ack: str, gap: int, reply: str,
+def _watch(stream: WorldStream, video: str, k: int, question: str | None, ack: str, gap: int, reply: str,
            rng: np.random.Generator) -> dict[str, Any] | None:
-    """Question at chunk ``k - gap`` (acknowledged), silent chunks, then chunk ``k`` and ``reply``.
+    """Question at chunk ``k - gap`` (acknowledged; or no question, and ``ack`` its reply), silent
+    chunks, then chunk ``k`` and ``reply``.
 
     Samples are anchored at a reply (``aura.train.labels``), so a silent ``reply`` is followed by
     a real-time question about chunk ``k + 1`` and its answer (None if there is no such chunk).
@@ -287,21 +288,15 @@ def unasked_samples(stream: WorldStream, video: str, rng: np.random.Generator, p
     for k in event_chunks:
         for _ in range(per_event):
             gap = int(rng.integers(1, max_gap + 1))
-            if k - gap < 0 or k + 2 > scene.duration + 1e-9:
+            if k - gap < 0:
                 continue
             first = k - gap
             qa = realtime_qa(scene, first, first + 0.5, rng) if rng.random() < 0.5 else None
-            messages = ([_chunk(first, qa[0]), {"role": "assistant", "content": qa[1]}] if qa is not None
-                        else [_chunk(first), {"role": "assistant", "content": SILENT}])
-            for c in range(first + 1, k + 1):
-                messages += [_chunk(c), {"role": "assistant", "content": SILENT}]
-            follow = realtime_qa(scene, k + 1, k + 1.5, rng)
-            if follow is None:
+            sample = _watch(stream, video, k, qa[0] if qa else None, qa[1] if qa else SILENT, gap, SILENT, rng)
+            if sample is None:
                 continue
-            messages += [_chunk(k + 1, follow[0]), {"role": "assistant", "content": follow[1]}]
             if rng.random() < history_share:
-                messages = _history(stream, first, rng) + messages
-            sample = _sample(stream, video, "watch", k, messages)
+                sample["messages"] = _history(stream, first, rng) + sample["messages"]
             sample["id"] = f"{stream.id}#unasked{len(out)}"
             sample["watch"] = "unasked"
             out.append(sample)

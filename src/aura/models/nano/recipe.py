@@ -6,6 +6,7 @@ and training continues from its last checkpoint. ``aura train nano`` runs it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -328,10 +329,15 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     rng = np.random.default_rng([cfg.seed, 17])
     system = cfg.context().system_prompt
 
+    @functools.cache
+    def stream_of(seed: int) -> Any:
+        """The recipe's world stream of ``seed`` (planned once for both merges)."""
+        return _recipe_stream(seed, cfg)[0]
+
     def stage2_rows(seed: int) -> list[dict[str, Any]]:
         """A stream's stage-2 rows: its samples (silent turns at event chunks marked hard), its
         silent anchors, and a share of its watch and look samples given the system prompt."""
-        stream = _recipe_stream(seed, cfg)[0]
+        stream = stream_of(seed)
         events = event_chunks(stream.scene)
 
         def plan_rows(plan: int) -> Iterator[dict[str, Any]]:
@@ -362,11 +368,11 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     def stage1_rows(seed: int) -> Iterator[dict[str, Any]]:
         """A stream's stage-1 rows, their silent turns at event chunks marked hard when stage 1
         weighs them (``look_hard_silent_weight``)."""
+        rows = (row for _, row in iter_jsonl(files[seed][1]))
         if cfg.look_hard_silent_weight is None:
-            yield from (row for _, row in iter_jsonl(files[seed][1]))
-            return
-        events = event_chunks(_recipe_stream(seed, cfg)[0].scene)
-        yield from (mark_hard_silences(row, events) for _, row in iter_jsonl(files[seed][1]))
+            return rows
+        events = event_chunks(stream_of(seed).scene)
+        return (mark_hard_silences(row, events) for row in rows)
 
     def merge(which: int, name: str) -> Path:
         rows = []
