@@ -57,7 +57,7 @@ def set_torch_threads(spec: str, threads: int = 0) -> int:
         raise ConfigError(f"--threads must be 0 (choose) or a positive count, not {threads}")
     import torch
 
-    if threads == 0 and _split(spec)[0] == "nano":
+    if threads == 0 and spec.partition(":")[0] == "nano":  # never raises: the loader judges the spec
         threads = 1
     if threads:
         torch.set_num_threads(threads)
