@@ -381,9 +381,13 @@ def test_train_nano_flags_name_the_experiments() -> None:
     weighed = nano_recipe_config(parser.parse_args(["train", "nano", "--look-hard-weight", "1", "--output-dir", "x"]))
     assert weighed.look_hard_silent_weight == 1.0 and default.look_hard_silent_weight is None
     assert weighed.model_copy(update={"look_hard_silent_weight": None}) == default
+    deep = nano_recipe_config(parser.parse_args(["train", "nano", "--decoder", "8,128,4", "--output-dir", "x"]))
+    assert (deep.model.n_layers, deep.model.d_model, deep.model.n_heads) == (8, 128, 4)
+    assert (default.model.n_layers, default.model.d_model, default.model.n_heads) == (4, 192, 4)
+    assert deep.model.model_copy(update={"n_layers": 4, "d_model": 192}) == default.model  # nothing else
     for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"],
                 ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"],
-                ["--unasked", "-1"]):
+                ["--unasked", "-1"], ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"]):
         with pytest.raises(ConfigError):
             nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)

@@ -97,6 +97,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--vision-swap-share", type=float, metavar="S",
                       help="nano: share of each stage-0 batch whose context frame comes from another chunk of "
                       "its stream (default: the recipe's 0.3; docs/nano.md)")
+    nano.add_argument("--decoder", metavar="LAYERS,WIDTH,HEADS",
+                      help="nano: the decoder's depth, width and heads (default: the recipe's 4,192,4; docs/nano.md)")
     nano.add_argument("--install", action="store_true",
                       help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
     p.set_defaults(func=run_train)
@@ -190,6 +192,13 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
     if model_flags:
         base = update.get("model") or RecipeConfig().model.model_dump()
         update["model"] = {**base, **model_flags}  # type: ignore[dict-item]
+    if getattr(args, "decoder", None) is not None:
+        try:
+            layers, width, heads = (int(v) for v in str(args.decoder).split(","))
+        except ValueError:
+            raise ConfigError(f"--decoder needs three integers LAYERS,WIDTH,HEADS, got {args.decoder!r}") from None
+        base = update.get("model") or RecipeConfig().model.model_dump()
+        update["model"] = {**base, "n_layers": layers, "d_model": width, "n_heads": heads}  # type: ignore[dict-item]
     try:
         return RecipeConfig.model_validate(update)
     except ValidationError as exc:
