@@ -187,18 +187,17 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
         update["model"] = RecipeConfig().model.model_copy(update=grid).model_dump()
         update["vision_event_weight"] = float(events)
         update["slot_words"] = False  # slot words name slots; grid tokens have none
-    model_flags = {key: getattr(args, key) for key in ("question_first", "slot_embed")
-                   if getattr(args, key, None) is not None}
-    if model_flags:
-        base = update.get("model") or RecipeConfig().model.model_dump()
-        update["model"] = {**base, **model_flags}  # type: ignore[dict-item]
+    model_flags: dict[str, object] = {key: getattr(args, key) for key in ("question_first", "slot_embed")
+                                      if getattr(args, key, None) is not None}
     if getattr(args, "decoder", None) is not None:
         try:
             layers, width, heads = (int(v) for v in str(args.decoder).split(","))
         except ValueError:
             raise ConfigError(f"--decoder needs three integers LAYERS,WIDTH,HEADS, got {args.decoder!r}") from None
+        model_flags.update(n_layers=layers, d_model=width, n_heads=heads)
+    if model_flags:
         base = update.get("model") or RecipeConfig().model.model_dump()
-        update["model"] = {**base, "n_layers": layers, "d_model": width, "n_heads": heads}  # type: ignore[dict-item]
+        update["model"] = {**base, **model_flags}  # type: ignore[dict-item]
     try:
         return RecipeConfig.model_validate(update)
     except ValidationError as exc:
