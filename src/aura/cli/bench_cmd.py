@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_data(cmds)
     _register_ttft(cmds)
     _register_rtf(cmds)
+    _register_precision(cmds)
     from aura.bench.e2e import register_cli as _register_e2e  # spoken question -> first audio (docs/serving.md)
 
     _register_e2e(cmds)
@@ -45,6 +46,24 @@ def _run_loss(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda: no CUDA device is available")
     return main_loss(args.repeats, args.threads or None, args.json, args.model, args.device)
+
+
+def _register_precision(cmds: argparse._SubParsersAction) -> None:
+    p = cmds.add_parser("precision", help="nano decoder training-step time: float32 vs bfloat16 autocast")
+    p.add_argument("--decoder", default="4,192,4", metavar="LAYERS,WIDTH,HEADS",
+                   help="the decoder's shape (default: the recipe's 4,192,4)")
+    p.add_argument("--batch", type=int, default=32, help="samples per step (default: stage 1's 32)")
+    p.add_argument("--tokens", type=int, default=120, help="tokens per sample (default 120, a stage-1 sample's)")
+    p.add_argument("--repeats", type=int, default=10, help="timed repeats (median reported)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (0: leave torch's default)")
+    p.add_argument("--json", action="store_true", help="print the raw result as JSON")
+    p.set_defaults(func=_run_precision)
+
+
+def _run_precision(args: argparse.Namespace) -> int:
+    from aura.bench.precision import main_precision
+
+    return main_precision(args)
 
 
 def _register_ttft(cmds: argparse._SubParsersAction) -> None:

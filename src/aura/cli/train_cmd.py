@@ -99,6 +99,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "its stream (default: the recipe's 0.3; docs/nano.md)")
     nano.add_argument("--decoder", metavar="LAYERS,WIDTH,HEADS",
                       help="nano: the decoder's depth, width and heads (default: the recipe's 4,192,4; docs/nano.md)")
+    nano.add_argument("--precision", choices=["fp32", "bf16"],
+                      help="nano: stages 1-2 in float32 (default) or under bfloat16 autocast (faster on CPUs "
+                           "with AMX and on GPUs; docs/nano.md)")
     nano.add_argument("--install", action="store_true",
                       help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
     p.set_defaults(func=run_train)
@@ -164,7 +167,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("vision_swap_share", "vision_swap_share"),
                       ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),
                       ("watch_history", "look_watch_history"), ("unasked", "look_unasked"),
-                      ("look_hard_weight", "look_hard_silent_weight")):
+                      ("look_hard_weight", "look_hard_silent_weight"), ("precision", "precision")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "question_weights", None) is not None:

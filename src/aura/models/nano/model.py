@@ -154,13 +154,22 @@ class Block(nn.Module):
         if past is not None:
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
-        if attn_mask is None:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None and t > 1)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        y = _attention(q, k, v, past is None and t > 1, attn_mask).to(v.dtype)
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
         x = x + self.mlp(self.ln2(x))
         return x, (k, v)
+
+
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
+               attn_mask: torch.Tensor | None) -> torch.Tensor:
+    """Scaled dot-product attention, in float32 under CPU autocast (there bfloat16 attention is
+    slower, and its softmax is where low precision costs)."""
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            return _attention(q.float(), k.float(), v.float(), causal, attn_mask)
+    if attn_mask is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
 
 
 class NanoVLM(nn.Module):

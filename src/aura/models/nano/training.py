@@ -56,7 +56,7 @@ class NanoForTraining(nn.Module):
             logits, _ = self.nano(input_ids, None, None, attention_mask, logits_to_keep, features=pixel_values_videos)
         else:
             logits, _ = self.nano(input_ids, pixel_values_videos, None, attention_mask, logits_to_keep)
-        return _Output(logits)
+        return _Output(logits.float())  # under autocast the head ran in bfloat16; the loss reads float32
 
     def train(self, mode: bool = True) -> NanoForTraining:
         """Training mode, except that a frozen frame encoder stays in eval mode (its normalisation

@@ -1,0 +1,141 @@
+"""``aura bench precision``: a nano decoder training step in float32 and under bfloat16 autocast.
+
+What stages 1 and 2 of ``aura train nano`` spend their time on (the frame encoder is frozen and
+its output cached there): forward of the decoder on a batch of token ids, logits at the supervised
+positions only, cross-entropy, backward, AdamW. The two precisions step the same batch back to
+back (rotating who goes first) on two copies of one model, so drift on a shared machine hits them
+alike; the report gives medians and the median of the paired ratios. bfloat16 pays only where
+the CPU has bfloat16 matrix units (AMX); the report says whether this one has.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from aura.bench import machine
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def cpu_has_amx() -> bool:
+    """Whether /proc/cpuinfo lists AMX bfloat16 tiles (False where it cannot be read)."""
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def run_precision_bench(*, layers: int = 4, width: int = 192, heads: int = 4, batch: int = 32, tokens: int = 120,
+                        keep_every: int = 6, repeats: int = 10, warmup: int = 2, threads: int | None = 2,
+                        seed: int = 0) -> dict[str, Any]:
+    """Time training steps of a random nano decoder (the recipe's vocabulary, the given shape) in each
+    precision on one fixed batch; return medians (ms), the paired speed-up and the last losses.
+
+    ``batch`` x ``tokens`` token ids per step, logits kept at every ``keep_every``-th position (the
+    supervised share of a stage-1 sample). ``threads`` sets ``torch.set_num_threads`` (None leaves it).
+    """
+    from aura.models.nano import NanoVLM
+    from aura.models.nano.recipe import RecipeConfig
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    base_cfg = RecipeConfig().model
+    cfg = base_cfg.model_validate({**base_cfg.model_dump(), "n_layers": layers, "d_model": width, "n_heads": heads})
+    torch.manual_seed(seed)
+    base = NanoVLM(cfg, video_pad_id=cfg.vocab_size - 1)
+    models = {p: copy.deepcopy(base).train() for p in PRECISIONS}
+    optimizers = {p: torch.optim.AdamW(m.parameters(), lr=1e-3) for p, m in models.items()}
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, cfg.vocab_size - 1, (batch, tokens), generator=gen)
+    keep = torch.arange(0, tokens - 1, keep_every)
+    targets = ids[:, keep + 1]
+    losses: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    times: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+
+    def step(precision: str) -> float:
+        model, opt = models[precision], optimizers[precision]
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits, _ = model(ids, logits_to_keep=keep)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses[precision].append(float(loss.detach()))
+        return time.perf_counter() - t0
+
+    for r in range(warmup + repeats):
+        order = PRECISIONS if r % 2 == 0 else PRECISIONS[::-1]
+        for p in order:
+            dt = step(p)
+            if r >= warmup:
+                times[p].append(dt * 1000)
+    speedup = statistics.median(a / b for a, b in zip(times["fp32"], times["bf16"], strict=True) if b > 0)
+    return {
+        "command": f"aura bench precision --decoder {layers},{width},{heads} --batch {batch} --tokens {tokens}",
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "machine": machine(),
+        "amx": cpu_has_amx(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "parameters": base.num_parameters(),
+        "repeats": repeats,
+        "tokens_per_step": batch * tokens,
+        "step_ms": {p: statistics.median(t) for p, t in times.items()},
+        "speedup_bf16": speedup,
+        "losses": losses,
+    }
+
+
+def format_report(res: dict[str, Any]) -> str:
+    """A Markdown table of a ``run_precision_bench`` result."""
+    lines = [
+        f"{res['command']} — {res['date']}, {res['machine']} (AMX: {'yes' if res['amx'] else 'no'}), "
+        f"torch {res['torch']}, {res['threads']} thread(s), {res['parameters']:,} parameters, "
+        f"{res['tokens_per_step']:,} tokens per step, median of {res['repeats']} repeats",
+        "",
+        "| precision | step (ms) | tokens/s |",
+        "|---|---:|---:|",
+    ]
+    for p in PRECISIONS:
+        ms = res["step_ms"][p]
+        lines.append(f"| {p} | {ms:.1f} | {res['tokens_per_step'] / ms * 1000:,.0f} |")
+    lines.append("")
+    lines.append(f"bf16 speed-up (median of paired per-step ratios): {res['speedup_bf16']:.2f}x")
+    return "\n".join(lines)
+
+
+def main_precision(args: Any) -> int:
+    """Run the benchmark from parsed ``aura bench precision`` arguments and print the report (or JSON)."""
+    from aura.errors import ConfigError
+
+    try:
+        layers, width, heads = (int(v) for v in str(args.decoder).split(","))
+    except ValueError:
+        raise ConfigError(f"--decoder needs three integers LAYERS,WIDTH,HEADS, got {args.decoder!r}") from None
+    for name in ("repeats", "batch", "tokens"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name} must be at least 1")
+    if not 2 <= args.tokens <= 4096 or args.batch > 1024:
+        raise ConfigError("--tokens must be within 2..4096 and --batch at most 1024")
+    from pydantic import ValidationError
+
+    from aura.models.nano.recipe import RecipeConfig
+
+    try:
+        RecipeConfig().model.model_validate({**RecipeConfig().model.model_dump(), "n_layers": layers,
+                                             "d_model": width, "n_heads": heads})
+    except ValidationError as exc:
+        raise ConfigError(f"--decoder {args.decoder}: {exc.errors()[0]['msg']}") from None
+    res = run_precision_bench(layers=layers, width=width, heads=heads, batch=args.batch, tokens=args.tokens,
+                              repeats=args.repeats, threads=args.threads or None)
+    print(json.dumps(res, indent=2) if args.json else format_report(res))
+    return 0
