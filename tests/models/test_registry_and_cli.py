@@ -45,14 +45,24 @@ def test_cli_errors_are_one_line(capsys, argv, needle):
     assert err.startswith("aura: error:") and needle in err and "\n" not in err
 
 
-def test_torch_threads_one_for_nano_unless_asked() -> None:
-    """0 chooses one thread for nano specs and leaves torch's count for the others; a count given wins."""
+def test_torch_threads_one_for_nano_unless_asked(tmp_path) -> None:
+    """0 chooses one thread for nano specs (a plain nano checkpoint directory too) and leaves torch's
+    count for the others; a count given wins."""
+    import json
+
     import torch
 
+    nano_dir, hf_dir = tmp_path / "nano", tmp_path / "hf"
+    for d, kind in ((nano_dir, "aura_nano"), (hf_dir, "qwen3_vl")):
+        d.mkdir()
+        (d / "config.json").write_text(json.dumps({"model_type": kind}))
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
         assert set_torch_threads("hf:/some/dir") == 2
+        assert set_torch_threads(str(hf_dir)) == 2 and set_torch_threads(str(tmp_path / "missing")) == 2
+        assert set_torch_threads(str(nano_dir)) == 1
+        torch.set_num_threads(2)
         assert set_torch_threads("nano") == 1 and torch.get_num_threads() == 1
         assert set_torch_threads("nano:/a/checkpoint", 3) == 3
         assert set_torch_threads("nano:/a/checkpoint") == 1

@@ -57,11 +57,22 @@ def set_torch_threads(spec: str, threads: int = 0) -> int:
         raise ConfigError(f"--threads must be 0 (choose) or a positive count, not {threads}")
     import torch
 
-    if threads == 0 and spec.partition(":")[0] == "nano":  # never raises: the loader judges the spec
-        threads = 1
+    if threads == 0 and (spec.partition(":")[0] == "nano" or _is_nano_dir(spec)):  # never raises: the loader
+        threads = 1                                                                   # judges the spec
     if threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def _is_nano_dir(spec: str) -> bool:
+    """Whether ``spec`` is a plain directory holding an aura-nano checkpoint (what ``aura demo`` and
+    ``aura serve`` accept without a scheme); False for anything unreadable."""
+    import json
+
+    try:
+        return json.loads((Path(spec) / "config.json").read_text()).get("model_type") == "aura_nano"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def nano_checkpoint_dir(spec: str) -> Path | None:
