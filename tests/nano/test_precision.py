@@ -56,14 +56,18 @@ def test_accelerate_bf16_on_cpu_runs_the_forward_under_autocast(monkeypatch: pyt
     """What the trainer builds for ``mixed_precision: bf16`` on a CPU: the prepared model's forward runs
     under bfloat16 autocast and hands back float32 outputs for the loss."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
     from aura.models.nano.training import NanoForTraining
 
     model = NanoForTraining(NanoVLM(CFG, video_pad_id=3))
-    prepared = Accelerator(mixed_precision="bf16", cpu=True).prepare(model)
-    seen = _spy_attention(monkeypatch)
-    ids = torch.randint(4, 64, (2, 24))
-    logits = prepared(input_ids=ids).logits
+    try:
+        prepared = Accelerator(mixed_precision="bf16", cpu=True).prepare(model)
+        seen = _spy_attention(monkeypatch)
+        ids = torch.randint(4, 64, (2, 24))
+        logits = prepared(input_ids=ids).logits
+    finally:  # the accelerator's process-wide state would pin bf16 for every later trainer in this process
+        AcceleratorState._reset_state(True)
     assert seen == [(torch.float32, False)] * CFG.n_layers
     assert logits.dtype == torch.float32
     # the autocast reached the projections: the logits are bfloat16 values
