@@ -115,27 +115,21 @@ def format_report(res: dict[str, Any]) -> str:
 
 def main_precision(args: Any) -> int:
     """Run the benchmark from parsed ``aura bench precision`` arguments and print the report (or JSON)."""
-    from aura.errors import ConfigError
+    from pydantic import ValidationError
 
-    try:
-        layers, width, heads = (int(v) for v in str(args.decoder).split(","))
-    except ValueError:
-        raise ConfigError(f"--decoder needs three integers LAYERS,WIDTH,HEADS, got {args.decoder!r}") from None
+    from aura.errors import ConfigError
+    from aura.models.nano.config import parse_decoder_shape
+
+    layers, width, heads = parse_decoder_shape(args.decoder)
     for name in ("repeats", "batch", "tokens"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be at least 1")
     if not 2 <= args.tokens <= 4096 or args.batch > 1024:
         raise ConfigError("--tokens must be within 2..4096 and --batch at most 1024")
-    from pydantic import ValidationError
-
-    from aura.models.nano.recipe import RecipeConfig
-
-    try:
-        RecipeConfig().model.model_validate({**RecipeConfig().model.model_dump(), "n_layers": layers,
-                                             "d_model": width, "n_heads": heads})
+    try:  # the decoder's config is validated before any model is built
+        res = run_precision_bench(layers=layers, width=width, heads=heads, batch=args.batch, tokens=args.tokens,
+                                  repeats=args.repeats, threads=args.threads or None)
     except ValidationError as exc:
         raise ConfigError(f"--decoder {args.decoder}: {exc.errors()[0]['msg']}") from None
-    res = run_precision_bench(layers=layers, width=width, heads=heads, batch=args.batch, tokens=args.tokens,
-                              repeats=args.repeats, threads=args.threads or None)
     print(json.dumps(res, indent=2) if args.json else format_report(res))
     return 0

@@ -193,10 +193,9 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
     model_flags: dict[str, object] = {key: getattr(args, key) for key in ("question_first", "slot_embed")
                                       if getattr(args, key, None) is not None}
     if getattr(args, "decoder", None) is not None:
-        try:
-            layers, width, heads = (int(v) for v in str(args.decoder).split(","))
-        except ValueError:
-            raise ConfigError(f"--decoder needs three integers LAYERS,WIDTH,HEADS, got {args.decoder!r}") from None
+        from aura.models.nano.config import parse_decoder_shape
+
+        layers, width, heads = parse_decoder_shape(args.decoder)
         model_flags.update(n_layers=layers, d_model=width, n_heads=heads)
     if model_flags:
         base = update.get("model") or RecipeConfig().model.model_dump()

@@ -67,11 +67,11 @@ def set_torch_threads(spec: str, threads: int = 0) -> int:
 def _is_nano_dir(spec: str) -> bool:
     """Whether ``spec`` is a plain directory holding an aura-nano checkpoint (what ``aura demo`` and
     ``aura serve`` accept without a scheme); False for anything unreadable."""
-    import json
+    from aura.train.model import NANO_MODEL_TYPE, checkpoint_model_type
 
     try:
-        return json.loads((Path(spec) / "config.json").read_text()).get("model_type") == "aura_nano"
-    except (OSError, ValueError, AttributeError):
+        return checkpoint_model_type(spec) == NANO_MODEL_TYPE
+    except (ConfigError, OSError, AttributeError):
         return False
 
 

@@ -100,3 +100,14 @@ class NanoConfig(BaseModel):
         """Belief numbers per slot: presence per input frame, appeared, vanished; or, for the scene
         slot, count classes and event kinds (whichever is longer)."""
         return max(self.input_frames + 2, MAX_OBJECTS + 1 + 3)
+
+
+def parse_decoder_shape(text: str) -> tuple[int, int, int]:
+    """``LAYERS,WIDTH,HEADS`` (``--decoder``) as three integers; ``ConfigError`` naming the flag otherwise."""
+    from aura.errors import ConfigError
+
+    try:
+        layers, width, heads = (int(v) for v in str(text).split(","))
+    except ValueError:
+        raise ConfigError(f"--decoder needs three integers LAYERS,WIDTH,HEADS, got {text!r}") from None
+    return layers, width, heads
