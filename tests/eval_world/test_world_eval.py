@@ -61,7 +61,7 @@ def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list, render
         for key in HEADLINE:
             if phrasing == "all" or key != "backward_accuracy":
                 assert m[phrasing][key] == 100.0, (phrasing, key)
-        assert m[phrasing]["proactive_early"] == 0.0
+        assert m[phrasing]["proactive_early"] == 0.0 and m[phrasing]["proactive_early_named"] == 0.0
     assert m["all"]["silence"] == 100.0 and m["all"]["mean_delay_chunks"] == 0.0
     assert m["all"]["silence_at_events"] == 100.0 and c["event_free_chunks"] > 10
     assert summary["meets_target"] == {k: True for k in TARGETS}
@@ -81,9 +81,35 @@ def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list, render
 def test_early_answers_count_as_before_the_evidence(tmp_path: Path, streams: list, rendered: Path) -> None:
     m = run(tmp_path, lambda: EarlyModel(streams), "early", videos=rendered)["metrics"]["all"]
     assert m["proactive_on_time"] == 0.0 and m["proactive_early"] >= 80.0
+    assert m["proactive_early_named"] >= 80.0  # the early answers name what was asked for
     assert m["multi_recall"] == 0.0 and m["multi_precision"] == 0.0
     assert m["realtime_accuracy"] == 100.0  # real-time answers were not moved
     assert m["silence"] < 100.0  # early reports fall where nothing is due
+
+
+def _waiting_row(said_at_5: str) -> dict:
+    """One 12-chunk stream: "tell me when a red triangle appears" at 2 s, one appearing at 10 s; the
+    model acknowledges, says ``said_at_5`` at 5 s and answers on time."""
+    steps = [{"k": k, "silent": k not in (2, 5, 10), "text": ""} for k in range(12)]
+    steps[2]["text"], steps[5]["text"] = "Sure, I'll tell you.", said_at_5
+    steps[10]["text"] = "A red triangle just appeared."
+    return {"questions": [{"id": "q1", "time": 2.0, "type": "proactive", "kind": "proactive", "heldout": False,
+                           "target": {"colour": "red", "shape": "triangle"}}],
+            "owed": [{"time": 2.0, "question_id": "q1", "kind": "ack", "facts": {}},
+                     {"time": 10.0, "question_id": "q1", "kind": "answer",
+                      "facts": {"colour": "red", "shape": "triangle"}}],
+            "events": [{"time": 10.0, "kind": "appear"}], "steps": steps}
+
+
+def test_early_names_the_target_only_when_the_reply_does() -> None:
+    chatter = score_stream(_waiting_row("A blue square just appeared."))["questions"][0]
+    assert chatter["on_time"] and chatter["early"] and not chatter["early_named"]
+    named = score_stream(_waiting_row("A red triangle just appeared."))["questions"][0]
+    assert named["on_time"] and named["early"] and named["early_named"]
+    quiet = _waiting_row("")
+    quiet["steps"][5]["silent"] = True
+    assert not score_stream(quiet)["questions"][0]["early"]
+    assert not score_stream(quiet)["questions"][0]["early_named"]
 
 
 def test_silent_model_has_no_recall_and_full_silence(tmp_path: Path, rendered: Path) -> None:

@@ -385,6 +385,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert (deep.model.n_layers, deep.model.d_model, deep.model.n_heads) == (8, 128, 4)
     assert (default.model.n_layers, default.model.d_model, default.model.n_heads) == (4, 192, 4)
     assert deep.model.model_copy(update={"n_layers": 4, "d_model": 192}) == default.model  # nothing else
+    framed = nano_recipe_config(parser.parse_args(["train", "nano", "--per-frame", "--output-dir", "x"]))
+    assert framed.model.per_frame and not default.model.per_frame
+    assert framed.model.model_copy(update={"per_frame": False}) == default.model  # nothing else
     for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"],
                 ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"],
                 ["--unasked", "-1"], ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"]):

@@ -60,9 +60,12 @@ def test_pretraining_reads_each_label_from_its_slot() -> None:
         assert events[0, 2 * N_PAIRS + j] == 1200 + MAX_OBJECTS + 1 + j
 
 
-def test_slot_encoder_learns_which_pair_a_frame_shows() -> None:
+@pytest.mark.parametrize(("per_frame", "bf16"), [(False, False), (True, True)])
+def test_slot_encoder_learns_which_pair_a_frame_shows(per_frame: bool, bf16: bool) -> None:
     """Stage 0 with slots on frames that each show one flat colour square: the slot of the pair
-    shown learns to say so (held-out presence far above the 0% an untrained encoder gets)."""
+    shown learns to say so (held-out presence far above the 0% an untrained encoder gets), with
+    the frames stacked on channels or encoded one by one, in float32 or under bfloat16 autocast."""
+    cfg = CFG.model_copy(update={"per_frame": per_frame})
     rng = np.random.default_rng(0)
     colours = np.array([[215, 35, 35], [35, 175, 55], [40, 75, 225], [235, 215, 35]], dtype=np.uint8)
 
@@ -78,8 +81,9 @@ def test_slot_encoder_learns_which_pair_a_frame_shows() -> None:
         return VisionData(frames, cells, np.ones(n, dtype=np.int64), presence,
                           np.zeros((n, N_EVENT_LABELS), dtype=np.float32))
 
-    _, report = pretrain_vision(CFG, data(256), data(64), epochs=20, batch_size=32, lr=3e-3,
-                                pixels=frames_to_pixels, progress=False)
+    encoder, report = pretrain_vision(cfg, data(256), data(64), epochs=20, batch_size=32, lr=3e-3,
+                                      pixels=frames_to_pixels, progress=False, bf16=bf16)
+    assert encoder.value.in_channels == 16 * (cfg.input_frames if per_frame else 1)
     assert report.presence_accuracy > 0.8
     assert report.count_accuracy > 0.9
     # the per-slot numbers agree with the exact one: most shown pairs found, few absent ones claimed
@@ -188,6 +192,30 @@ def test_stem_reads_frames_at_twice_the_size_into_the_same_slot_tokens() -> None
         NanoConfig(image_size=68, stem_channels=8, visual_readout="slots")
     with pytest.raises(ValueError, match="slots"):
         NanoConfig(stem_channels=8)
+
+
+def test_per_frame_encoder_sees_each_frame_alone() -> None:
+    """With ``per_frame`` a frame's CNN features do not depend on the other frames of the chunk
+    (with the frames stacked on channels they do), and the slot tokens still read every frame."""
+    torch.manual_seed(0)
+    pixels = torch.rand(2, 3 * CFG.input_frames, 32, 32)
+    changed = pixels.clone()
+    changed[:, -3:] = torch.rand(2, 3, 32, 32)  # another last frame
+    for per_frame in (True, False):
+        encoder = FrameEncoder(CFG.model_copy(update={"per_frame": per_frame})).eval()
+        seen: list[torch.Tensor] = []
+        encoder.net.register_forward_hook(lambda _m, _i, out, seen=seen: seen.append(out.detach()))
+        tokens, _, _ = encoder.parts(pixels)
+        tokens_changed, _, _ = encoder.parts(changed)
+        assert (tokens - tokens_changed).abs().max() > 1e-4  # the tokens see the last frame
+        if per_frame:
+            first = seen[0].reshape(2, CFG.input_frames, *seen[0].shape[1:])[:, 0]
+            first_changed = seen[1].reshape(2, CFG.input_frames, *seen[1].shape[1:])[:, 0]
+            assert torch.equal(first, first_changed)
+        else:
+            assert (seen[0] - seen[1]).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="per_frame"):
+        NanoConfig(per_frame=True)
 
 
 def test_swap_context_splices_a_frame_of_the_same_stream_and_relabels_it() -> None:

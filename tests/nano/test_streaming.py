@@ -22,13 +22,13 @@ CORPUS = [
 
 
 def tiny_model(seed: int = 0, context_frames: int = 0, readout: str = "grid",
-               question_first: bool = False) -> tuple[NanoVLM, object]:
+               question_first: bool = False, per_frame: bool = False) -> tuple[NanoVLM, object]:
     torch.manual_seed(seed)
     tok = train_tokenizer(CORPUS, vocab_size=300)
     slots = readout == "slots"
     cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
                      n_layers=2, n_heads=2, context_frames=context_frames, visual_readout=readout,
-                     slot_embed=slots and question_first, question_first=question_first)
+                     slot_embed=slots and question_first, question_first=question_first, per_frame=per_frame)
     return NanoVLM(cfg, tok.convert_tokens_to_ids("<|video_pad|>")), tok
 
 
@@ -41,14 +41,17 @@ def chunk(k: int) -> VideoChunk:
     return VideoChunk(k, float(k), float(k + 1), frames(k))
 
 
-@pytest.mark.parametrize(("context_frames", "readout", "question_first"),
-                         [(0, "grid", False), (1, "grid", False), (1, "slots", False), (1, "slots", True)])
-def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: str, question_first: bool) -> None:
+@pytest.mark.parametrize(("context_frames", "readout", "question_first", "per_frame"),
+                         [(0, "grid", False, False), (1, "grid", False, False), (1, "slots", False, False),
+                          (1, "slots", True, False), (1, "slots", True, True)])
+def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: str, question_first: bool,
+                                                 per_frame: bool) -> None:
     """Cached steps equal a from-scratch forward whose pixels come the training way (context frames
     prepended to the chunk's frames), so streaming sees exactly what training saw; with either
-    visual read-out (4 grid tokens or 13 slots per chunk), and with the question rendered before
-    the chunk (slot embeddings on)."""
-    model, tok = tiny_model(context_frames=context_frames, readout=readout, question_first=question_first)
+    visual read-out (4 grid tokens or 13 slots per chunk), with the question rendered before
+    the chunk (slot embeddings on), and with each frame encoded alone."""
+    model, tok = tiny_model(context_frames=context_frames, readout=readout, question_first=question_first,
+                            per_frame=per_frame)
     nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
                               max_new_tokens=4)
     rebuilds = 0

@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: render each question before its chunk's visual tokens (docs/nano.md)")
     nano.add_argument("--slot-embed", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: each slot token gets a learnt identity and a belief embedding (docs/nano.md)")
+    nano.add_argument("--per-frame", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano: the frame encoder sees each input frame alone and pools their stacked "
+                           "features (docs/nano.md)")
     nano.add_argument("--stream-watch-share", type=float, metavar="S",
                       help="nano: share of the stage-1 watch samples also trained in stage 2 (docs/nano.md)")
     nano.add_argument("--stream-look-share", type=float, metavar="S",
@@ -100,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--decoder", metavar="LAYERS,WIDTH,HEADS",
                       help="nano: the decoder's depth, width and heads (default: the recipe's 4,192,4; docs/nano.md)")
     nano.add_argument("--precision", choices=["fp32", "bf16"],
-                      help="nano: stages 1-2 in float32 (default) or under bfloat16 autocast (faster on CPUs "
+                      help="nano: stages 0-2 in float32 (default) or under bfloat16 autocast (faster on CPUs "
                            "with AMX and on GPUs; docs/nano.md)")
     nano.add_argument("--install", action="store_true",
                       help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
@@ -190,7 +193,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
         update["model"] = RecipeConfig().model.model_copy(update=grid).model_dump()
         update["vision_event_weight"] = float(events)
         update["slot_words"] = False  # slot words name slots; grid tokens have none
-    model_flags: dict[str, object] = {key: getattr(args, key) for key in ("question_first", "slot_embed")
+    model_flags: dict[str, object] = {key: getattr(args, key) for key in ("question_first", "slot_embed", "per_frame")
                                       if getattr(args, key, None) is not None}
     if getattr(args, "decoder", None) is not None:
         from aura.models.nano.config import parse_decoder_shape

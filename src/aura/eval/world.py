@@ -335,6 +335,7 @@ ROWS = [
     ("backward_accuracy", "backward answers correct (own chunk)"),
     ("proactive_on_time", "proactive answered within the window"),
     ("proactive_early", "proactive answered before the evidence"),
+    ("proactive_early_named", "proactive: its target named before the evidence (diagnostic)"),
     ("proactive_silent_when_absent", "proactive, target never appears: stayed silent"),
     ("multi_recall", "multi-response recall"),
     ("multi_precision", "multi-response precision"),

@@ -15,7 +15,10 @@ claims are *unclaimed*: false alarms.
 - real-time / backward correct: the reply in the question's own chunk agrees with the facts
   (``*_next`` also accepts the chunk after);
 - proactive on time: its answer was claimed (agreeing, within the window); early: an
-  unclaimed reply after the acknowledgement chunk and before the evidence chunk; a proactive
+  unclaimed reply after the acknowledgement chunk and before the evidence chunk (any reply: the
+  format does not say which question a reply answers), and *early, naming the target* when such a
+  reply names the question's target (``agrees`` with its colour and shape; a diagnostic that
+  tells answering the wrong moment from chatter about something else, not a target); a proactive
   question owed no answer (its target never appears, or the context forgot the question
   before it did) is ``silent_ok`` if no unclaimed reply
   follows its acknowledgement until the stream ends;
@@ -136,6 +139,8 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
                 rec["on_time"] = i in claimed_by
                 rec["delay"] = claimed_by[i] - k_ev if i in claimed_by else None
                 rec["early"] = any(ka < k < k_ev for k in unclaimed)
+                target = {key: v for key, v in (q.get("target") or {}).items() if key in ("colour", "shape")}
+                rec["early_named"] = any(ka < k < k_ev and agrees(target, said[k]) for k in unclaimed)
             else:
                 rec["silent_ok"] = not any(k > ka for k in unclaimed)
         if q["type"] == "multi":
@@ -194,6 +199,7 @@ def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, 
         "backward_accuracy": _pct(sum(r["correct"] for r in bw), len(bw)),
         "proactive_on_time": _pct(sum(r["on_time"] for r in with_t), len(with_t)),
         "proactive_early": _pct(sum(r["early"] for r in with_t), len(with_t)),
+        "proactive_early_named": _pct(sum(r.get("early_named", False) for r in with_t), len(with_t)),
         "proactive_silent_when_absent": _pct(sum(r["silent_ok"] for r in without), len(without)),
         "multi_recall": _pct(hits, events),
         "multi_precision": _pct(hits, reports),

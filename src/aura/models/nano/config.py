@@ -44,6 +44,8 @@ class NanoConfig(BaseModel):
             raise ValueError(f"context_frames {self.context_frames} > frames_per_chunk {self.frames_per_chunk}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError(f"d_model {self.d_model} must split into {self.n_heads} heads of even size")
+        if self.per_frame and self.visual_readout != "slots":
+            raise ValueError("per_frame needs visual_readout 'slots'")
         if self.slot_embed and self.visual_readout != "slots":
             raise ValueError("slot_embed needs visual_readout 'slots'")
         if self.slot_words is not None:
@@ -63,6 +65,9 @@ class NanoConfig(BaseModel):
     stem_channels: int = Field(0, ge=0, description="> 0: a learnt stride-2 stem of this many channels "
                                "first, so the encoder reads frames at twice the resolution for the cost "
                                "of one small convolution (small objects keep their shape)")
+    per_frame: bool = Field(False, description="with slots: encode every input frame alone with the same CNN and "
+                            "pool the stacked feature maps (late fusion), instead of stacking the frames on "
+                            "channels before the first convolution; each frame's features then show that frame only")
     grid: int = Field(4, ge=1, description="side of the visual token grid (with slots: of the stage-0 cell labels)")
     visual_readout: Literal["grid", "slots"] = "grid"
     slot_words: tuple[tuple[int, int], ...] | None = Field(

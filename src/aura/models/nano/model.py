@@ -38,7 +38,9 @@ class FrameEncoder(nn.Module):
     1/4-resolution map with its own spatial attention, and a per-slot linear read-out of the
     pooled features gives its beliefs (``NanoConfig.slot_beliefs``), appended to the token so the
     decoder reads them in the same place for every slot (slots are told apart by their place in
-    the chunk; ``pos`` is trained only by the grid read-out). The normalisation keeps the
+    the chunk; ``pos`` is trained only by the grid read-out). With ``per_frame`` the CNN sees one
+    frame at a time (shared weights) and the slots pool the frames' stacked feature maps, so a
+    feature of one frame cannot be smeared over the others. The normalisation keeps the
     features of different frames apart from the first step, so the decoder cannot learn to
     ignore them (without it the features of all frames collapse to nearly one vector).
     """
@@ -56,15 +58,16 @@ class FrameEncoder(nn.Module):
 
         if self.slots:
             k = cfg.visual_tokens
-            c_in = 3 * cfg.input_frames
+            self.frames = cfg.input_frames if cfg.per_frame else 1
+            c_in = 3 * cfg.input_frames // self.frames
             stem: list[nn.Module] = []
             if cfg.stem_channels:
                 stem = [nn.Conv2d(c_in, cfg.stem_channels, 3, stride=2, padding=1),
                         nn.GroupNorm(8, cfg.stem_channels), nn.GELU()]
                 c_in = cfg.stem_channels
             self.net = nn.Sequential(*stem, *stage(c_in, c1), *stage(c1, c2))
-            self.value = nn.Conv2d(c2, c3, 3, padding=1)
-            self.attend = nn.Conv2d(c2, k, 3, padding=1)
+            self.value = nn.Conv2d(c2 * self.frames, c3, 3, padding=1)
+            self.attend = nn.Conv2d(c2 * self.frames, k, 3, padding=1)
             self.readout = nn.Parameter(torch.randn(k, c3, cfg.slot_beliefs) * c3**-0.5)
             self.readout_bias = nn.Parameter(torch.zeros(k, cfg.slot_beliefs))
         else:
@@ -83,9 +86,12 @@ class FrameEncoder(nn.Module):
     def parts(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """(tokens (B, K, feature_dim), slot belief logits (B, K, slot_beliefs) or None, feature map
         (B, C, h, w)): what pre-training reads besides the tokens."""
-        feats = self.net(pixels * 2.0 - 1.0)
         if not self.slots:
+            feats = self.net(pixels * 2.0 - 1.0)
             return self.norm(feats.flatten(2)).transpose(1, 2) + self.pos, None, feats
+        b, c, h, w = pixels.shape
+        feats = self.net(pixels.reshape(b * self.frames, c // self.frames, h, w) * 2.0 - 1.0)
+        feats = feats.reshape(b, -1, *feats.shape[-2:])  # (B, frames * C, h, w): each frame's own channels
         values = self.value(feats)  # (B, C, h, w)
         weights = torch.softmax(self.attend(feats).flatten(2), dim=-1)  # (B, K, h*w)
         pooled = weights @ values.flatten(2).transpose(1, 2)  # (B, K, C)

@@ -132,8 +132,8 @@ class RecipeConfig(BaseModel):
                                      "replays every bias from it up (negative: a model that is too quiet "
                                      "at bias 0 may be given a negative one)")
     precision: Literal["fp32", "bf16"] = Field(
-        "fp32", description="stages 1 and 2: 'bf16' trains under bfloat16 autocast (float32 master weights; "
-        "attention and the loss stay float32): a stage-1 step about 1.35x faster on CPUs with AMX, the same model")
+        "fp32", description="stages 0, 1 and 2: 'bf16' trains under bfloat16 autocast (float32 master weights; "
+        "attention and the losses stay float32): a stage-1 step about 1.35x faster on CPUs with AMX, the same model")
     seed: int = 0
     save_every: int = 50
     workers: int = Field(2, ge=1)
@@ -486,7 +486,7 @@ def pretrain_frame_encoder(cfg: RecipeConfig, seeds: list[int], data_dir: Path, 
     encoder, report = pretrain_vision(cfg.model, train, val, epochs=cfg.vision_epochs, lr=cfg.vision_lr,
                                       seed=cfg.seed, pixels=frames_to_pixels, progress=progress,
                                       event_weight=cfg.vision_event_weight, flip=cfg.vision_flip,
-                                      swap_share=cfg.vision_swap_share)
+                                      swap_share=cfg.vision_swap_share, bf16=cfg.precision == "bf16")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "report.json", json.dumps({**report.__dict__, "train_chunks": len(train.counts),
                                                        "val_chunks": len(val.counts)}, indent=2) + "\n")

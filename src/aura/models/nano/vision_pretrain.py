@@ -213,6 +213,7 @@ def pretrain_vision(
     event_weight: float = 0.0,
     flip: bool = False,
     swap_share: float = 0.0,
+    bf16: bool = False,
 ) -> tuple[FrameEncoder, VisionReport]:
     """Train a fresh ``FrameEncoder`` on ``train``; report accuracy on ``val``.
 
@@ -225,6 +226,7 @@ def pretrain_vision(
     another chunk of the same stream (``swap_context``): the presence of the pairs then differs
     between the input frames far more often than real events make it, so the encoder learns to
     say which frame shows what instead of smearing one chunk's objects over all its frames.
+    ``bf16`` runs the forward pass under bfloat16 autocast (float32 weights, optimiser and losses).
     Deterministic for a given ``seed`` on one thread count.
     """
     from tqdm.auto import tqdm
@@ -254,7 +256,8 @@ def pretrain_vision(
                     train, idx, rng.random(len(idx)) < swap_share, cfg.context_frames, rng)
             if flip:
                 frames, cell_labels = mirror(frames, cell_labels, cfg.grid, rng.random(len(idx)) < 0.5)
-            cells, count, presence, events = heads(*encoder.parts(pixels(frames)))
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                cells, count, presence, events = (o.float() for o in heads(*encoder.parts(pixels(frames))))
             loss = F.cross_entropy(cells.reshape(-1, N_CELL_CLASSES), torch.from_numpy(cell_labels).reshape(-1))
             loss = loss + F.cross_entropy(count, torch.from_numpy(train.counts[idx]))
             loss = loss + F.binary_cross_entropy_with_logits(presence, torch.from_numpy(want_presence)) * 12
