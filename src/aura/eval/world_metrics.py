@@ -139,8 +139,7 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
                 rec["on_time"] = i in claimed_by
                 rec["delay"] = claimed_by[i] - k_ev if i in claimed_by else None
                 rec["early"] = any(ka < k < k_ev for k in unclaimed)
-                target = {key: v for key, v in (q.get("target") or {}).items() if key in ("colour", "shape")}
-                rec["early_named"] = any(ka < k < k_ev and agrees(target, said[k]) for k in unclaimed)
+                rec["early_named"] = any(ka < k < k_ev and agrees(q.get("target") or {}, said[k]) for k in unclaimed)
             else:
                 rec["silent_ok"] = not any(k > ka for k in unclaimed)
         if q["type"] == "multi":
@@ -199,7 +198,7 @@ def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, 
         "backward_accuracy": _pct(sum(r["correct"] for r in bw), len(bw)),
         "proactive_on_time": _pct(sum(r["on_time"] for r in with_t), len(with_t)),
         "proactive_early": _pct(sum(r["early"] for r in with_t), len(with_t)),
-        "proactive_early_named": _pct(sum(r.get("early_named", False) for r in with_t), len(with_t)),
+        "proactive_early_named": _pct(sum(r["early_named"] for r in with_t), len(with_t)),
         "proactive_silent_when_absent": _pct(sum(r["silent_ok"] for r in without), len(without)),
         "multi_recall": _pct(hits, events),
         "multi_precision": _pct(hits, reports),
