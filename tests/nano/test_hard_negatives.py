@@ -6,7 +6,7 @@ import copy
 import json
 import math
 
-from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences, silent_anchors
+from aura.models.nano.hard_negatives import event_chunks, mark_decision, mark_hard_silences, silent_anchors
 from aura.stream import ContextConfig, StreamContext, unroll
 from aura.stream.messages import is_silent
 from aura.stream.timeline import timeline_events
@@ -66,3 +66,18 @@ def test_silent_anchors_are_the_inference_context_at_each_silent_event_chunk() -
             seen += 1
         ctx.feed(event)
     assert seen == len(anchors)
+
+
+def test_mark_decision_flags_only_the_last_silent_turn() -> None:
+    """The last silent assistant turn (a watch sample's decision) is flagged, nothing else, and the
+    input is not changed; a sample without silent turns comes back equal."""
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "Okay."},
+                {"role": "user", "content": "c"}, {"role": "assistant", "content": "<|silent|>"},
+                {"role": "user", "content": "c"}, {"role": "assistant", "content": "<|silent|>"},
+                {"role": "user", "content": "How many?"}, {"role": "assistant", "content": "Two."}]
+    sample = {"id": "s", "messages": messages}
+    out = mark_decision(sample)
+    assert [i for i, m in enumerate(out["messages"]) if m.get("hard")] == [5]
+    assert not any("hard" in m for m in sample["messages"])
+    loud = {"id": "t", "messages": [messages[0], messages[1]]}
+    assert mark_decision(loud) == loud

@@ -206,6 +206,17 @@ def test_stage1_marks_hard_negatives_only_when_it_weighs_them(tmp_path: Path) ->
     unasked = [row for row in rows if row.get("watch") == "unasked"]
     assert unasked and all(row["messages"][-3].get("hard") for row in unasked)  # each silent decision
     assert sum(1 for row in rows if any(m.get("hard") for m in row["messages"])) > len(unasked)
+    only = cfg.model_copy(update={"look_hard_only": ("multi-other", "unasked")})
+    _, looks_only = build_world_samples(only, seeds, tmp_path / "data", progress=False)
+    picked = [json.loads(line) for line in looks_only.read_text().splitlines()]
+    assert len(picked) == len(plain)
+    for before, after in zip(plain, picked, strict=True):
+        hard = [i for i, m in enumerate(after["messages"]) if m.get("hard")]
+        if before.get("watch") in ("multi-other", "unasked"):  # the decision alone: the last silent turn
+            assert hard == [len(after["messages"]) - 3] and after["messages"][-3]["content"] == "<|silent|>"
+        else:
+            assert hard == [] and after == before
+    assert any(row.get("watch") == "multi-other" for row in picked)
     model_cfg = cfg.model
     look = _trainer_config(cfg, tmp_path, model_cfg, stage="look", train=looks)
     stream = _trainer_config(cfg, tmp_path, model_cfg, stage="stream", train=looks)
@@ -381,6 +392,10 @@ def test_train_nano_flags_name_the_experiments() -> None:
     weighed = nano_recipe_config(parser.parse_args(["train", "nano", "--look-hard-weight", "1", "--output-dir", "x"]))
     assert weighed.look_hard_silent_weight == 1.0 and default.look_hard_silent_weight is None
     assert weighed.model_copy(update={"look_hard_silent_weight": None}) == default
+    kinds = nano_recipe_config(parser.parse_args(["train", "nano", "--look-hard-weight", "1", "--look-hard-only",
+                                                  "multi-other, unasked", "--output-dir", "x"]))
+    assert kinds.look_hard_only == ("multi-other", "unasked") and default.look_hard_only is None
+    assert kinds.model_copy(update={"look_hard_only": None}) == weighed
     deep = nano_recipe_config(parser.parse_args(["train", "nano", "--decoder", "8,128,4", "--output-dir", "x"]))
     assert (deep.model.n_layers, deep.model.d_model, deep.model.n_heads) == (8, 128, 4)
     assert (default.model.n_layers, default.model.d_model, default.model.n_heads) == (4, 192, 4)
@@ -390,7 +405,10 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert framed.model.model_copy(update={"per_frame": False}) == default.model  # nothing else
     for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"],
                 ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"],
-                ["--unasked", "-1"], ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"]):
+                ["--unasked", "-1"], ["--look-hard-only", "multi-other"],
+                ["--look-hard-weight", "1", "--look-hard-only", "loud"],
+                ["--look-hard-weight", "1", "--look-hard-only", ","],
+                ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"]):
         with pytest.raises(ConfigError):
             nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)

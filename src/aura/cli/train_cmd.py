@@ -80,6 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--look-hard-weight", type=float, metavar="W",
                       help="nano, balanced loss: stage 1 weighs each silent turn at an event chunk (the watch "
                       "samples' silent decisions) W instead of 1/N_silent (docs/nano.md)")
+    nano.add_argument("--look-hard-only", metavar="TAGS",
+                      help="nano, with --look-hard-weight: weigh up only the silent decisions of these stage-1 "
+                      "sample kinds, comma-separated (multi-other, proactive-absent, quiet, unasked) (docs/nano.md)")
     nano.add_argument("--unasked", type=int, metavar="K",
                       help="nano: stage-1 samples per event chunk whose decision is silence at an event no "
                       "open question asks about (docs/nano.md)")
@@ -173,6 +176,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("look_hard_weight", "look_hard_silent_weight"), ("precision", "precision")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
+    if getattr(args, "look_hard_only", None) is not None:
+        update["look_hard_only"] = [t.strip() for t in str(args.look_hard_only).split(",") if t.strip()]
     if getattr(args, "question_weights", None) is not None:
         try:
             values = [float(v) for v in str(args.question_weights).split(",")]

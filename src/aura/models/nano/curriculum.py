@@ -29,7 +29,7 @@ stage-1 weights.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,6 +47,8 @@ SILENT = "<|silent|>"
 CURRICULUM_VERSION = 2
 """Bumped whenever the samples change (1: look, describe, change; 2: + watch)."""
 MULTI_KINDS = ("appear", "disappear", "colour")
+WatchTag = Literal["proactive-answer", "proactive-absent", "multi-report", "multi-other", "quiet", "unasked"]
+"""What a watch (or unasked) sample's last decision tests (its ``"watch"`` field)."""
 
 
 def describe_objects(state: list[ObjectState]) -> str:

@@ -46,6 +46,18 @@ def mark_hard_silences(sample: dict[str, Any], events: Iterable[int]) -> dict[st
     return {**sample, "messages": messages}
 
 
+def mark_decision(sample: dict[str, Any]) -> dict[str, Any]:
+    """``sample`` with ``"hard": true`` on its last silent assistant turn only (a stage-1 watch or
+    unasked sample's silent decision, which a real-time question about the next chunk follows), so
+    the loss can weigh that one decision (a new dict; unchanged if it has no silent turn)."""
+    messages = [dict(m) for m in sample["messages"]]
+    for m in reversed(messages):
+        if m.get("role") == "assistant" and is_silent(m):
+            m["hard"] = True
+            break
+    return {**sample, "messages": messages}
+
+
 def silent_anchors(timeline: Timeline, config: ContextConfig, events: Iterable[int]) -> Iterator[dict[str, Any]]:
     """One sample per silent chunk of ``timeline`` that is in ``events``: the context inference
     renders at that chunk (as ``aura.stream.unroll`` builds it) and a ``<|silent|>`` target

@@ -25,9 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
 from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
 from aura.models.nano.config import NanoConfig
+from aura.models.nano.curriculum import WatchTag
 from aura.models.nano.curves import plot_loss_curves
 from aura.models.nano.exposure import with_corrupted_histories
-from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences, silent_anchors
+from aura.models.nano.hard_negatives import event_chunks, mark_decision, mark_hard_silences, silent_anchors
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.paraphrase import paraphrase_sample
 from aura.models.nano.pixels import resize_frames
@@ -86,6 +87,10 @@ class RecipeConfig(BaseModel):
     look_hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 1, balanced loss: per-token "
                                                   "weight of the silent turns at event chunks (the watch samples' "
                                                   "silent decisions) instead of 1/N_silent")
+    look_hard_only: tuple[WatchTag, ...] | None = Field(
+        None, description="stage 1, with look_hard_silent_weight: weigh up only the silent decisions of the "
+        "watch samples with these tags (e.g. multi-other: silence at an event of another kind under an open "
+        "multi-response question), not every silent turn at an event chunk (curriculum.mark_decision)")
     look_lr: float = 2e-3
     look_batch_size: int = Field(32, ge=1)
     epochs: int = Field(2, ge=1, description="stage 2 epochs (exact samples cover each chunk once per epoch; "
@@ -145,6 +150,10 @@ class RecipeConfig(BaseModel):
         w = self.question_weights
         if w is not None and (set(w) != set(TYPE_WEIGHTS) or not all(v > 0 for v in w.values())):
             raise ValueError(f"question_weights must give each of {sorted(TYPE_WEIGHTS)} a weight > 0")
+        if self.look_hard_only is not None and self.look_hard_silent_weight is None:
+            raise ValueError("look_hard_only needs look_hard_silent_weight (the weight of those decisions)")
+        if self.look_hard_only is not None and not self.look_hard_only:
+            raise ValueError("look_hard_only needs at least one watch tag")
         return self
 
     def context(self) -> ContextConfig:
@@ -374,6 +383,9 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
         rows = (row for _, row in iter_jsonl(files[seed][1]))
         if cfg.look_hard_silent_weight is None:
             return rows
+        if cfg.look_hard_only is not None:
+            tags = set(cfg.look_hard_only)
+            return (mark_decision(row) if row.get("watch") in tags else row for row in rows)
         events = event_chunks(stream_of(seed).scene)
         return (mark_hard_silences(row, events) for row in rows)
 
