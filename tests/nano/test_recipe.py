@@ -396,6 +396,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
                                                   "multi-other, unasked", "--output-dir", "x"]))
     assert kinds.look_hard_only == ("multi-other", "unasked") and default.look_hard_only is None
     assert kinds.model_copy(update={"look_hard_only": None}) == weighed
+    low = nano_recipe_config(parser.parse_args(["train", "nano", "--calibration-floor", "-4", "--output-dir", "x"]))
+    assert low.calibration_floor == -4.0 and default.calibration_floor == -2.0
+    assert low.model_copy(update={"calibration_floor": -2.0}) == default
     deep = nano_recipe_config(parser.parse_args(["train", "nano", "--decoder", "8,128,4", "--output-dir", "x"]))
     assert (deep.model.n_layers, deep.model.d_model, deep.model.n_heads) == (8, 128, 4)
     assert (default.model.n_layers, default.model.d_model, default.model.n_heads) == (4, 192, 4)
@@ -407,7 +410,7 @@ def test_train_nano_flags_name_the_experiments() -> None:
                 ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"],
                 ["--unasked", "-1"], ["--look-hard-only", "multi-other"],
                 ["--look-hard-weight", "1", "--look-hard-only", "loud"],
-                ["--look-hard-weight", "1", "--look-hard-only", ","],
+                ["--look-hard-weight", "1", "--look-hard-only", ","], ["--calibration-floor", "1"],
                 ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"]):
         with pytest.raises(ConfigError):
             nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))

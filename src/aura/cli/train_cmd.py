@@ -80,6 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--look-hard-weight", type=float, metavar="W",
                       help="nano, balanced loss: stage 1 weighs each silent turn at an event chunk (the watch "
                       "samples' silent decisions) W instead of 1/N_silent (docs/nano.md)")
+    nano.add_argument("--calibration-floor", type=float, metavar="B",
+                      help="nano: stage 3 streams the validation split at this silence bias and chooses the "
+                      "bias from there up (<= 0; default -2) (docs/nano.md)")
     nano.add_argument("--look-hard-only", metavar="TAGS",
                       help="nano, with --look-hard-weight: weigh up only the silent decisions of these stage-1 "
                       "sample kinds, comma-separated (multi-other, proactive-absent, quiet, unasked) (docs/nano.md)")
@@ -173,7 +176,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("vision_swap_share", "vision_swap_share"),
                       ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),
                       ("watch_history", "look_watch_history"), ("unasked", "look_unasked"),
-                      ("look_hard_weight", "look_hard_silent_weight"), ("precision", "precision")):
+                      ("look_hard_weight", "look_hard_silent_weight"), ("precision", "precision"),
+                      ("calibration_floor", "calibration_floor")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "look_hard_only", None) is not None:
