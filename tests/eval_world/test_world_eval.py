@@ -76,6 +76,7 @@ def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list, render
         assert (tmp_path / name).is_file()
     report = (tmp_path / "report.md").read_text()
     assert "| real-time answers correct (own chunk) | 100.0 | 100.0 | 100.0 | >= 90 | yes |" in report
+    assert m["all"]["unclaimed_by"] == dict.fromkeys(m["all"]["unclaimed_by"], 0)
 
 
 def test_early_answers_count_as_before_the_evidence(tmp_path: Path, streams: list, rendered: Path) -> None:
@@ -110,6 +111,37 @@ def test_early_names_the_target_only_when_the_reply_does() -> None:
     quiet["steps"][5]["silent"] = True
     assert not score_stream(quiet)["questions"][0]["early"]
     assert not score_stream(quiet)["questions"][0]["early_named"]
+
+
+def test_unclaimed_replies_are_sorted_by_what_was_around_them() -> None:
+    """Each false alarm lands in the first context that holds, once; an oracle has none; a row
+    without the scene's events gets no breakdown."""
+    qs = [{"id": "q1", "time": 3.0, "type": "realtime", "kind": "count", "heldout": False, "target": {}},
+          {"id": "q2", "time": 20.0, "type": "proactive", "kind": "proactive", "heldout": False,
+           "target": {"colour": "red", "shape": "triangle"}},
+          {"id": "q3", "time": 40.0, "type": "multi", "kind": "multi_disappear", "heldout": False,
+           "target": {"event": "disappear"}}]
+    owed = [{"time": 3.0, "question_id": "q1", "kind": "answer", "facts": {"count": 2}},
+            {"time": 20.0, "question_id": "q2", "kind": "ack", "facts": {}},
+            {"time": 30.0, "question_id": "q2", "kind": "answer", "facts": {"colour": "red", "shape": "triangle"}},
+            {"time": 40.0, "question_id": "q3", "kind": "ack", "facts": {}},
+            {"time": 50.0, "question_id": "q3", "kind": "answer",
+             "facts": {"event": "disappear", "colour": "blue", "shape": "circle"}}]
+    events = [{"time": t, "kind": k} for t, k in ((10.0, "appear"), (25.0, "appear"), (30.0, "appear"),
+                                                   (45.0, "appear"), (50.0, "disappear"), (55.0, "disappear"))]
+    said = {3: "I see 5 objects.", 10: "A green square appeared.", 15: "A blue circle appeared.",
+            20: "Sure.", 25: "A blue square appeared.", 30: "A red triangle appeared.", 40: "Okay.",
+            45: "A yellow circle appeared.", 50: "The blue circle disappeared.", 56: "The red square is gone."}
+    steps = [{"k": k, "silent": k not in said, "text": said.get(k, "")} for k in range(60)]
+    out = score_stream({"questions": qs, "owed": owed, "events": events, "steps": steps})
+    assert out["unclaimed"] == 6
+    assert out["unclaimed_by"] == {"question_chunk": 1, "event_asked_kind": 1, "event_other_kind": 1,
+                                   "event_proactive_only": 1, "event_nothing_open": 1, "no_event": 1}
+    quiet = {k: v for k, v in said.items() if k in (20, 30, 40, 50)} | {3: "I see 2 objects."}
+    steps = [{"k": k, "silent": k not in quiet, "text": quiet.get(k, "")} for k in range(60)]
+    oracle = score_stream({"questions": qs, "owed": owed, "events": events, "steps": steps})
+    assert oracle["unclaimed"] == 0 and sum(oracle["unclaimed_by"].values()) == 0
+    assert score_stream({"questions": qs, "owed": owed, "steps": steps})["unclaimed_by"] is None
 
 
 def test_silent_model_has_no_recall_and_full_silence(tmp_path: Path, rendered: Path) -> None:

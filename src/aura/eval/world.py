@@ -32,7 +32,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from aura.errors import AuraError
 from aura.eval.runner import RESULTS, RUN_META, drop_partial_line, error_text, finished_ids, latest_rows
-from aura.eval.world_metrics import PHRASINGS, TARGETS, TOLERANCE_CHUNKS, aggregate, latency, score_stream, verdicts
+from aura.eval.world_metrics import (
+    PHRASINGS,
+    TARGETS,
+    TOLERANCE_CHUNKS,
+    UNCLAIMED_CONTEXTS,
+    aggregate,
+    latency,
+    score_stream,
+    verdicts,
+)
 from aura.fileio import append_jsonl, atomic_write_text
 from aura.models.base import StreamingModel
 from aura.stream import ContextConfig
@@ -377,6 +386,14 @@ def render_markdown(summary: dict[str, Any], plots: list[str] | None = None) -> 
               f"{summary['unclaimed_replies']} matching nothing owed.", "",
               "## Real-time and backward answers by kind", "", "| kind | n | correct % |", "|---|---:|---:|"]
     lines += [f"| {k} | {v['n']} | {_f(v['accuracy'])} |" for k, v in m["all"].get("by_kind", {}).items()]
+    by = m["all"].get("unclaimed_by")
+    if by:
+        total = sum(by.values())
+        lines += ["", "## Replies matching nothing owed, by what was around them (diagnostic)", "",
+                  f"An event counts when it is in the reply's chunk or up to {tol} before.", "",
+                  "| where | replies | % |", "|---|---:|---:|"]
+        lines += [f"| {UNCLAIMED_CONTEXTS[case]} | {n} | {_f(100.0 * n / total if total else None)} |"
+                  for case, n in by.items()]
     lat = summary["latency"]
     lines += ["", "## Latency", "",
               f"- step: p50 {_f(lat['step_p50_s'], 3)} s, p90 {_f(lat['step_p90_s'], 3)} s, "

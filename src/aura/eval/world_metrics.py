@@ -118,6 +118,7 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
         if open_:
             false_reports[open_[-1]] = false_reports.get(open_[-1], 0) + 1
 
+    events = row.get("events")
     records = []
     for q in questions:
         qid, ka = q["id"], asked[q["id"]]
@@ -155,7 +156,6 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
         k = chunk_of(float(r["time"]))
         due.update(range(k, k + tolerance + 1))
     free = [k for k in range(n) if k not in due]
-    events = row.get("events")
     event_free = sorted({chunk_of(float(e["time"])) for e in events} & set(free)) if events is not None else None
     return {
         "questions": records,
@@ -166,7 +166,58 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
         "event_free_silent": None if event_free is None else sum(1 for k in event_free if k not in said),
         "replies": len(said),
         "unclaimed": len(unclaimed),
+        "unclaimed_by": None if events is None else unclaimed_contexts(unclaimed, questions, owed, events, tolerance),
     }
+
+
+UNCLAIMED_CONTEXTS: dict[str, str] = {
+    "question_chunk": "in a question's own chunk (a wrong answer or acknowledgement)",
+    "event_asked_kind": "at an event of a kind an open multi-response question asks for (wrong object, "
+                        "repeated or late)",
+    "event_other_kind": "at an event of another kind than every open multi-response question asks for",
+    "event_proactive_only": "at an event, no multi-response question open, a proactive question waiting",
+    "event_nothing_open": "at an event, no proactive or multi-response question asked yet",
+    "no_event": "where nothing happened (nor in the chunks of the window before)",
+}
+"""What was around a reply nobody owed (``unclaimed_contexts``), in the order checked."""
+
+
+def unclaimed_contexts(unclaimed: Iterable[int], questions: list[dict[str, Any]], owed: list[dict[str, Any]],
+                       events: list[dict[str, Any]], tolerance: int = TOLERANCE_CHUNKS) -> dict[str, int]:
+    """How many of the ``unclaimed`` reply chunks fall in each ``UNCLAIMED_CONTEXTS`` case (a
+    diagnostic of where false alarms come from; every chunk is counted once, in the first case
+    that holds). An event counts for chunk ``k`` when its chunk is ``k`` or up to ``tolerance``
+    before; a multi-response question is open from the chunk after it was asked; a proactive
+    question waits from then until its answer's chunk (or forever if it is owed none)."""
+    asked = {q["id"]: chunk_of(float(q["time"])) for q in questions}
+    answer_chunk: dict[str, int] = {}
+    for r in owed:
+        if r.get("kind") != "ack":
+            answer_chunk.setdefault(r["question_id"], chunk_of(float(r["time"])))
+    event_kinds: dict[int, set[str]] = {}
+    for e in events:
+        event_kinds.setdefault(chunk_of(float(e["time"])), set()).add(str(e.get("kind")))
+    counts = dict.fromkeys(UNCLAIMED_CONTEXTS, 0)
+    for k in unclaimed:
+        seen = set().union(*(event_kinds.get(c, set()) for c in range(k - tolerance, k + 1)))
+        multis = {str((q.get("target") or {}).get("event")) for q in questions
+                  if q["type"] == "multi" and asked[q["id"]] < k}
+        waiting = any(q["type"] == "proactive" and asked[q["id"]] < k <= answer_chunk.get(q["id"], math.inf)
+                      for q in questions)
+        if k in asked.values():
+            case = "question_chunk"
+        elif not seen:
+            case = "no_event"
+        elif seen & multis:
+            case = "event_asked_kind"
+        elif multis:
+            case = "event_other_kind"
+        elif waiting:
+            case = "event_proactive_only"
+        else:
+            case = "event_nothing_open"
+        counts[case] += 1
+    return counts
 
 
 def _pct(num: float, den: float) -> float | None:
@@ -219,6 +270,9 @@ def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, 
             event_free = sum(s["event_free_chunks"] for s in with_events)
             out["silence_at_events"] = _pct(sum(s["event_free_silent"] for s in with_events), event_free)
             out["counts"]["event_free_chunks"] = event_free
+        by = [s["unclaimed_by"] for s in scored if s.get("unclaimed_by") is not None]
+        if by:
+            out["unclaimed_by"] = {case: sum(b.get(case, 0) for b in by) for case in UNCLAIMED_CONTEXTS}
         kinds: dict[str, list[bool]] = {}
         for r in rt + bw:
             kinds.setdefault(f"{r['type']}:{r['kind']}", []).append(r["correct"])
