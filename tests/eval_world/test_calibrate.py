@@ -15,6 +15,7 @@ from aura.eval.calibrate import (
     best_bias,
     calibration_table,
     margin_separation,
+    margin_separation_by_context,
     objective,
 )
 from aura.eval.runner import RESULTS, RUN_META
@@ -135,3 +136,23 @@ def test_a_run_at_a_negative_floor_replays_every_bias_from_it_up(tmp_path: Path,
     (run / RUN_META).write_text(json.dumps({"benchmark": "world", "split": "val", "settings": {"silence_bias": 1.0}}))
     assert main(["eval", "calibrate", str(run)]) == 2
     assert "--silence-bias 0" in capsys.readouterr().err
+
+
+def test_margins_are_separated_by_what_was_open_at_each_unasked_event() -> None:
+    """Owed chunks against free event chunks, case by case: a case whose margins all lean further
+    towards silence scores 1, one that leans further towards speech scores 0, ties count half;
+    chunks within the window of an owed reply and question chunks are left out."""
+    questions = [{"id": "d", "time": 40.0, "type": "multi", "kind": "multi_disappear", "heldout": False,
+                  "target": {"event": "disappear"}}]
+    owed = [owe("d", 40.0, kind="ack"), owe("d", 50.0, {"event": "disappear", "colour": "red", "shape": "circle"})]
+    events = [{"time": t, "kind": k} for t, k in ((10.0, "appear"), (45.0, "appear"), (51.0, "appear"),
+                                                   (55.0, "disappear"), (58.0, "colour"))]
+    margins = {10: -5.0, 45: 4.0, 50: -3.0, 51: 9.0, 55: -3.0, 58: 6.0}
+    steps = [{"k": k, "silent": True, "text": "", "silence_margin": margins.get(k, 8.0)} for k in range(60)]
+    row = {"status": "ok", "questions": questions, "owed": owed, "events": events, "steps": steps}
+    out = margin_separation_by_context([row])
+    assert out["event_nothing_open"] == {"n": 1, "auc": 0.0}  # chunk 10 leans further towards speech
+    assert out["event_other_kind"] == {"n": 2, "auc": 1.0}  # chunks 45 and 58; 51 is in 50's window
+    assert out["event_asked_kind"] == {"n": 1, "auc": 0.5}  # chunk 55: a tie
+    assert out["event_proactive_only"] == {"n": 0, "auc": None}
+    assert margin_separation_by_context([{k: v for k, v in row.items() if k != "events"}])["event_other_kind"]["n"] == 0

@@ -26,7 +26,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aura.errors import AuraError
-from aura.eval.world_metrics import TARGETS, TOLERANCE_CHUNKS, aggregate, score_stream
+from aura.eval.world_metrics import (
+    TARGETS,
+    TOLERANCE_CHUNKS,
+    UNCLAIMED_CONTEXTS,
+    aggregate,
+    chunk_contexts,
+    score_stream,
+)
 
 DEFAULT_BIASES: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
 
@@ -112,6 +119,45 @@ def margin_separation(rows: Iterable[dict[str, Any]]) -> dict[str, float | int |
     auc = float((greater + 0.5 * lower).sum() / (len(o) * len(f)))
     return {"owed": len(o), "free": len(f), "median_owed": float(np.median(o)),
             "median_free": float(np.median(f)), "auc": auc}
+
+
+def margin_separation_by_context(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
+    """``margin_separation``'s AUC of the owed chunks against each kind of free chunk that first
+    shows an event (nothing owed there, no question asked), by its ``chunk_contexts`` case
+    (``event_asked_kind``, ``event_other_kind``, ``event_proactive_only``, ``event_nothing_open``):
+    which unasked events the model's margins tell from the ones it owes a reply."""
+    import numpy as np
+
+    owed_m: list[float] = []
+    by: dict[str, list[float]] = {c: [] for c in UNCLAIMED_CONTEXTS if c.startswith("event_")}
+    for r in rows:
+        if r.get("status") != "ok" or r.get("events") is None:
+            continue
+        questions, owed_rows = r.get("questions") or [], r.get("owed") or []
+        waits = {q.get("id") for q in questions if q.get("type") in ("proactive", "multi")}
+        owed = {math.floor(float(o["time"])) for o in owed_rows
+                if o.get("kind") != "ack" and o.get("question_id") in waits}
+        due = {c for o in owed_rows for c in range(math.floor(float(o["time"])),
+                                                     math.floor(float(o["time"])) + TOLERANCE_CHUNKS + 1)}
+        asked = {math.floor(float(q["time"])) for q in questions}
+        margins = {int(s["k"]): float(s["silence_margin"]) for s in r.get("steps") or []
+                   if s.get("silence_margin") is not None}
+        owed_m += [margins[k] for k in owed - asked if k in margins]
+        firsts = {math.floor(float(e["time"])) for e in r["events"]} - due - asked
+        for k, case in chunk_contexts(sorted(firsts & set(margins)), questions, owed_rows, r["events"]).items():
+            if case in by:
+                by[case].append(margins[k])
+    out: dict[str, dict[str, float | int | None]] = {}
+    o = np.sort(np.array(owed_m))
+    for case, values in by.items():
+        f = np.sort(np.array(values))
+        if not len(o) or not len(f):
+            out[case] = {"n": len(f), "auc": None}
+            continue
+        lower = np.searchsorted(f, o, side="right") - np.searchsorted(f, o, side="left")
+        greater = len(f) - np.searchsorted(f, o, side="right")
+        out[case] = {"n": len(f), "auc": float((greater + 0.5 * lower).sum() / (len(o) * len(f)))}
+    return out
 
 
 def best_bias(table: list[dict[str, Any]]) -> float:

@@ -317,10 +317,14 @@ def run_world_eval(config: WorldEvalConfig, out_dir: str | Path, model_factory: 
 def summarize(rows: list[dict[str, Any]], *, tolerance: int = TOLERANCE_CHUNKS,
               meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The summary of a run's rows: metrics for all / training / held-out phrasings, verdicts, latency."""
+    from aura.eval.calibrate import margin_separation_by_context
+
     ok = [r for r in rows if r.get("status") == "ok"]
     scored = [score_stream(r, tolerance) for r in ok]
     metrics = {p: aggregate(scored, p) for p in PHRASINGS}
+    margins = margin_separation_by_context(ok)
     return {
+        "margin_auc_by_context": margins if any(v["auc"] is not None for v in margins.values()) else None,
         "benchmark": BENCHMARK,
         **(meta or {}),
         "streams": len(rows),
@@ -394,6 +398,14 @@ def render_markdown(summary: dict[str, Any], plots: list[str] | None = None) -> 
                   "| where | replies | % |", "|---|---:|---:|"]
         lines += [f"| {UNCLAIMED_CONTEXTS[case]} | {n} | {_f(100.0 * n / total if total else None)} |"
                   for case, n in by.items()]
+    auc = summary.get("margin_auc_by_context")
+    if auc:
+        lines += ["", "Silence margins (models that record them): the chance that a chunk owed a proactive answer "
+                  "or report leans more towards speaking than a chunk that first shows an event nobody is owed a "
+                  "reply for (0.5: no separation, 1: perfect), by what was open there:", "",
+                  "| free event chunks | n | AUC |", "|---|---:|---:|"]
+        lines += [f"| {UNCLAIMED_CONTEXTS[case].removeprefix('at ')} | {v['n']} | {_f(v['auc'], 3)} |"
+                  for case, v in auc.items()]
     lat = summary["latency"]
     lines += ["", "## Latency", "",
               f"- step: p50 {_f(lat['step_p50_s'], 3)} s, p90 {_f(lat['step_p90_s'], 3)} s, "

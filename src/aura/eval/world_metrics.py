@@ -182,13 +182,12 @@ UNCLAIMED_CONTEXTS: dict[str, str] = {
 """What was around a reply nobody owed (``unclaimed_contexts``), in the order checked."""
 
 
-def unclaimed_contexts(unclaimed: Iterable[int], questions: list[dict[str, Any]], owed: list[dict[str, Any]],
-                       events: list[dict[str, Any]], tolerance: int = TOLERANCE_CHUNKS) -> dict[str, int]:
-    """How many of the ``unclaimed`` reply chunks fall in each ``UNCLAIMED_CONTEXTS`` case (a
-    diagnostic of where false alarms come from; every chunk is counted once, in the first case
-    that holds). An event counts for chunk ``k`` when its chunk is ``k`` or up to ``tolerance``
-    before; a multi-response question is open from the chunk after it was asked; a proactive
-    question waits from then until its answer's chunk (or forever if it is owed none)."""
+def chunk_contexts(chunks: Iterable[int], questions: list[dict[str, Any]], owed: list[dict[str, Any]],
+                   events: list[dict[str, Any]], tolerance: int = TOLERANCE_CHUNKS) -> dict[int, str]:
+    """The ``UNCLAIMED_CONTEXTS`` case of each of ``chunks``: the first that holds. An event counts
+    for chunk ``k`` when its chunk is ``k`` or up to ``tolerance`` before; a multi-response question
+    is open from the chunk after it was asked; a proactive question waits from then until its
+    answer's chunk (or forever if it is owed none)."""
     asked = {q["id"]: chunk_of(float(q["time"])) for q in questions}
     answer_chunk: dict[str, int] = {}
     for r in owed:
@@ -197,25 +196,34 @@ def unclaimed_contexts(unclaimed: Iterable[int], questions: list[dict[str, Any]]
     event_kinds: dict[int, set[str]] = {}
     for e in events:
         event_kinds.setdefault(chunk_of(float(e["time"])), set()).add(str(e.get("kind")))
-    counts = dict.fromkeys(UNCLAIMED_CONTEXTS, 0)
-    for k in unclaimed:
+    out: dict[int, str] = {}
+    for k in chunks:
         seen = set().union(*(event_kinds.get(c, set()) for c in range(k - tolerance, k + 1)))
         multis = {str((q.get("target") or {}).get("event")) for q in questions
                   if q["type"] == "multi" and asked[q["id"]] < k}
         waiting = any(q["type"] == "proactive" and asked[q["id"]] < k <= answer_chunk.get(q["id"], math.inf)
                       for q in questions)
         if k in asked.values():
-            case = "question_chunk"
+            out[k] = "question_chunk"
         elif not seen:
-            case = "no_event"
+            out[k] = "no_event"
         elif seen & multis:
-            case = "event_asked_kind"
+            out[k] = "event_asked_kind"
         elif multis:
-            case = "event_other_kind"
+            out[k] = "event_other_kind"
         elif waiting:
-            case = "event_proactive_only"
+            out[k] = "event_proactive_only"
         else:
-            case = "event_nothing_open"
+            out[k] = "event_nothing_open"
+    return out
+
+
+def unclaimed_contexts(unclaimed: Iterable[int], questions: list[dict[str, Any]], owed: list[dict[str, Any]],
+                       events: list[dict[str, Any]], tolerance: int = TOLERANCE_CHUNKS) -> dict[str, int]:
+    """How many of the ``unclaimed`` reply chunks fall in each ``UNCLAIMED_CONTEXTS`` case
+    (``chunk_contexts``; a diagnostic of where false alarms come from, each chunk counted once)."""
+    counts = dict.fromkeys(UNCLAIMED_CONTEXTS, 0)
+    for case in chunk_contexts(unclaimed, questions, owed, events, tolerance).values():
         counts[case] += 1
     return counts
 
