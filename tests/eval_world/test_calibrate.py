@@ -151,8 +151,8 @@ def test_margins_are_separated_by_what_was_open_at_each_unasked_event() -> None:
     steps = [{"k": k, "silent": True, "text": "", "silence_margin": margins.get(k, 8.0)} for k in range(60)]
     row = {"status": "ok", "questions": questions, "owed": owed, "events": events, "steps": steps}
     out = margin_separation_by_context([row])
-    assert out["event_nothing_open"] == {"n": 1, "auc": 0.0}  # chunk 10 leans further towards speech
-    assert out["event_other_kind"] == {"n": 2, "auc": 1.0}  # chunks 45 and 58; 51 is in 50's window
-    assert out["event_asked_kind"] == {"n": 1, "auc": 0.5}  # chunk 55: a tie
-    assert out["event_proactive_only"] == {"n": 0, "auc": None}
+    assert out["event_nothing_open"] == {"n": 1, "owed": 1, "auc": 0.0}  # chunk 10 leans further towards speech
+    assert out["event_other_kind"] == {"n": 2, "owed": 1, "auc": 1.0}  # chunks 45 and 58; 51 is in 50's window
+    assert out["event_asked_kind"] == {"n": 1, "owed": 1, "auc": 0.5}  # chunk 55: a tie
+    assert out["event_proactive_only"] == {"n": 0, "owed": 1, "auc": None}
     assert margin_separation_by_context([{k: v for k, v in row.items() if k != "events"}])["event_other_kind"]["n"] == 0

@@ -29,7 +29,6 @@ from aura.errors import AuraError
 from aura.eval.world_metrics import (
     TARGETS,
     TOLERANCE_CHUNKS,
-    UNCLAIMED_CONTEXTS,
     aggregate,
     chunk_contexts,
     score_stream,
@@ -89,6 +88,27 @@ def calibration_table(rows: Iterable[dict[str, Any]], biases: Sequence[float] = 
     return table
 
 
+def _owed_and_asked(row: dict[str, Any]) -> tuple[set[int], set[int]]:
+    """The chunks of ``row`` owed a proactive answer or a report, and the chunks a question is asked in."""
+    questions = row.get("questions") or []
+    waits = {q.get("id") for q in questions if q.get("type") in ("proactive", "multi")}
+    owed = {math.floor(float(o["time"])) for o in row.get("owed") or []
+            if o.get("kind") != "ack" and o.get("question_id") in waits}
+    return owed, {math.floor(float(q["time"])) for q in questions}
+
+
+def _auc(owed: Sequence[float], free: Sequence[float]) -> float | None:
+    """The chance that an ``owed`` margin is lower than a ``free`` one (ties count half); None if either is empty."""
+    import numpy as np
+
+    if not len(owed) or not len(free):
+        return None
+    o, f = np.sort(np.asarray(owed, dtype=float)), np.sort(np.asarray(free, dtype=float))
+    lower = np.searchsorted(f, o, side="right") - np.searchsorted(f, o, side="left")  # ties
+    greater = len(f) - np.searchsorted(f, o, side="right")
+    return float((greater + 0.5 * lower).sum() / (len(o) * len(f)))
+
+
 def margin_separation(rows: Iterable[dict[str, Any]]) -> dict[str, float | int | None]:
     """How well the recorded silence margins tell the chunks where a proactive answer or a
     report is owed from the chunks where nothing is (chunks where a question is asked left out):
@@ -102,10 +122,7 @@ def margin_separation(rows: Iterable[dict[str, Any]]) -> dict[str, float | int |
     for r in rows:
         if r.get("status") != "ok":
             continue
-        waits = {q.get("id") for q in r.get("questions") or [] if q.get("type") in ("proactive", "multi")}
-        owed = {math.floor(float(o["time"])) for o in r.get("owed") or []
-                if o.get("kind") != "ack" and o.get("question_id") in waits}
-        asked = {math.floor(float(q["time"])) for q in r.get("questions") or []}
+        owed, asked = _owed_and_asked(r)
         for step in r.get("steps") or []:
             margin = step.get("silence_margin")
             if margin is None or step.get("k") in asked:
@@ -113,51 +130,37 @@ def margin_separation(rows: Iterable[dict[str, Any]]) -> dict[str, float | int |
             (owed_m if step.get("k") in owed else free_m).append(float(margin))
     if not owed_m or not free_m:
         return {"owed": len(owed_m), "free": len(free_m), "median_owed": None, "median_free": None, "auc": None}
-    o, f = np.sort(np.array(owed_m)), np.sort(np.array(free_m))
-    lower = np.searchsorted(f, o, side="right") - np.searchsorted(f, o, side="left")  # ties
-    greater = len(f) - np.searchsorted(f, o, side="right")
-    auc = float((greater + 0.5 * lower).sum() / (len(o) * len(f)))
-    return {"owed": len(o), "free": len(f), "median_owed": float(np.median(o)),
-            "median_free": float(np.median(f)), "auc": auc}
+    return {"owed": len(owed_m), "free": len(free_m), "median_owed": float(np.median(owed_m)),
+            "median_free": float(np.median(free_m)), "auc": _auc(owed_m, free_m)}
+
+
+EVENT_CONTEXTS = ("event_asked_kind", "event_other_kind", "event_proactive_only", "event_nothing_open")
+"""The ``UNCLAIMED_CONTEXTS`` cases of a chunk that shows an event."""
 
 
 def margin_separation_by_context(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
-    """``margin_separation``'s AUC of the owed chunks against each kind of free chunk that first
-    shows an event (nothing owed there, no question asked), by its ``chunk_contexts`` case
-    (``event_asked_kind``, ``event_other_kind``, ``event_proactive_only``, ``event_nothing_open``):
-    which unasked events the model's margins tell from the ones it owes a reply."""
-    import numpy as np
-
+    """``margin_separation``'s AUC of the owed chunks (``owed``: how many) against the free chunks
+    that first show an event (nothing owed there or in the window before, no question asked), one
+    per ``EVENT_CONTEXTS`` case of ``chunk_contexts`` (``n``: how many): which unasked events the
+    model's margins tell from the ones it owes a reply."""
     owed_m: list[float] = []
-    by: dict[str, list[float]] = {c: [] for c in UNCLAIMED_CONTEXTS if c.startswith("event_")}
+    by: dict[str, list[float]] = {c: [] for c in EVENT_CONTEXTS}
     for r in rows:
         if r.get("status") != "ok" or r.get("events") is None:
             continue
-        questions, owed_rows = r.get("questions") or [], r.get("owed") or []
-        waits = {q.get("id") for q in questions if q.get("type") in ("proactive", "multi")}
-        owed = {math.floor(float(o["time"])) for o in owed_rows
-                if o.get("kind") != "ack" and o.get("question_id") in waits}
+        owed, asked = _owed_and_asked(r)
+        owed_rows = r.get("owed") or []
         due = {c for o in owed_rows for c in range(math.floor(float(o["time"])),
                                                      math.floor(float(o["time"])) + TOLERANCE_CHUNKS + 1)}
-        asked = {math.floor(float(q["time"])) for q in questions}
         margins = {int(s["k"]): float(s["silence_margin"]) for s in r.get("steps") or []
                    if s.get("silence_margin") is not None}
         owed_m += [margins[k] for k in owed - asked if k in margins]
         firsts = {math.floor(float(e["time"])) for e in r["events"]} - due - asked
-        for k, case in chunk_contexts(sorted(firsts & set(margins)), questions, owed_rows, r["events"]).items():
+        contexts = chunk_contexts(sorted(firsts & set(margins)), r.get("questions") or [], owed_rows, r["events"])
+        for k, case in contexts.items():
             if case in by:
                 by[case].append(margins[k])
-    out: dict[str, dict[str, float | int | None]] = {}
-    o = np.sort(np.array(owed_m))
-    for case, values in by.items():
-        f = np.sort(np.array(values))
-        if not len(o) or not len(f):
-            out[case] = {"n": len(f), "auc": None}
-            continue
-        lower = np.searchsorted(f, o, side="right") - np.searchsorted(f, o, side="left")
-        greater = len(f) - np.searchsorted(f, o, side="right")
-        out[case] = {"n": len(f), "auc": float((greater + 0.5 * lower).sum() / (len(o) * len(f)))}
-    return out
+    return {case: {"n": len(values), "owed": len(owed_m), "auc": _auc(owed_m, values)} for case, values in by.items()}
 
 
 def best_bias(table: list[dict[str, Any]]) -> float:

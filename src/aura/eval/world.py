@@ -324,7 +324,6 @@ def summarize(rows: list[dict[str, Any]], *, tolerance: int = TOLERANCE_CHUNKS,
     metrics = {p: aggregate(scored, p) for p in PHRASINGS}
     margins = margin_separation_by_context(ok)
     return {
-        "margin_auc_by_context": margins if any(v["auc"] is not None for v in margins.values()) else None,
         "benchmark": BENCHMARK,
         **(meta or {}),
         "streams": len(rows),
@@ -339,6 +338,7 @@ def summarize(rows: list[dict[str, Any]], *, tolerance: int = TOLERANCE_CHUNKS,
         "latency": latency(ok),
         "replies": sum(s["replies"] for s in scored),
         "unclaimed_replies": sum(s["unclaimed"] for s in scored),
+        "margin_auc_by_context": margins if any(v["auc"] is not None for v in margins.values()) else None,
     }
 
 
@@ -400,9 +400,10 @@ def render_markdown(summary: dict[str, Any], plots: list[str] | None = None) -> 
                   for case, n in by.items()]
     auc = summary.get("margin_auc_by_context")
     if auc:
-        lines += ["", "Silence margins (models that record them): the chance that a chunk owed a proactive answer "
-                  "or report leans more towards speaking than a chunk that first shows an event nobody is owed a "
-                  "reply for (0.5: no separation, 1: perfect), by what was open there:", "",
+        owed_n = next(iter(auc.values()))["owed"]
+        lines += ["", f"Silence margins (models that record them): the chance that a chunk owed a proactive answer "
+                  f"or report ({owed_n} chunks) leans more towards speaking than a chunk that first shows an event "
+                  "nobody is owed a reply for (0.5: no separation, 1: perfect), by what was open there:", "",
                   "| free event chunks | n | AUC |", "|---|---:|---:|"]
         lines += [f"| {UNCLAIMED_CONTEXTS[case].removeprefix('at ')} | {v['n']} | {_f(v['auc'], 3)} |"
                   for case, v in auc.items()]
