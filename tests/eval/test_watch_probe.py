@@ -8,6 +8,7 @@ import pytest
 
 from aura.cli.main import main
 from aura.eval.watch_probe import SILENT_TAGS, WatchProbeError, decision_margins, summarize
+from aura.eval.world_metrics import UNCLAIMED_CONTEXTS
 from aura.models.nano.checkpoint import bundled_checkpoint
 
 
@@ -21,6 +22,28 @@ def test_summary_counts_right_decisions_and_the_proactive_auc() -> None:
     # owed answers below silent decisions: 4 + 4 + 2 of 12 pairs
     assert s["proactive_auc"] == round(10 / 12, 3)
     assert summarize({"quiet": [1.0]})["proactive_auc"] is None
+
+
+def test_stream_decisions_are_summarized_by_case_with_their_aucs() -> None:
+    margins = {"stream:owed": [-2.0, 1.0], "stream:event_other_kind": [3.0, -3.0],
+               "stream:event_nothing_open": [0.5, 4.0, 5.0]}
+    s = summarize(margins)
+    assert s["decisions"]["stream:owed"]["right"] == 50.0  # a reply is owed: right when margin <= 0
+    assert s["decisions"]["stream:event_nothing_open"]["right"] == 100.0
+    # owed below silent: other kind 2 of 4 pairs; nothing open 1 + 1 + 2 + ... = 5 of 6
+    assert s["stream_auc"] == {"stream:event_other_kind": 0.5, "stream:event_nothing_open": round(5 / 6, 3),
+                               "stream:all": round(7 / 10, 3)}
+    assert "stream_auc" not in summarize({"quiet": [1.0]})
+
+
+def test_the_bundled_model_is_probed_on_stream_decisions(tmp_path: Path) -> None:
+    ckpt = bundled_checkpoint()
+    kwargs = {"streams": 1, "seconds": (90, 90), "stream": True}
+    a = decision_margins(ckpt, tmp_path, **kwargs)
+    assert "stream:owed" in a and len(a) > 1
+    assert set(a) <= {"stream:owed", *(f"stream:{c}" for c in UNCLAIMED_CONTEXTS)}
+    assert a == decision_margins(ckpt, tmp_path, **kwargs)
+    assert a != decision_margins(ckpt, tmp_path, streams=1, seconds=(90, 90))  # the watch samples
 
 
 def test_the_bundled_model_is_probed_deterministically(tmp_path: Path) -> None:

@@ -224,6 +224,36 @@ def test_stage1_marks_hard_negatives_only_when_it_weighs_them(tmp_path: Path) ->
     assert _trainer_config(base, tmp_path, model_cfg, stage="look", train=looks).train.hard_silent_weight is None
 
 
+def test_stage1_adds_the_stream_decisions_of_other_question_plans(tmp_path: Path) -> None:
+    """With ``look_stream_plans`` stage 1 also holds the decision at every event chunk of plans 1..P
+    (their exact stream contexts, the decision alone supervised), stage 2 is unchanged, and the
+    decisions are stored beside the video under a name that says the plans."""
+    from aura.models.nano.hard_negatives import event_chunks
+    from aura.models.nano.recipe import _recipe_stream, decisions_path
+    from aura.models.nano.stream_decisions import stream_decisions
+
+    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0})
+    seeds = split_seeds("train", 1)
+    samples, looks = build_world_samples(base, seeds, tmp_path / "data", progress=False)
+    plain_looks, plain_samples = looks.read_text().splitlines(), samples.read_bytes()
+    cfg = base.model_copy(update={"look_stream_plans": 2})
+    samples, looks = build_world_samples(cfg, seeds, tmp_path / "data", progress=False)
+    assert samples.read_bytes() == plain_samples
+    rows = [json.loads(line) for line in looks.read_text().splitlines()]
+    decisions = [r for r in rows if r.get("kind") == "decision"]
+    assert len(rows) == len(plain_looks) + len(decisions)
+    assert sorted(json.dumps(r, sort_keys=True) for r in rows if r.get("kind") != "decision") == sorted(
+        json.dumps(json.loads(line), sort_keys=True) for line in plain_looks)
+    events = event_chunks(_recipe_stream(seeds[0], cfg)[0].scene)
+    want = [d for plan in (1, 2) for d in stream_decisions(
+        _recipe_stream(seeds[0], cfg, plan)[0].to_timeline(video=f"world-{seeds[0]}.mp4"), cfg.context(), events,
+        plan=plan)]
+    assert want and sorted(d["id"] for d in decisions) == sorted(d["id"] for d in want)
+    assert {d["plan"] for d in decisions} == {1, 2}
+    path = decisions_path(tmp_path / "data" / f"world-{seeds[0]}.mp4", cfg)
+    assert path.is_file() and path.name == f"world-{seeds[0]}.decisions.n8f4m10.p2.jsonl"
+
+
 def test_stage2_adds_silent_anchors_and_watch_samples_with_the_system_prompt(tmp_path: Path) -> None:
     """With silent anchors and watch and look shares, stage 2 holds the plain samples plus one anchor
     per silent event chunk and the stage-1 watch and look samples (all of them at share 1) behind the
@@ -396,6 +426,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
                                                   "multi-other, unasked", "--output-dir", "x"]))
     assert kinds.look_hard_only == ("multi-other", "unasked") and default.look_hard_only is None
     assert kinds.model_copy(update={"look_hard_only": None}) == weighed
+    plans = nano_recipe_config(parser.parse_args(["train", "nano", "--stream-decisions", "3", "--output-dir", "x"]))
+    assert plans.look_stream_plans == 3 and default.look_stream_plans == 0
+    assert plans.model_copy(update={"look_stream_plans": 0}) == default
     low = nano_recipe_config(parser.parse_args(["train", "nano", "--calibration-floor", "-4", "--output-dir", "x"]))
     assert low.calibration_floor == -4.0 and default.calibration_floor == -2.0
     assert low.model_copy(update={"calibration_floor": -2.0}) == default

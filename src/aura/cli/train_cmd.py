@@ -89,6 +89,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--unasked", type=int, metavar="K",
                       help="nano: stage-1 samples per event chunk whose decision is silence at an event no "
                       "open question asks about (docs/nano.md)")
+    nano.add_argument("--stream-decisions", type=int, metavar="P",
+                      help="nano: stage 1 also trains the decision at every event chunk of the training streams "
+                      "in its exact stream context, for P question plans other than stage 2's (docs/nano.md)")
     nano.add_argument("--paraphrase-share", type=float, metavar="S",
                       help="nano: share of training questions reworded with training-only rewordings (docs/nano.md)")
     tokens = nano.add_mutually_exclusive_group()
@@ -177,7 +180,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),
                       ("watch_history", "look_watch_history"), ("unasked", "look_unasked"),
                       ("look_hard_weight", "look_hard_silent_weight"), ("precision", "precision"),
-                      ("calibration_floor", "calibration_floor")):
+                      ("calibration_floor", "calibration_floor"), ("stream_decisions", "look_stream_plans")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "look_hard_only", None) is not None:

@@ -7,6 +7,13 @@ is the first to show what was asked for. The samples are stage 1's watch samples
 (``aura.models.nano.curriculum.watch_samples``) of validation-split world streams not used by the
 world evaluation or the calibration, each rendered and decoded like the recipe's training streams.
 
+With ``stream=True`` the decisions are those of whole validation streams instead: at every chunk
+that first shows an event, the exact context inference renders there (every question the stream
+asked so far, far back ones in the text history) and the turn the stream owes
+(``aura.models.nano.stream_decisions``), tagged ``stream:owed`` when a reply is owed and otherwise
+by what was open (``stream:`` + the case of ``aura.eval.world_metrics.chunk_contexts``); the
+summary adds each silent case's AUC against the owed decisions.
+
 For every sample the probe reads the first token of the decision turn: its *silence margin* is the
 best silence logit (``<|silent|>`` or end of turn) minus the best other logit, so the decision is
 silent at silence bias ``b`` when ``margin + b > 0``, as ``NanoStreamingModel`` decides. Reported per
@@ -29,6 +36,8 @@ from aura.errors import AuraError
 
 SILENT_TAGS = ("proactive-absent", "multi-other", "quiet")
 """Watch tags whose decision is ``<|silent|>``; the others (``proactive-answer``, ``multi-report``) speak."""
+SPEAKING_TAGS = ("proactive-answer", "multi-report", "stream:owed")
+"""Tags whose decision is a reply; every other tag (``SILENT_TAGS``, ``stream:`` cases) is silent."""
 PROBE_SEED_START = 1000
 """The probe's streams are validation-split seeds from here on (the world evaluation and stage 3 use
 the first ones)."""
@@ -40,14 +49,16 @@ class WatchProbeError(AuraError):
 
 def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: int = 6, gap: int = 3,
                      targets: int = 4, system: bool = True, seconds: tuple[int, int] | None = None,
-                     history: float = 0.0, seed: int = 5) -> dict[str, list[float]]:
+                     history: float = 0.0, seed: int = 5, stream: bool = False) -> dict[str, list[float]]:
     """Silence margins of the decision turn of every watch sample of ``streams`` validation streams
     (rendered into ``data_dir`` once, reused after), grouped by the sample's watch tag.
 
     ``gap``: questions asked 1..gap chunks before the decision; ``targets``: proactive targets per
     event chunk (``watch_samples(proactive_targets=)``); ``system``: the samples start with the
     stream system prompt, as in a stream; ``history``: the share of samples given a stream-like
-    text history (``question_in_history``). Deterministic for the same arguments.
+    text history (``question_in_history``); ``stream``: the stream decisions instead (module
+    docstring; ``gap``, ``targets``, ``system`` and ``history`` do not apply). Deterministic for the
+    same arguments.
     """
     from aura.models.nano.checkpoint import load_checkpoint
     from aura.models.nano.curriculum import watch_samples
@@ -72,11 +83,27 @@ def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: i
     quiet = [tok.convert_tokens_to_ids("<|silent|>"), tok.convert_tokens_to_ids("<|im_end|>")]
     system_prompt = cfg.context().system_prompt
     margins: dict[str, list[float]] = defaultdict(list)
+    def margin(sample: dict[str, Any]) -> float:
+        """The silence margin at the first token of ``sample``'s target turn."""
+        batch = builder.build([(0, sample)])
+        with torch.inference_mode():
+            logits = model(batch.input_ids, batch.pixel_values_videos, None, batch.attention_mask)[0][0]
+        kinds = batch.kinds[0]
+        first = int(torch.nonzero((kinds == TokenKind.TARGET) | (kinds == TokenKind.HARD_SILENT))[0])
+        row = logits[first - 1].clone()
+        silent = row[quiet].max()
+        row[quiet] = -torch.inf
+        return float(silent - row.max())
+
     for s in split_seeds("val", streams, start=PROBE_SEED_START):
         _build_stream((s, str(out), cfg.model_dump(mode="json")))
-        stream, _ = _recipe_stream(s, cfg)
+        world, _ = _recipe_stream(s, cfg)
+        if stream:
+            for sample, tag in _stream_samples(world, cfg.context()):
+                margins[tag].append(margin(sample))
+            continue
         rng = np.random.default_rng([s, seed])
-        for sample in watch_samples(stream, f"world-{s}.mp4", rng, proactive_targets=targets, max_gap=gap,
+        for sample in watch_samples(world, f"world-{s}.mp4", rng, proactive_targets=targets, max_gap=gap,
                                     history_share=history):
             msgs = sample["messages"]
             replies = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
@@ -87,25 +114,40 @@ def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: i
                 cut[-1]["hard"] = True  # a silent last turn is a valid target when marked hard
             if system:
                 cut = [{"role": "system", "content": system_prompt}, *cut]
-            batch = builder.build([(0, {**sample, "messages": cut})])
-            with torch.inference_mode():
-                logits = model(batch.input_ids, batch.pixel_values_videos, None, batch.attention_mask)[0][0]
-            kinds = batch.kinds[0]
-            first = int(torch.nonzero((kinds == TokenKind.TARGET) | (kinds == TokenKind.HARD_SILENT))[0])
-            row = logits[first - 1].clone()
-            silent = row[quiet].max()
-            row[quiet] = -torch.inf
-            margins[sample["watch"]].append(float(silent - row.max()))
+            margins[sample["watch"]].append(margin({**sample, "messages": cut}))
     return dict(margins)
 
 
+def _stream_samples(world: Any, context: Any) -> list[tuple[dict[str, Any], str]]:
+    """The stream decisions of ``world`` (its own question plan), each with its probe tag."""
+    from aura.eval.world_metrics import chunk_contexts
+    from aura.models.nano.hard_negatives import event_chunks
+    from aura.models.nano.stream_decisions import stream_decisions
+
+    samples = list(stream_decisions(world.to_timeline(video=f"world-{world.seed}.mp4"), context,
+                                    event_chunks(world.scene)))
+    events = [{"time": e.sample_time, "kind": e.kind} for e in world.scene.events]
+    cases = chunk_contexts([s["anchor_chunk"] for s in samples], [q.model_dump(mode="json") for q in world.questions],
+                           [r.model_dump(mode="json") for r in world.responses], events, tolerance=0)
+    out = []
+    for s in samples:
+        if s["watch"] == "stream-report":
+            out.append((s, "stream:owed"))
+        else:  # a silent target is read where a hard negative's is
+            messages = [*s["messages"][:-1], {**s["messages"][-1], "hard": True}]
+            out.append(({**s, "messages": messages}, f"stream:{cases[s['anchor_chunk']]}"))
+    return out
+
+
 def summarize(margins: dict[str, list[float]]) -> dict[str, Any]:
-    """Per tag: count, share right at bias 0 (silent exactly for the silent tags), median margin;
-    and the proactive AUC (None without both kinds of proactive decision)."""
+    """Per tag: count, share right at bias 0 (a reply for ``SPEAKING_TAGS``, silence otherwise),
+    median margin; the proactive AUC (None without both kinds of proactive decision); and with stream
+    decisions, ``stream_auc``: each silent ``stream:`` case's AUC against the owed ones (how often
+    an owed margin is below a silent one)."""
     table: dict[str, Any] = {}
     for tag, values in sorted(margins.items()):
         m = np.asarray(values, dtype=np.float64)
-        right = (m > 0) if tag in SILENT_TAGS else (m <= 0)
+        right = (m <= 0) if tag in SPEAKING_TAGS else (m > 0)
         table[tag] = {"n": len(m), "right": round(100.0 * float(right.mean()), 1),
                       "median_margin": round(float(np.median(m)), 2)}
     owed = np.asarray(margins.get("proactive-answer", []))
@@ -114,7 +156,25 @@ def summarize(margins: dict[str, list[float]]) -> dict[str, Any]:
     if len(owed) and len(absent):
         below = (owed[:, None] < absent[None, :]).mean() + 0.5 * (owed[:, None] == absent[None, :]).mean()
         auc = round(float(below), 3)
-    return {"decisions": table, "proactive_auc": auc}
+    out: dict[str, Any] = {"decisions": table, "proactive_auc": auc}
+    owed_stream = margins.get("stream:owed", [])
+    cases = sorted(t for t in margins if t.startswith("stream:") and t != "stream:owed")
+    if cases:
+        out["stream_auc"] = _stream_aucs(owed_stream, margins, cases)
+    return out
+
+
+def _stream_aucs(owed: list[float], margins: dict[str, list[float]], cases: list[str]) -> dict[str, float | None]:
+    """Each silent stream case's AUC against ``owed``, and all of them together (``stream:all``)."""
+    from aura.eval.calibrate import _auc
+
+    def rounded(free: list[float]) -> float | None:
+        a = _auc(owed, free)
+        return None if a is None else round(a, 3)
+
+    out = {t: rounded(margins[t]) for t in cases}
+    out["stream:all"] = rounded([v for t in cases for v in margins[t]])
+    return out
 
 
 def add_parser(cmds: Any) -> None:
@@ -127,6 +187,9 @@ def add_parser(cmds: Any) -> None:
     p.add_argument("--history", type=float, default=0.0,
                    help="share of samples with a stream-like text history, half of them their own question in it")
     p.add_argument("--no-system", action="store_true", help="no system prompt (as stage 1 trains)")
+    p.add_argument("--stream", action="store_true",
+                   help="the decisions at the event chunks of whole streams, in their exact contexts, by what "
+                   "was open (--gap, --targets, --history and --no-system do not apply)")
     p.add_argument("--data-dir", default="runs/watch-probe", help="where the streams are rendered")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cli_watch)
@@ -136,12 +199,18 @@ def cli_watch(args: argparse.Namespace) -> int:
     """Print the per-decision table (or JSON); a directory that is not a checkpoint is a one-line error."""
     summary = summarize(decision_margins(args.checkpoint, args.data_dir, streams=args.streams, gap=args.gap,
                                          targets=args.targets, system=not args.no_system,
-                                         history=args.history))
+                                         history=args.history, stream=args.stream))
     if args.json:
         print(json.dumps(summary))
         return 0
-    print("decision            n      right %  median margin")
+    aucs = summary.get("stream_auc", {})
+    print("decision                      n      right %  median margin  AUC vs owed")
     for tag, row in summary["decisions"].items():
-        print(f"{tag:18s} {row['n']:5d}  {row['right']:9.1f}  {row['median_margin']:+13.2f}")
-    print(f"proactive AUC (owed answers below silent decisions): {summary['proactive_auc']}")
+        auc = aucs.get(tag)
+        print(f"{tag:26s} {row['n']:5d}  {row['right']:9.1f}  {row['median_margin']:+13.2f}"
+              + (f"  {auc:11.3f}" if auc is not None else ""))
+    if "stream:all" in aucs:
+        print(f"every silent stream decision against the owed ones: AUC {aucs['stream:all']}")
+    else:
+        print(f"proactive AUC (owed answers below silent decisions): {summary['proactive_auc']}")
     return 0

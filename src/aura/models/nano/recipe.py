@@ -84,6 +84,10 @@ class RecipeConfig(BaseModel):
                                       "from the window: curriculum.question_in_history)")
     look_unasked: int = Field(0, ge=0, le=4, description="stage 1: samples per event chunk whose decision is "
                               "silence at an event no open question asks about (curriculum.unasked_samples)")
+    look_stream_plans: int = Field(0, ge=0, le=8, description="stage 1 also trains the decision at every event "
+                                   "chunk of the training streams in its exact stream context, the only supervised "
+                                   "turn, for this many question plans other than stage 2's (plans 1..N: "
+                                   "stream_decisions.stream_decisions); 0: not")
     look_hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 1, balanced loss: per-token "
                                                   "weight of the silent turns at event chunks (the watch samples' "
                                                   "silent decisions) instead of 1/N_silent")
@@ -182,6 +186,12 @@ def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3,
     return Path(video).with_suffix(f".look-v{CURRICULUM_VERSION}{tag}.jsonl")
 
 
+def decisions_path(video: str | Path, cfg: RecipeConfig) -> Path:
+    """Where a rendered stream's stage-1 stream decisions are stored (``look_stream_plans`` plans,
+    named by the context and question planning they were replayed with)."""
+    return Path(video).with_suffix(f".decisions{context_tag(cfg)}{density_tag(cfg)}.p{cfg.look_stream_plans}.jsonl")
+
+
 def context_tag(cfg: RecipeConfig) -> str:
     """The suffix of stream-sample files unrolled with a non-default context ("" for N=30, N'=15,
     M=10), so runs with other windows can share rendered streams without sharing samples."""
@@ -229,7 +239,9 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     look_file = look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history,
                           cfg.look_unasked)
     size = cfg.model.image_size
-    if samples_file.is_file() and look_file.is_file() and frames_path(video, size).is_file():
+    decisions_file = decisions_path(video, cfg) if cfg.look_stream_plans else None
+    if (samples_file.is_file() and look_file.is_file() and frames_path(video, size).is_file()
+            and (decisions_file is None or decisions_file.is_file())):
         return seed, str(samples_file), str(look_file)
     stream, height = _recipe_stream(seed, cfg)
     if not frames_path(video, size).is_file():
@@ -249,6 +261,14 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
                                                    watch_gap=cfg.look_watch_gap,
                                                    watch_history=cfg.look_watch_history,
                                                    unasked=cfg.look_unasked))
+    if decisions_file is not None and not decisions_file.is_file():
+        from aura.models.nano.stream_decisions import stream_decisions
+
+        events = event_chunks(stream.scene)
+        write_jsonl_atomic(decisions_file, (
+            row for plan in range(1, cfg.look_stream_plans + 1)
+            for row in stream_decisions(_recipe_stream(seed, cfg, plan)[0].to_timeline(video=video.name),
+                                        cfg.context(), events, plan=plan)))
     return seed, str(samples_file), str(look_file)
 
 
@@ -380,7 +400,10 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     def stage1_rows(seed: int) -> Iterator[dict[str, Any]]:
         """A stream's stage-1 rows, their silent turns at event chunks marked hard when stage 1
         weighs them (``look_hard_silent_weight``)."""
-        rows = (row for _, row in iter_jsonl(files[seed][1]))
+        rows: Iterator[dict[str, Any]] = (row for _, row in iter_jsonl(files[seed][1]))
+        if cfg.look_stream_plans:
+            decisions = decisions_path(Path(files[seed][1]).parent / f"world-{seed}.mp4", cfg)
+            rows = itertools.chain(rows, (row for _, row in iter_jsonl(decisions)))
         if cfg.look_hard_silent_weight is None:
             return rows
         if cfg.look_hard_only is not None:
