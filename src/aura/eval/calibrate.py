@@ -97,7 +97,7 @@ def _owed_and_asked(row: dict[str, Any]) -> tuple[set[int], set[int]]:
     return owed, {math.floor(float(q["time"])) for q in questions}
 
 
-def _auc(owed: Sequence[float], free: Sequence[float]) -> float | None:
+def owed_below_auc(owed: Sequence[float], free: Sequence[float]) -> float | None:
     """The chance that an ``owed`` margin is lower than a ``free`` one (ties count half); None if either is empty."""
     import numpy as np
 
@@ -131,7 +131,7 @@ def margin_separation(rows: Iterable[dict[str, Any]]) -> dict[str, float | int |
     if not owed_m or not free_m:
         return {"owed": len(owed_m), "free": len(free_m), "median_owed": None, "median_free": None, "auc": None}
     return {"owed": len(owed_m), "free": len(free_m), "median_owed": float(np.median(owed_m)),
-            "median_free": float(np.median(free_m)), "auc": _auc(owed_m, free_m)}
+            "median_free": float(np.median(free_m)), "auc": owed_below_auc(owed_m, free_m)}
 
 
 EVENT_CONTEXTS = ("event_asked_kind", "event_other_kind", "event_proactive_only", "event_nothing_open")
@@ -160,7 +160,8 @@ def margin_separation_by_context(rows: Iterable[dict[str, Any]]) -> dict[str, di
         for k, case in contexts.items():
             if case in by:
                 by[case].append(margins[k])
-    return {case: {"n": len(values), "owed": len(owed_m), "auc": _auc(owed_m, values)} for case, values in by.items()}
+    return {case: {"n": len(values), "owed": len(owed_m), "auc": owed_below_auc(owed_m, values)}
+            for case, values in by.items()}
 
 
 def best_bias(table: list[dict[str, Any]]) -> float:

@@ -83,6 +83,7 @@ def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: i
     quiet = [tok.convert_tokens_to_ids("<|silent|>"), tok.convert_tokens_to_ids("<|im_end|>")]
     system_prompt = cfg.context().system_prompt
     margins: dict[str, list[float]] = defaultdict(list)
+
     def margin(sample: dict[str, Any]) -> float:
         """The silence margin at the first token of ``sample``'s target turn."""
         batch = builder.build([(0, sample)])
@@ -150,31 +151,23 @@ def summarize(margins: dict[str, list[float]]) -> dict[str, Any]:
         right = (m <= 0) if tag in SPEAKING_TAGS else (m > 0)
         table[tag] = {"n": len(m), "right": round(100.0 * float(right.mean()), 1),
                       "median_margin": round(float(np.median(m)), 2)}
-    owed = np.asarray(margins.get("proactive-answer", []))
-    absent = np.asarray(margins.get("proactive-absent", []))
-    auc = None
-    if len(owed) and len(absent):
-        below = (owed[:, None] < absent[None, :]).mean() + 0.5 * (owed[:, None] == absent[None, :]).mean()
-        auc = round(float(below), 3)
-    out: dict[str, Any] = {"decisions": table, "proactive_auc": auc}
+    out: dict[str, Any] = {"decisions": table,
+                           "proactive_auc": _rounded_auc(margins.get("proactive-answer", []),
+                                                         margins.get("proactive-absent", []))}
     owed_stream = margins.get("stream:owed", [])
     cases = sorted(t for t in margins if t.startswith("stream:") and t != "stream:owed")
     if cases:
-        out["stream_auc"] = _stream_aucs(owed_stream, margins, cases)
+        out["stream_auc"] = {t: _rounded_auc(owed_stream, margins[t]) for t in cases}
+        out["stream_auc"]["stream:all"] = _rounded_auc(owed_stream, [v for t in cases for v in margins[t]])
     return out
 
 
-def _stream_aucs(owed: list[float], margins: dict[str, list[float]], cases: list[str]) -> dict[str, float | None]:
-    """Each silent stream case's AUC against ``owed``, and all of them together (``stream:all``)."""
-    from aura.eval.calibrate import _auc
+def _rounded_auc(owed: list[float], free: list[float]) -> float | None:
+    """``owed_below_auc`` to three places (None if either side is empty)."""
+    from aura.eval.calibrate import owed_below_auc
 
-    def rounded(free: list[float]) -> float | None:
-        a = _auc(owed, free)
-        return None if a is None else round(a, 3)
-
-    out = {t: rounded(margins[t]) for t in cases}
-    out["stream:all"] = rounded([v for t in cases for v in margins[t]])
-    return out
+    auc = owed_below_auc(owed, free)
+    return None if auc is None else round(auc, 3)
 
 
 def add_parser(cmds: Any) -> None:

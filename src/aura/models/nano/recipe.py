@@ -402,7 +402,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
         weighs them (``look_hard_silent_weight``)."""
         rows: Iterator[dict[str, Any]] = (row for _, row in iter_jsonl(files[seed][1]))
         if cfg.look_stream_plans:
-            decisions = decisions_path(Path(files[seed][1]).parent / f"world-{seed}.mp4", cfg)
+            decisions = decisions_path(out / f"world-{seed}.mp4", cfg)
             rows = itertools.chain(rows, (row for _, row in iter_jsonl(decisions)))
         if cfg.look_hard_silent_weight is None:
             return rows

@@ -26,9 +26,6 @@ from aura.stream.events import AssistantResponse, Silence
 from aura.stream.messages import assistant_message
 from aura.stream.timeline import Timeline, chunk_of, replay
 
-DECISION_TAGS = ("stream-report", "stream-silent")
-"""A stream decision's ``"watch"`` tag: the stream owes a reply there, or silence."""
-
 
 def stream_decisions(timeline: Timeline, config: ContextConfig, events: Iterable[int], *,
                      plan: int = 0) -> Iterator[dict[str, Any]]:
