@@ -429,6 +429,11 @@ def test_train_nano_flags_name_the_experiments() -> None:
     plans = nano_recipe_config(parser.parse_args(["train", "nano", "--stream-decisions", "3", "--output-dir", "x"]))
     assert plans.look_stream_plans == 3 and default.look_stream_plans == 0
     assert plans.model_copy(update={"look_stream_plans": 0}) == default
+    state = nano_recipe_config(parser.parse_args(["train", "nano", "--question-state", "0.3",
+                                                  "--question-state-layer", "3", "--output-dir", "x"]))
+    assert (state.question_state_weight, state.question_state_layer) == (0.3, 3)
+    assert (default.question_state_weight, default.question_state_layer) == (0.0, 2)
+    assert state.model_copy(update={"question_state_weight": 0.0, "question_state_layer": 2}) == default
     low = nano_recipe_config(parser.parse_args(["train", "nano", "--calibration-floor", "-4", "--output-dir", "x"]))
     assert low.calibration_floor == -4.0 and default.calibration_floor == -2.0
     assert low.model_copy(update={"calibration_floor": -2.0}) == default
@@ -444,7 +449,8 @@ def test_train_nano_flags_name_the_experiments() -> None:
                 ["--unasked", "-1"], ["--look-hard-only", "multi-other"],
                 ["--look-hard-weight", "1", "--look-hard-only", "loud"],
                 ["--look-hard-weight", "1", "--look-hard-only", ","], ["--calibration-floor", "1"],
-                ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"]):
+                ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"],
+                ["--question-state", "-1"], ["--question-state-layer", "5"], ["--question-state-layer", "0"]):
         with pytest.raises(ConfigError):
             nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)

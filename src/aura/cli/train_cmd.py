@@ -94,6 +94,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "in its exact stream context, for P question plans other than stage 2's (docs/nano.md)")
     nano.add_argument("--paraphrase-share", type=float, metavar="S",
                       help="nano: share of training questions reworded with training-only rewordings (docs/nano.md)")
+    nano.add_argument("--question-state", type=float, metavar="W",
+                      help="nano: stages 1 and 2 also train a read-out of decoder block --question-state-layer to "
+                      "say which questions are open at each assistant turn, with weight W (docs/nano.md)")
+    nano.add_argument("--question-state-layer", type=int, metavar="L",
+                      help="nano: the decoder block (1-based) the --question-state read-out reads (default 2)")
     tokens = nano.add_mutually_exclusive_group()
     tokens.add_argument("--grid-tokens", action="store_true",
                         help="nano: the earlier recipe: 16 grid tokens per chunk from the chunk's own two frames, "
@@ -180,7 +185,9 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),
                       ("watch_history", "look_watch_history"), ("unasked", "look_unasked"),
                       ("look_hard_weight", "look_hard_silent_weight"), ("precision", "precision"),
-                      ("calibration_floor", "calibration_floor"), ("stream_decisions", "look_stream_plans")):
+                      ("calibration_floor", "calibration_floor"), ("stream_decisions", "look_stream_plans"),
+                      ("question_state", "question_state_weight"),
+                      ("question_state_layer", "question_state_layer")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "look_hard_only", None) is not None:

@@ -236,11 +236,27 @@ class Trainer:
         variant, hard = self.config.train.loss, self.config.train.hard_silent_weight
         if not self.config.train.sparse_logits:
             logits = self.loaded.logits(self.model, batch, None)
-            return stream_loss(logits, batch.input_ids, batch.kinds, batch.n_silent, variant, hard)
+            return self._with_auxiliary(
+                stream_loss(logits, batch.input_ids, batch.kinds, batch.n_silent, variant, hard), batch)
         mask, _ = supervision(batch.kinds, batch.n_silent, variant)
         positions = predicting_positions(mask)
         logits = self.loaded.logits(self.model, batch, positions)
-        return sparse_stream_loss(logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant, hard)
+        return self._with_auxiliary(
+            sparse_stream_loss(logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant, hard), batch)
+
+    def _with_auxiliary(self, out: LossOutput, batch: Batch) -> LossOutput:
+        """``out`` plus the model's own auxiliary loss for the batch just forwarded, when the model
+        has one (``auxiliary_loss(input_ids)``, e.g. nano's question-state read-out)."""
+        aux = getattr(self.accelerator.unwrap_model(self.model), "auxiliary_loss", None)
+        extra = aux(batch.input_ids) if aux is not None else None
+        if extra is None:
+            return out
+        return LossOutput(out.loss + extra, out.per_sample, out.n_tokens)
+
+    def _auxiliary_log(self) -> dict[str, float]:
+        """The model's last auxiliary loss (unweighted) for the metrics row, if it has one."""
+        value = getattr(self.accelerator.unwrap_model(self.model), "last_auxiliary", None)
+        return {} if value is None else {"auxiliary_loss": float(value)}
 
     def train(self, *, resume: bool = False, stop_after: int | None = None,
               on_step: Callable[[int, float], None] | None = None) -> TrainResult:
@@ -320,6 +336,7 @@ class Trainer:
                             "grad_norm": None if grad_norm is None else float(grad_norm),
                             "tokens": tokens, "tokens_per_s": tps, "samples_seen": st.samples_seen,
                             "skipped_samples": self.builder.skipped,
+                            **self._auxiliary_log(),
                         })
                         window_tokens, window_start = 0, time.perf_counter()
                     finished = st.step >= self.total_steps

@@ -95,6 +95,12 @@ class RecipeConfig(BaseModel):
         None, description="stage 1, with look_hard_silent_weight: weigh up only the silent decisions of the "
         "watch samples with these tags (e.g. multi-other: silence at an event of another kind under an open "
         "multi-response question), not every silent turn at an event chunk (curriculum.mark_decision)")
+    question_state_weight: float = Field(0.0, ge=0.0, description="stages 1 and 2 also train a linear read-out "
+                                         "of block question_state_layer, at every assistant turn, to say which "
+                                         "questions are open there, with this weight (models/nano/question_state.py; "
+                                         "a training aid, not saved); 0: not")
+    question_state_layer: int = Field(2, ge=1, description="the decoder block (1-based) whose output the "
+                                      "question-state read-out reads")
     look_lr: float = 2e-3
     look_batch_size: int = Field(32, ge=1)
     epochs: int = Field(2, ge=1, description="stage 2 epochs (exact samples cover each chunk once per epoch; "
@@ -158,6 +164,8 @@ class RecipeConfig(BaseModel):
             raise ValueError("look_hard_only needs look_hard_silent_weight (the weight of those decisions)")
         if self.look_hard_only is not None and not self.look_hard_only:
             raise ValueError("look_hard_only needs at least one watch tag")
+        if self.question_state_layer > self.model.n_layers:
+            raise ValueError(f"question_state_layer must be 1..{self.model.n_layers} (the decoder's blocks)")
         return self
 
     def context(self) -> ContextConfig:
@@ -570,6 +578,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     writes ``OUT/look/final``; stage 2 starts from it and trains on whole streams.
     """
     from aura.models.nano.checkpoint import load_checkpoint
+    from aura.models.nano.question_state import QuestionStateReader
     from aura.models.nano.training import NanoForTraining, nano_chat_format, nano_preprocess
     from aura.train.model import Loaded
     from aura.train.trainer import Trainer
@@ -597,7 +606,9 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
 
     def run(stage: str, train: Path) -> NanoVLM:
         frozen = cfg.freeze_vision and cfg.vision_epochs > 0  # the frozen encoder's output is computed once per chunk
-        wrapper = NanoForTraining(nano, features=frozen)
+        reader = QuestionStateReader(tok) if cfg.question_state_weight > 0 else None
+        wrapper = NanoForTraining(nano, features=frozen, question_state=reader,
+                                  state_weight=cfg.question_state_weight, state_layer=cfg.question_state_layer)
         loaded = Loaded(wrapper, tok, nano_chat_format(tok, model_cfg), nano_preprocess(nano, features=frozen),
                         int(tok.pad_token_id), "aura_nano")
         config = _trainer_config(cfg, out, model_cfg, stage=stage, train=train, frozen=frozen)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
@@ -22,6 +23,7 @@ from aura.models.hf.chat import ChatFormat
 from aura.models.nano.config import NanoConfig
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.pixels import encoder_pixels
+from aura.models.nano.question_state import STATE_SIZE, QuestionStateReader
 
 
 @dataclass
@@ -34,13 +36,53 @@ class NanoForTraining(nn.Module):
 
     With ``features=True`` the batch's ``pixel_values_videos`` are the frozen frame encoder's
     output per chunk (``nano_preprocess(nano, features=True)``), not pixels.
+
+    With a ``question_state`` reader and ``state_weight`` > 0, ``auxiliary_loss`` trains a linear
+    read-out of block ``state_layer``'s output, at every assistant turn, to say which questions
+    are open there (``question_state``); the read-out is not part of the saved checkpoint.
     """
 
-    def __init__(self, nano: NanoVLM, *, features: bool = False) -> None:
+    def __init__(self, nano: NanoVLM, *, features: bool = False, question_state: QuestionStateReader | None = None,
+                 state_weight: float = 0.0, state_layer: int = 2) -> None:
         super().__init__()
         self.nano = nano
         self.features = features
         self.config = SimpleNamespace(use_cache=False)
+        self.question_state = question_state if state_weight > 0 else None
+        self.state_weight = float(state_weight)
+        self.last_auxiliary: float | None = None
+        self._hidden: torch.Tensor | None = None
+        if self.question_state is not None:
+            if not 1 <= state_layer <= len(nano.blocks):
+                raise ValueError(f"state_layer must be 1..{len(nano.blocks)}, got {state_layer}")
+            self.state_head = nn.Linear(nano.cfg.d_model, STATE_SIZE)
+            nano.blocks[state_layer - 1].register_forward_hook(self._keep_hidden)
+
+    def _keep_hidden(self, module: nn.Module, args: Any, output: Any) -> None:
+        if self.training:
+            self._hidden = output[0]
+
+    def auxiliary_loss(self, input_ids: torch.Tensor) -> torch.Tensor | None:
+        """``state_weight`` x the mean binary cross-entropy of the question-state read-out over the
+        assistant turns of the batch just forwarded (None without a reader or turns)."""
+        if self.question_state is None or self._hidden is None:
+            return None
+        rows, cols, targets = [], [], []
+        for b, ids in enumerate(input_ids.tolist()):
+            positions, states = self.question_state.states(ids)
+            rows += [b] * len(positions)
+            cols += positions
+            targets.append(states)
+        hidden, self._hidden = self._hidden, None
+        if not rows:
+            return None
+        picked = hidden[torch.tensor(rows), torch.tensor(cols)].float()
+        picked = F.layer_norm(picked, picked.shape[-1:])  # the residual stream's scale varies by layer and step
+        logits = self.state_head(picked)
+        target = torch.from_numpy(np.concatenate(targets)).to(logits.device)
+        loss = F.binary_cross_entropy_with_logits(logits, target)
+        self.last_auxiliary = float(loss.detach())
+        return self.state_weight * loss
 
     def forward(
         self,
@@ -75,7 +117,8 @@ class NanoForTraining(nn.Module):
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         state = state_dict if state_dict is not None else self.state_dict()
-        clean = {k.removeprefix("nano."): v.detach().contiguous() for k, v in state.items()}
+        clean = {k.removeprefix("nano."): v.detach().contiguous() for k, v in state.items()
+                 if not k.startswith("state_head.")}  # the question-state read-out is a training aid only
         clean.pop("head.weight", None)  # tied to embed.weight
         config = {"model_type": "aura_nano", **self.nano.cfg.model_dump()}
         (out / "config.json").write_text(json.dumps(config, indent=2))
