@@ -161,6 +161,23 @@ def test_sparse_logits_match_full_logits_in_the_model(tmp_path: Path, qwen3_dir:
     assert losses[True].n_tokens.tolist() == losses[False].n_tokens.tolist()
 
 
+def test_a_models_own_auxiliary_loss_is_added(tmp_path: Path, qwen3_dir: Path, samples_path: Path) -> None:
+    from aura.train.data import iter_samples
+
+    rows = list(iter_samples(samples_path, skip_bad=False))[:2]
+    trainer = Trainer(tiny_config(tmp_path / "aux", qwen3_dir, samples_path))
+    batch = trainer.builder.build(rows)
+    with torch.no_grad():
+        base = trainer.loss(batch)
+        seen = []
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        model.auxiliary_loss = lambda ids: seen.append(ids.shape) or torch.tensor(0.25)
+        added = trainer.loss(batch)
+    assert seen == [batch.input_ids.shape]
+    assert added.loss.item() == pytest.approx(base.loss.item() + 0.25, rel=1e-5)
+    assert torch.equal(added.per_sample, base.per_sample)  # the per-sample stream losses stay the stream's
+
+
 def test_aura_nano_trains_checkpoints_and_resumes(tmp_path: Path, nano_dir: Path, samples_path: Path, caplog) -> None:
     import logging
 
