@@ -16,13 +16,14 @@ from aura.models.nano.question_state import (
     QuestionStateReader,
     message_states,
     parse_question,
+    sample_states,
 )
 from aura.stream import ContextConfig, StreamContext
 from aura.stream.events import AssistantResponse, Silence
 from aura.stream.timeline import timeline_events
 from aura.world import make_stream
 from aura.world.phrasing import QUESTIONS, fill
-from aura.world.questions import target_text
+from aura.world.questions import matches, target_text
 
 CONFIG = ContextConfig(window_chunks=8, float_chunks=4, history_groups=10)
 
@@ -84,10 +85,7 @@ def test_states_match_what_the_world_owes_in_every_stream_context() -> None:
         ctx = StreamContext(CONFIG)
         for event, _ in timeline_events(timeline, CONFIG):
             if isinstance(event, (Silence, AssistantResponse)):
-                pairs = [(m["role"], m["content"] if isinstance(m["content"], str) else
-                          " ".join(p.get("text", "") for p in m["content"] if p.get("type") == "text"))
-                         for m in ctx.messages() if m["role"] != "system"]
-                kinds, waiting = _bits(message_states([*pairs, ("assistant", "")])[-1])
+                kinds, waiting = _bits(sample_states([*ctx.messages(), {"role": "assistant", "content": ""}])[-1])
                 if isinstance(event, AssistantResponse) and event.question_id in qs:
                     q = qs[event.question_id]
                     chunk = round(event.time) - 1  # a turn closes at its chunk's end
@@ -95,8 +93,7 @@ def test_states_match_what_the_world_owes_in_every_stream_context() -> None:
                         assert q.target["event"] in kinds
                         checked["multi"] += 1
                     elif (q.id, chunk) in owed and q.type == "proactive":
-                        assert any(all(q.target.get(k, v) == v for k, v in zip(("colour", "shape"), p, strict=True))
-                                   for p in waiting)
+                        assert any(matches(q.target, *p) for p in waiting)
                         checked["proactive"] += 1
                 if event.time < first_open:
                     assert not kinds and not waiting
@@ -130,11 +127,14 @@ def test_reader_finds_each_assistant_turn_in_the_tokens_and_the_readout_trains()
     assert _bits(states[0]) == ({"appear"}, set())  # a held-out wording is still read for what it asks
     assert _bits(states[2]) == ({"appear"}, {("green", "triangle")})
 
-    wrapper = NanoForTraining(nano, question_state=reader, state_weight=0.5).train()
+    wrapper = NanoForTraining(nano, features=True, question_state=reader, state_weight=0.5).eval()
     batch = torch.tensor([ids])
     features = torch.zeros(3, nano.cfg.visual_tokens, nano.vision.feature_dim)
-    wrapper.features = True
     wrapper(batch, pixel_values_videos=features)
+    assert wrapper.auxiliary_loss(batch) is None  # nothing kept outside training
+    wrapper.train()
+    wrapper(batch, pixel_values_videos=features)
+    assert not nano.blocks[1]._forward_hooks  # the hook lives for one forward only
     loss = wrapper.auxiliary_loss(batch)
     assert loss is not None and loss.item() > 0
     loss.backward()

@@ -28,6 +28,7 @@ import numpy as np
 
 from aura.models.nano.paraphrase import REWORDINGS
 from aura.world.phrasing import QUESTIONS
+from aura.world.questions import matches
 from aura.world.vocab import COLOURS, SHAPES
 
 MULTI_KINDS: tuple[str, ...] = ("appear", "disappear", "colour")
@@ -79,10 +80,6 @@ def named_pairs(text: str) -> set[tuple[str, str]]:
     return {(c, s) for c in colours for s in shapes}
 
 
-def _fits(target: dict[str, str], pair: tuple[str, str]) -> bool:
-    return target.get("colour", pair[0]) == pair[0] and target.get("shape", pair[1]) == pair[1]
-
-
 def message_states(messages: Sequence[tuple[str, str]]) -> list[np.ndarray]:
     """The state (``STATE_SIZE`` floats in {0, 1}) at each assistant message of ``messages``
     (``(role, text)`` pairs, text without video), in order: what the questions before it, in
@@ -105,14 +102,28 @@ def message_states(messages: Sequence[tuple[str, str]]) -> list[np.ndarray]:
             for i, kind in enumerate(MULTI_KINDS):
                 state[i] = kind in multis
             for j, pair in enumerate(PAIRS):
-                state[len(MULTI_KINDS) + j] = any(_fits(t, pair) for t in waiting)
+                state[len(MULTI_KINDS) + j] = any(matches(t, *pair) for t in waiting)
             states.append(state)
             named = named_pairs(text)
             if named:  # a reply naming a matching object answers the targets asked before this turn
                 waiting = [t for t in waiting
-                           if any(t is f for f in fresh) or not any(_fits(t, p) for p in named)]
+                           if any(t is f for f in fresh) or not any(matches(t, *p) for p in named)]
             fresh = []
     return states
+
+
+def sample_states(messages: Sequence[dict[str, Any]]) -> list[np.ndarray]:
+    """``message_states`` of rendered messages (``aura.stream`` dicts; system turns ignored, a
+    user turn's text parts joined, ``<|silent|>`` read as no text)."""
+    pairs = []
+    for m in messages:
+        content = m["content"]
+        if m["role"] == "system":
+            continue
+        if not isinstance(content, str):
+            content = " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+        pairs.append((m["role"], "" if content == "<|silent|>" else content))
+    return message_states(pairs)
 
 
 class QuestionStateReader:
@@ -144,8 +155,6 @@ class QuestionStateReader:
             text = self.tokenizer.decode(ids[s + 3 : end], skip_special_tokens=True)
             if role == "assistant":
                 positions.append(s + 2)
-                if ids[s + 3 : end] and not text.strip():
-                    text = ""  # <|silent|>
-            messages.append((role, text))
+            messages.append((role, text))  # special tokens, <|silent|> among them, decode to nothing
         states = message_states(messages)
         return positions, (np.stack(states) if states else np.zeros((0, STATE_SIZE), dtype=np.float32))

@@ -50,17 +50,16 @@ class NanoForTraining(nn.Module):
         self.config = SimpleNamespace(use_cache=False)
         self.question_state = question_state if state_weight > 0 else None
         self.state_weight = float(state_weight)
+        self.state_layer = state_layer
         self.last_auxiliary: float | None = None
         self._hidden: torch.Tensor | None = None
         if self.question_state is not None:
             if not 1 <= state_layer <= len(nano.blocks):
                 raise ValueError(f"state_layer must be 1..{len(nano.blocks)}, got {state_layer}")
             self.state_head = nn.Linear(nano.cfg.d_model, STATE_SIZE)
-            nano.blocks[state_layer - 1].register_forward_hook(self._keep_hidden)
 
     def _keep_hidden(self, module: nn.Module, args: Any, output: Any) -> None:
-        if self.training:
-            self._hidden = output[0]
+        self._hidden = output[0]
 
     def auxiliary_loss(self, input_ids: torch.Tensor) -> torch.Tensor | None:
         """``state_weight`` x the mean binary cross-entropy of the question-state read-out over the
@@ -94,10 +93,18 @@ class NanoForTraining(nn.Module):
         use_cache: bool = False,
         logits_to_keep: torch.Tensor | None = None,
     ) -> _Output:
-        if self.features:
-            logits, _ = self.nano(input_ids, None, None, attention_mask, logits_to_keep, features=pixel_values_videos)
-        else:
-            logits, _ = self.nano(input_ids, pixel_values_videos, None, attention_mask, logits_to_keep)
+        hook = None
+        if self.question_state is not None and self.training:  # keep the read-out's input for auxiliary_loss
+            hook = self.nano.blocks[self.state_layer - 1].register_forward_hook(self._keep_hidden)
+        try:
+            if self.features:
+                logits, _ = self.nano(input_ids, None, None, attention_mask, logits_to_keep,
+                                      features=pixel_values_videos)
+            else:
+                logits, _ = self.nano(input_ids, pixel_values_videos, None, attention_mask, logits_to_keep)
+        finally:
+            if hook is not None:
+                hook.remove()
         return _Output(logits.float())  # under autocast the head ran in bfloat16; the loss reads float32
 
     def train(self, mode: bool = True) -> NanoForTraining:
