@@ -295,3 +295,29 @@ def test_interrupt_stops_running_streams_and_drops_queued_ones(tmp_path: Path) -
     assert len(made) == 2 and made[1].steps < 60  # the other running stream stopped early; queued ones never ran
     counts = run_world_eval(config, tmp_path, SilentModel, model_name="x")
     assert counts["done"] == 4 and counts["skipped"] == 0
+
+
+def test_a_wrong_answer_in_its_question_chunk_costs_that_question_alone() -> None:
+    """A reply in a question's own chunk is that question's: wrong, it is a wrong real-time answer,
+    not an early proactive answer nor a false report; the same words in a chunk no question was
+    asked in are both."""
+    questions = [q("p", 2.0, "proactive"), q("m", 4.0, "multi"), q("a", 8.0, "realtime"),
+                 q("w", 12.0, "proactive")]
+    owed = [owe("p", 2.0, kind="ack"), owe("p", 20.0, {"colour": "red", "shape": "triangle"}),
+            owe("m", 4.0, kind="ack"), owe("m", 30.0, {"event": "disappear", "colour": "blue", "shape": "circle"}),
+            owe("a", 8.0, {"count": 2}), owe("w", 12.0, kind="ack")]  # w's target never appears
+    said = {2: "Sure.", 4: "OK.", 8: "A green square appeared.", 12: "Sure.", 20: "A red triangle appeared.",
+            30: "The blue circle disappeared."}
+    rec = {r["id"]: r for r in score_stream(row(said, 40, questions, owed))["questions"]}
+    assert rec["a"]["correct"] is False
+    assert rec["p"]["on_time"] and not rec["p"]["early"]
+    assert rec["m"]["hits"] == 1 and rec["m"]["reports"] == 1
+    assert rec["w"]["silent_ok"]
+    said[9] = said.pop(8)  # the same reply one chunk later, where nobody asked anything
+    rec = {r["id"]: r for r in score_stream(row(said, 40, questions, owed))["questions"]}
+    assert rec["a"]["correct"] is False
+    assert rec["p"]["on_time"] and rec["p"]["early"]
+    assert rec["m"]["hits"] == 1 and rec["m"]["reports"] == 2
+    said[35] = "A yellow circle appeared."  # after w was asked: w was owed silence
+    rec = {r["id"]: r for r in score_stream(row(said, 40, questions, owed))["questions"]}
+    assert not rec["w"]["silent_ok"]

@@ -10,20 +10,24 @@ acknowledgement claims whatever the model said in its question's chunk; a real-t
 answer claims the reply in its own chunk if it ``agrees`` with the facts. Then, in time order,
 each proactive answer and multi-response report claims the first unclaimed agreeing reply in
 its window ``[k, k + tolerance]`` (tolerance in chunks, 2 = "within 2 s"). Replies nobody
-claims are *unclaimed*: false alarms.
+claims are *unclaimed*: false alarms. An unclaimed reply in a question's own chunk is that
+question's wrong answer (the format puts the reply right after the question) and counts against
+it alone; the others, *stray* replies, are what the proactive and multi-response metrics below
+count against (since session 21; before, a wrong real-time or backward answer also counted as an
+early proactive answer and a false report).
 
 - real-time / backward correct: the reply in the question's own chunk agrees with the facts
   (``*_next`` also accepts the chunk after);
-- proactive on time: its answer was claimed (agreeing, within the window); early: an
-  unclaimed reply after the acknowledgement chunk and before the evidence chunk (any reply: the
-  format does not say which question a reply answers), and *early, naming the target* when such a
+- proactive on time: its answer was claimed (agreeing, within the window); early: a stray
+  reply after the acknowledgement chunk and before the evidence chunk (any such reply: the
+  format does not say which open question it answers), and *early, naming the target* when such a
   reply names the question's target (``agrees`` with its colour and shape; a diagnostic that
   tells answering the wrong moment from chatter about something else, not a target); a proactive
   question owed no answer (its target never appears, or the context forgot the question
-  before it did) is ``silent_ok`` if no unclaimed reply
+  before it did) is ``silent_ok`` if no stray reply
   follows its acknowledgement until the stream ends;
 - multi recall: reports claimed / reports owed; precision: claimed reports / (claimed +
-  unclaimed replies while a multi question is open, each given to the latest one asked);
+  stray replies while a multi question is open, each given to the latest one asked);
 - silence: of the chunks where nothing is owed (not an owed reply's chunk nor within
   ``tolerance`` chunks after one), the share where the model was silent;
 - silence at events: the same, over the free chunks that first show an event of the scene (an
@@ -109,11 +113,15 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
                 claim[k], claimed_by[i] = i, k
                 break
     unclaimed = sorted(k for k in said if k not in claim)
+    # a reply in a question's own chunk is that question's reply (the format puts it right after
+    # the question): when it is wrong it costs that question, not the waits and reports around it
+    question_chunks = set(asked.values())
+    stray = [k for k in unclaimed if k not in question_chunks]
 
     # multi questions open at each unclaimed reply: the latest asked before it gets the report
     multis = sorted((asked[q["id"]], q["id"]) for q in questions if q["type"] == "multi")
     false_reports: dict[str, int] = {}
-    for k in unclaimed:
+    for k in stray:
         open_ = [qid for ka, qid in multis if ka < k]
         if open_:
             false_reports[open_[-1]] = false_reports.get(open_[-1], 0) + 1
@@ -139,10 +147,10 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
                 k_ev = chunk_of(float(owed[i]["time"]))
                 rec["on_time"] = i in claimed_by
                 rec["delay"] = claimed_by[i] - k_ev if i in claimed_by else None
-                rec["early"] = any(ka < k < k_ev for k in unclaimed)
-                rec["early_named"] = any(ka < k < k_ev and agrees(q.get("target") or {}, said[k]) for k in unclaimed)
+                rec["early"] = any(ka < k < k_ev for k in stray)
+                rec["early_named"] = any(ka < k < k_ev and agrees(q.get("target") or {}, said[k]) for k in stray)
             else:
-                rec["silent_ok"] = not any(k > ka for k in unclaimed)
+                rec["silent_ok"] = not any(k > ka for k in stray)
         if q["type"] == "multi":
             idx = [i for i in answers.get(qid, []) if owed[i].get("kind") != "ack"]
             hits = [i for i in idx if i in claimed_by]
