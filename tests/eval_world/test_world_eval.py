@@ -65,7 +65,7 @@ def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list, render
     assert m["all"]["silence"] == 100.0 and m["all"]["mean_delay_chunks"] == 0.0
     assert m["all"]["silence_at_events"] == 100.0 and c["event_free_chunks"] > 10
     assert summary["meets_target"] == {k: True for k in TARGETS}
-    assert summary["unclaimed_replies"] == 0 and summary["scored"] == 6
+    assert summary["unclaimed_replies"] == 0 and summary["stray_replies"] == 0 and summary["scored"] == 6
     rows = [r for _, r in iter_jsonl(tmp_path / RESULTS)]
     assert len(rows) == 6 and all(len(r["steps"]) == r["duration"] for r in rows)  # one step per 1-s chunk
     first = rows[0]["steps"]
@@ -134,7 +134,7 @@ def test_unclaimed_replies_are_sorted_by_what_was_around_them() -> None:
             45: "A yellow circle appeared.", 50: "The blue circle disappeared.", 56: "The red square is gone."}
     steps = [{"k": k, "silent": k not in said, "text": said.get(k, "")} for k in range(60)]
     out = score_stream({"questions": qs, "owed": owed, "events": events, "steps": steps})
-    assert out["unclaimed"] == 6
+    assert out["unclaimed"] == 6 and out["stray"] == 5  # the wrong count at 3 is its question's alone
     assert out["unclaimed_by"] == {"question_chunk": 1, "event_asked_kind": 1, "event_other_kind": 1,
                                    "event_proactive_only": 1, "event_nothing_open": 1, "no_event": 1}
     quiet = {k: v for k, v in said.items() if k in (20, 30, 40, 50)} | {3: "I see 2 objects."}

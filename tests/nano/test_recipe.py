@@ -441,6 +441,10 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert (deep.model.n_layers, deep.model.d_model, deep.model.n_heads) == (8, 128, 4)
     assert (default.model.n_layers, default.model.d_model, default.model.n_heads) == (4, 192, 4)
     assert deep.model.model_copy(update={"n_layers": 4, "d_model": 192}) == default.model  # nothing else
+    rates = nano_recipe_config(parser.parse_args(["train", "nano", "--look-lr", "1.2e-3", "--stream-lr", "1e-3",
+                                                  "--output-dir", "x"]))
+    assert (rates.look_lr, rates.lr) == (1.2e-3, 1e-3)
+    assert rates.model_copy(update={"look_lr": default.look_lr, "lr": default.lr}) == default  # nothing else
     framed = nano_recipe_config(parser.parse_args(["train", "nano", "--per-frame", "--output-dir", "x"]))
     assert framed.model.per_frame and not default.model.per_frame
     assert framed.model.model_copy(update={"per_frame": False}) == default.model  # nothing else
@@ -450,7 +454,8 @@ def test_train_nano_flags_name_the_experiments() -> None:
                 ["--look-hard-weight", "1", "--look-hard-only", "loud"],
                 ["--look-hard-weight", "1", "--look-hard-only", ","], ["--calibration-floor", "1"],
                 ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"],
-                ["--question-state", "-1"], ["--question-state-layer", "5"], ["--question-state-layer", "0"]):
+                ["--question-state", "-1"], ["--question-state-layer", "5"], ["--question-state-layer", "0"],
+                ["--look-lr", "0"], ["--stream-lr=-1e-3"]):
         with pytest.raises(ConfigError):
             nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)

@@ -116,6 +116,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "its stream (default: the recipe's 0.3; docs/nano.md)")
     nano.add_argument("--decoder", metavar="LAYERS,WIDTH,HEADS",
                       help="nano: the decoder's depth, width and heads (default: the recipe's 4,192,4; docs/nano.md)")
+    nano.add_argument("--look-lr", type=float, metavar="LR",
+                      help="nano: stage 1's peak learning rate (default: the recipe's 2e-3)")
+    nano.add_argument("--stream-lr", type=float, metavar="LR",
+                      help="nano: stage 2's peak learning rate (default: the recipe's 1.5e-3)")
     nano.add_argument("--precision", choices=["fp32", "bf16"],
                       help="nano: stages 0-2 in float32 (default) or under bfloat16 autocast (faster on CPUs "
                            "with AMX and on GPUs; docs/nano.md)")
@@ -187,7 +191,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("look_hard_weight", "look_hard_silent_weight"), ("precision", "precision"),
                       ("calibration_floor", "calibration_floor"), ("stream_decisions", "look_stream_plans"),
                       ("question_state", "question_state_weight"),
-                      ("question_state_layer", "question_state_layer")):
+                      ("question_state_layer", "question_state_layer"), ("look_lr", "look_lr"),
+                      ("stream_lr", "lr")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "look_hard_only", None) is not None:

@@ -338,6 +338,7 @@ def summarize(rows: list[dict[str, Any]], *, tolerance: int = TOLERANCE_CHUNKS,
         "latency": latency(ok),
         "replies": sum(s["replies"] for s in scored),
         "unclaimed_replies": sum(s["unclaimed"] for s in scored),
+        "stray_replies": sum(s["stray"] for s in scored),
         "margin_auc_by_context": margins if any(v["auc"] is not None for v in margins.values()) else None,
     }
 
@@ -387,7 +388,8 @@ def render_markdown(summary: dict[str, Any], plots: list[str] | None = None) -> 
               f"proactive with a target (+{c['proactive_without_target']} without), {c['multi']} multi-response "
               f"questions owing {c['multi_events']} reports (the model made {c['multi_reports']}), "
               f"{c.get('free_chunks', 0)} chunks where nothing was due; {summary['replies']} replies, "
-              f"{summary['unclaimed_replies']} matching nothing owed.", "",
+              f"{summary['unclaimed_replies']} matching nothing owed, {summary['stray_replies']} of them "
+              "outside a question's own chunk (the stray replies that early answers and precision count).", "",
               "## Real-time and backward answers by kind", "", "| kind | n | correct % |", "|---|---:|---:|"]
     lines += [f"| {k} | {v['n']} | {_f(v['accuracy'])} |" for k, v in m["all"].get("by_kind", {}).items()]
     by = m["all"].get("unclaimed_by")

@@ -79,7 +79,8 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
     """Per-question records and chunk counts of one stream's session (see the module docstring).
 
     Returns ``{"questions": [record, ...], "chunks": n, "free_chunks": f, "free_silent": s,
-    "replies": r, "unclaimed": u}``; each record has ``id``, ``type``, ``kind``, ``heldout`` and
+    "replies": r, "unclaimed": u, "stray": x}`` (``x``: the unclaimed replies outside a question's
+    own chunk); each record has ``id``, ``type``, ``kind``, ``heldout`` and
     the outcome fields of its type. Questions asked after the last decoded chunk are left out.
     """
     steps = row.get("steps") or []
@@ -174,6 +175,7 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
         "event_free_silent": None if event_free is None else sum(1 for k in event_free if k not in said),
         "replies": len(said),
         "unclaimed": len(unclaimed),
+        "stray": len(stray),
         "unclaimed_by": None if events is None else unclaimed_contexts(unclaimed, questions, owed, events, tolerance),
     }
 

@@ -101,14 +101,14 @@ class RecipeConfig(BaseModel):
                                          "a training aid, not saved); 0: not")
     question_state_layer: int = Field(2, ge=1, description="the decoder block (1-based) whose output the "
                                       "question-state read-out reads")
-    look_lr: float = 2e-3
+    look_lr: float = Field(2e-3, gt=0.0, description="stage 1's peak learning rate")
     look_batch_size: int = Field(32, ge=1)
     epochs: int = Field(2, ge=1, description="stage 2 epochs (exact samples cover each chunk once per epoch; "
                         "the reply-anchored samples of the paper took 4)")
     max_steps: int | None = None
     global_batch_size: int = Field(16, ge=1)
     micro_batch_size: int = Field(4, ge=1)
-    lr: float = 1.5e-3
+    lr: float = Field(1.5e-3, gt=0.0, description="stage 2's peak learning rate")
     warmup_steps: int = 40
     weight_decay: float = 0.05
     hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 2, balanced loss: per-token "
