@@ -122,7 +122,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: stage 2's peak learning rate (default: the recipe's 1.5e-3)")
     nano.add_argument("--precision", choices=["fp32", "bf16"],
                       help="nano: stages 0-2 in float32 (default) or under bfloat16 autocast (faster on CPUs "
-                           "with AMX and on GPUs; docs/nano.md)")
+                           "with AMX or AVX512-BF16 and on GPUs: aura bench precision; docs/nano.md)")
     nano.add_argument("--install", action="store_true",
                       help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
     p.set_defaults(func=run_train)
