@@ -461,7 +461,10 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)
     off = nano_recipe_config(parser.parse_args(["train", "nano", "--silent-anchors", "--no-slot-words",
                                                 "--output-dir", "x"]))
-    assert (off.silent_anchors, off.slot_words) == (True, False)
+    assert (off.silent_anchors, off.slot_words, off.event_words) == (True, False, False)
+    assert nano_recipe_config(parser.parse_args(["train", "nano", "--event-words", "--output-dir", "x"])).event_words
+    with pytest.raises(ValidationError, match="event_words needs"):
+        RecipeConfig(event_words=True, model=grid.model)
     with pytest.raises(ConfigError, match="paraphrase_share"):
         nano_recipe_config(parser.parse_args(["train", "nano", "--paraphrase-share", "2", "--output-dir", "x"]))
     with pytest.raises(ValidationError, match="slot_words needs"):

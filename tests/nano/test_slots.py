@@ -248,3 +248,45 @@ def test_swap_context_splices_a_frame_of_the_same_stream_and_relabels_it() -> No
         assert appeared[i] == float(moved) and vanished[source] == float(moved)
         assert appeared.sum() == vanished.sum() == float(moved)
         assert (mask[i, 2 * N_PAIRS :] == 0).all() and (mask[i, : 2 * N_PAIRS] == 1).all()
+
+
+def test_event_words_carry_each_believed_kind_of_event(tmp_path) -> None:
+    """With ``event_words`` every token gains the gain times its slot's believed kinds of event, each as
+    its words' mean embedding weighed by the belief ((tanh(logit/4) + 1) / 2): a pair slot's appeared
+    and vanished beliefs carry the appear and disappear words, the scene slot's three kind beliefs all
+    three kinds'. A belief pushed on moves its token toward that kind's words."""
+    from pydantic import ValidationError
+
+    from aura.models.nano.tokenizer import event_word_ids, train_tokenizer
+
+    texts = ["Tell me every time an object disappears. The red circle disappeared.",
+             "Let me know whenever something appears. A blue square appeared. It shows up.",
+             "Each time an object vanishes, tell me. The circle turned from red to blue.",
+             "Tell me every time an object changes colour."] * 30
+    tok = train_tokenizer(texts, vocab_size=400)
+    ids = event_word_ids(tok)
+    assert ids[1][0] == tok.encode(" disappears")[0] and len(ids) == 3
+    model, pixels, diff, loaded_cfg = _beside_plain(tok, {"event_words": ids}, tmp_path)
+    assert loaded_cfg.event_words == ids
+    with torch.no_grad():
+        kinds = torch.stack([model.embed.weight[torch.tensor(k)].mean(0) for k in ids])
+        beliefs = model.vision(pixels)[..., -CFG.slot_beliefs :]
+        p = (beliefs + 1) / 2
+        f = CFG.input_frames
+        want_pairs = p[:, :N_PAIRS, f : f + 2] @ kinds[:2] * model.event_word_gain
+        want_scene = p[:, N_PAIRS, MAX_OBJECTS + 1 : MAX_OBJECTS + 4] @ kinds * model.event_word_gain
+        assert torch.allclose(diff[:, :N_PAIRS], want_pairs, atol=1e-4)
+        assert torch.allclose(diff[:, N_PAIRS], want_scene, atol=1e-4)
+        # a slot that surely vanished carries the disappear words, one that surely did not carries none
+        feats = model.vision(pixels).clone()
+        feats[0, 5, -CFG.slot_beliefs + f : -CFG.slot_beliefs + f + 2] = torch.tensor([-1.0, 1.0])
+        feats[0, 6, -CFG.slot_beliefs + f : -CFG.slot_beliefs + f + 2] = torch.tensor([-1.0, -1.0])
+        words = model._event_words(feats)
+        assert torch.allclose(words[0, 5], kinds[1], atol=1e-5)
+        assert torch.allclose(words[0, 6], torch.zeros_like(kinds[1]), atol=1e-6)
+    with pytest.raises(ValidationError, match="event_words"):
+        NanoConfig(vocab_size=400, visual_readout="slots", event_words=ids[:2])
+    with pytest.raises(ValidationError, match="event_words"):
+        NanoConfig(vocab_size=400, visual_readout="slots", event_words=(ids[0], (), ids[2]))
+    with pytest.raises(ValueError, match="one token"):
+        event_word_ids(train_tokenizer(["hello world"] * 5, vocab_size=280))

@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: stage 2 also trains a sample anchored at every hard negative (docs/nano.md)")
     nano.add_argument("--slot-words", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: each pair slot's token carries its colour and shape word embeddings (docs/nano.md)")
+    nano.add_argument("--event-words", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano: each slot's token carries the words of the kinds of event it believes "
+                      "happened (docs/nano.md)")
     nano.add_argument("--question-first", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: render each question before its chunk's visual tokens (docs/nano.md)")
     nano.add_argument("--slot-embed", action=argparse.BooleanOptionalAction, default=None,
@@ -181,7 +184,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("max_steps", "max_steps"), ("look_epochs", "look_epochs"),
                       ("data_dir", "data_dir"), ("corrupt_share", "corrupt_share"),
                       ("hard_silent_weight", "hard_silent_weight"), ("silent_anchors", "silent_anchors"),
-                      ("slot_words", "slot_words"), ("stream_watch_share", "stream_watch_share"),
+                      ("slot_words", "slot_words"), ("event_words", "event_words"),
+                      ("stream_watch_share", "stream_watch_share"),
                       ("stream_look_share", "stream_look_share"), ("stream_samples", "stream_samples"),
                       ("question_plans", "question_plans"), ("question_density", "question_density"),
                       ("paraphrase_share", "paraphrase_share"), ("vision_streams", "vision_streams"),
@@ -217,6 +221,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
         update["model"] = RecipeConfig().model.model_copy(update=grid).model_dump()
         update["vision_event_weight"] = float(events)
         update["slot_words"] = False  # slot words name slots; grid tokens have none
+        update["event_words"] = False
     model_flags: dict[str, object] = {key: getattr(args, key) for key in ("question_first", "slot_embed", "per_frame")
                                       if getattr(args, key, None) is not None}
     if getattr(args, "decoder", None) is not None:

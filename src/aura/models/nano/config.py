@@ -10,6 +10,8 @@ from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
 
 N_PAIRS = len(COLOURS) * len(SHAPES)
 """Colour-shape pairs of the world: one object slot each in the ``slots`` read-out."""
+N_EVENT_KINDS = 3
+"""Kinds of event the scene slot believes in: appear, disappear, colour (``vision_pretrain.EVENT_KINDS``)."""
 
 
 class NanoConfig(BaseModel):
@@ -28,6 +30,11 @@ class NanoConfig(BaseModel):
     the scene slot the object count and the kinds of event). With ``slot_words`` each pair slot's
     token also carries the decoder's own embeddings of its colour and shape words: "Is there a
     blue square?" can find the blue-square slot by content even when that slot sees nothing.
+    With ``event_words`` the tokens also carry the embeddings of the words questions use for the
+    kinds of event, weighed by the encoder's beliefs that such an event happened: a pair slot's
+    appeared and vanished beliefs carry the appear and disappear words, the scene slot's kind
+    beliefs all three kinds' words (``EVENT_KINDS`` order), so "Tell me every time an object
+    disappears." finds the slot that vanished by content.
     ``slot_embed`` adds a learnt identity per slot and a learnt embedding of its beliefs to its
     token. ``question_first`` renders a user turn's question before its chunk (the chat format's
     ``text_first``), so the chunk's visual tokens come after the question they are asked about.
@@ -48,6 +55,14 @@ class NanoConfig(BaseModel):
             raise ValueError("per_frame needs visual_readout 'slots'")
         if self.slot_embed and self.visual_readout != "slots":
             raise ValueError("slot_embed needs visual_readout 'slots'")
+        if self.event_words is not None:
+            if self.visual_readout != "slots":
+                raise ValueError("event_words needs visual_readout 'slots'")
+            if len(self.event_words) != N_EVENT_KINDS or any(
+                not w or not all(0 <= i < self.vocab_size for i in w) for w in self.event_words
+            ):
+                raise ValueError(f"event_words must give {N_EVENT_KINDS} non-empty tuples of token ids within "
+                                 "the vocabulary (appear, disappear, colour)")
         if self.slot_words is not None:
             if self.visual_readout != "slots":
                 raise ValueError("slot_words needs visual_readout 'slots'")
@@ -73,6 +88,9 @@ class NanoConfig(BaseModel):
     slot_words: tuple[tuple[int, int], ...] | None = Field(
         None, description="with slots: the token ids of each pair slot's colour and shape words (pair order "
         "colour-major); their embeddings are added to the slot's token, so question words find their slot")
+    event_words: tuple[tuple[int, ...], ...] | None = Field(
+        None, description="with slots: the token ids of the words of each event kind (appear, disappear, "
+        "colour); their mean embedding, weighed by the slot's belief in that kind of event, is added to the token")
     slot_embed: bool = Field(False, description="with slots: each token also gets a learnt embedding of its "
                              "slot's beliefs and a learnt identity per slot, so the decoder finds a slot and reads "
                              "what it believes without untangling them from the pooled features")

@@ -20,11 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aura.models.nano.config import NanoConfig
+from aura.models.nano.config import N_PAIRS, NanoConfig
+from aura.world.vocab import MAX_OBJECTS
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 SLOT_WORD_GAIN = 32.0
-"""Initial gain of the slot-word embeddings added to the pair slots' tokens (``NanoConfig.slot_words``)."""
+"""Initial gain of the slot-word embeddings added to the pair slots' tokens (``NanoConfig.slot_words``,
+and of the event words, ``NanoConfig.event_words``)."""
 
 
 class FrameEncoder(nn.Module):
@@ -205,6 +207,12 @@ class NanoVLM(nn.Module):
             self.slot_word_gain = nn.Parameter(torch.tensor(SLOT_WORD_GAIN))
         else:
             self.slot_word_ids = None
+        self.event_word_ids: list[torch.Tensor] = []
+        if cfg.event_words is not None:
+            for i, ids in enumerate(cfg.event_words):
+                self.register_buffer(f"event_words_{i}", torch.tensor(ids, dtype=torch.long), persistent=False)
+                self.event_word_ids.append(getattr(self, f"event_words_{i}"))
+            self.event_word_gain = nn.Parameter(torch.tensor(SLOT_WORD_GAIN))
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -228,7 +236,19 @@ class NanoVLM(nn.Module):
         if self.slot_word_ids is not None:
             words = self.embed(self.slot_word_ids).sum(dim=1) * self.slot_word_gain  # (pairs, d)
             tokens = torch.cat([tokens[:, : words.shape[0]] + words, tokens[:, words.shape[0] :]], dim=1)
+        if self.cfg.event_words is not None:
+            tokens = tokens + self.event_word_gain * self._event_words(features)
         return tokens.reshape(-1, self.cfg.d_model)
+
+    def _event_words(self, features: torch.Tensor) -> torch.Tensor:
+        """(n, visual_tokens, d): each slot's believed kinds of event as their words' mean embeddings,
+        weighed by the belief (a pair slot: appeared, vanished; the scene slot: its three kinds)."""
+        kinds = torch.stack([self.embed(ids).mean(dim=0) for ids in self.event_word_ids])  # (3, d)
+        belief = (features[..., -self.cfg.slot_beliefs :] + 1.0) / 2.0  # tanh(logit / 4) -> [0, 1]
+        f = self.cfg.input_frames
+        pairs = belief[:, :N_PAIRS, f : f + 2] @ kinds[:2].to(belief.dtype)
+        scene = belief[:, N_PAIRS:, MAX_OBJECTS + 1 : MAX_OBJECTS + 4] @ kinds.to(belief.dtype)
+        return torch.cat([pairs, scene], dim=1)
 
     def embed_inputs(
         self, input_ids: torch.Tensor, pixels: torch.Tensor | None, visual: torch.Tensor | None = None,

@@ -32,7 +32,7 @@ from aura.models.nano.hard_negatives import event_chunks, mark_decision, mark_ha
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.paraphrase import paraphrase_sample
 from aura.models.nano.pixels import resize_frames
-from aura.models.nano.tokenizer import slot_word_ids, train_tokenizer
+from aura.models.nano.tokenizer import event_word_ids, slot_word_ids, train_tokenizer
 from aura.stream import ContextConfig, unroll, unroll_exact
 from aura.train.loss import LossVariant
 from aura.world.questions import TYPE_WEIGHTS
@@ -116,6 +116,8 @@ class RecipeConfig(BaseModel):
                                              "models/nano/hard_negatives.py) instead of 1/N_silent")
     slot_words: bool = Field(False, description="add each pair slot's colour and shape word embeddings to its "
                              "token (NanoConfig.slot_words; slots only)")
+    event_words: bool = Field(False, description="add the embeddings of the event kinds' words, weighed by "
+                              "each slot's event beliefs, to its token (NanoConfig.event_words; slots only)")
     stream_samples: Literal["replies", "exact"] = Field(
         "exact", description="stage 2's stream samples: one per reply (aura.stream.unroll, the paper's), or "
         "one per stretch between window evictions, every turn trained in its exact inference context "
@@ -157,6 +159,8 @@ class RecipeConfig(BaseModel):
     def _slot_words_need_slots(self) -> RecipeConfig:
         if self.slot_words and self.model.visual_readout != "slots":
             raise ValueError("slot_words needs the slots visual read-out")
+        if self.event_words and self.model.visual_readout != "slots":
+            raise ValueError("event_words needs the slots visual read-out")
         w = self.question_weights
         if w is not None and (set(w) != set(TYPE_WEIGHTS) or not all(v > 0 for v in w.values())):
             raise ValueError(f"question_weights must give each of {sorted(TYPE_WEIGHTS)} a weight > 0")
@@ -600,6 +604,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     model_cfg = cfg.model.model_copy(update={"vocab_size": len(tok)})
     if cfg.slot_words:
         model_cfg = NanoConfig.model_validate({**model_cfg.model_dump(), "slot_words": slot_word_ids(tok)})
+    if cfg.event_words:
+        model_cfg = NanoConfig.model_validate({**model_cfg.model_dump(), "event_words": event_word_ids(tok)})
     torch.manual_seed(cfg.seed)
     nano = NanoVLM(model_cfg, tok.convert_tokens_to_ids("<|video_pad|>"))
     log.info("aura-nano: %.2fM parameters", nano.num_parameters() / 1e6)

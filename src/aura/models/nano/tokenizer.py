@@ -68,3 +68,28 @@ def slot_word_ids(tokenizer: PreTrainedTokenizerFast) -> tuple[tuple[int, int], 
         return int(ids[0])
 
     return tuple((one(c), one(s)) for c in COLOURS for s in SHAPES)
+
+
+EVENT_WORDS: dict[str, tuple[str, ...]] = {
+    "appear": ("appears", "appeared", "shows"),
+    "disappear": ("disappears", "disappeared", "vanishes"),
+    "colour": ("changes", "colour", "turned"),
+}
+"""Words the training phrasings use for each kind of event (``vision_pretrain.EVENT_KINDS`` order;
+none only a held-out phrasing uses)."""
+
+
+def event_word_ids(tokenizer: PreTrainedTokenizerFast) -> tuple[tuple[int, ...], ...]:
+    """For each kind of event (appear, disappear, colour), the token ids of those of its
+    ``EVENT_WORDS`` that are one token inside a sentence.
+
+    Raises ``ValueError`` if a kind has no such word (the tokenizer was not trained on the world).
+    """
+    out = []
+    for kind, words in EVENT_WORDS.items():
+        ids = [tokenizer.encode(" " + w, add_special_tokens=False) for w in words]
+        single = tuple(int(i[0]) for i in ids if len(i) == 1)
+        if not single:
+            raise ValueError(f"the tokenizer splits every {kind!r} word {words}; event words need one token")
+        out.append(single)
+    return tuple(out)
