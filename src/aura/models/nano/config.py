@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aura.world.scene import EventKind
 from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
 
 N_PAIRS = len(COLOURS) * len(SHAPES)
 """Colour-shape pairs of the world: one object slot each in the ``slots`` read-out."""
-N_EVENT_KINDS = 3
-"""Kinds of event the scene slot believes in: appear, disappear, colour (``vision_pretrain.EVENT_KINDS``)."""
+EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
+"""Kinds of event (appear, disappear, colour), in the order of the scene slot's kind beliefs."""
 
 
 class NanoConfig(BaseModel):
@@ -58,10 +59,10 @@ class NanoConfig(BaseModel):
         if self.event_words is not None:
             if self.visual_readout != "slots":
                 raise ValueError("event_words needs visual_readout 'slots'")
-            if len(self.event_words) != N_EVENT_KINDS or any(
+            if len(self.event_words) != len(EVENT_KINDS) or any(
                 not w or not all(0 <= i < self.vocab_size for i in w) for w in self.event_words
             ):
-                raise ValueError(f"event_words must give {N_EVENT_KINDS} non-empty tuples of token ids within "
+                raise ValueError(f"event_words must give {len(EVENT_KINDS)} non-empty tuples of token ids within "
                                  "the vocabulary (appear, disappear, colour)")
         if self.slot_words is not None:
             if self.visual_readout != "slots":
@@ -122,7 +123,18 @@ class NanoConfig(BaseModel):
     def slot_beliefs(self) -> int:
         """Belief numbers per slot: presence per input frame, appeared, vanished; or, for the scene
         slot, count classes and event kinds (whichever is longer)."""
-        return max(self.input_frames + 2, MAX_OBJECTS + 1 + 3)
+        return max(self.pair_event_beliefs.stop, self.scene_kind_beliefs.stop)
+
+    @property
+    def pair_event_beliefs(self) -> slice:
+        """Where a pair slot's (appeared, vanished) beliefs are among its ``slot_beliefs``."""
+        return slice(self.input_frames, self.input_frames + 2)
+
+    @property
+    def scene_kind_beliefs(self) -> slice:
+        """Where the scene slot's beliefs in each of ``EVENT_KINDS`` are among its ``slot_beliefs``
+        (after the object-count classes)."""
+        return slice(MAX_OBJECTS + 1, MAX_OBJECTS + 1 + len(EVENT_KINDS))
 
 
 def parse_decoder_shape(text: str) -> tuple[int, int, int]:

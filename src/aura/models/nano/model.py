@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from aura.models.nano.config import N_PAIRS, NanoConfig
-from aura.world.vocab import MAX_OBJECTS
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 SLOT_WORD_GAIN = 32.0
@@ -207,11 +206,13 @@ class NanoVLM(nn.Module):
             self.slot_word_gain = nn.Parameter(torch.tensor(SLOT_WORD_GAIN))
         else:
             self.slot_word_ids = None
-        self.event_word_ids: list[torch.Tensor] = []
         if cfg.event_words is not None:
-            for i, ids in enumerate(cfg.event_words):
-                self.register_buffer(f"event_words_{i}", torch.tensor(ids, dtype=torch.long), persistent=False)
-                self.event_word_ids.append(getattr(self, f"event_words_{i}"))
+            # each kind's word ids padded to one length, with the weights (1/n or 0) that average them
+            width = max(len(ids) for ids in cfg.event_words)
+            ids = torch.tensor([[*w, *[0] * (width - len(w))] for w in cfg.event_words], dtype=torch.long)
+            weights = torch.tensor([[1.0 / len(w)] * len(w) + [0.0] * (width - len(w)) for w in cfg.event_words])
+            self.register_buffer("event_word_ids", ids, persistent=False)
+            self.register_buffer("event_word_weights", weights, persistent=False)
             self.event_word_gain = nn.Parameter(torch.tensor(SLOT_WORD_GAIN))
 
     @staticmethod
@@ -243,11 +244,11 @@ class NanoVLM(nn.Module):
     def _event_words(self, features: torch.Tensor) -> torch.Tensor:
         """(n, visual_tokens, d): each slot's believed kinds of event as their words' mean embeddings,
         weighed by the belief (a pair slot: appeared, vanished; the scene slot: its three kinds)."""
-        kinds = torch.stack([self.embed(ids).mean(dim=0) for ids in self.event_word_ids])  # (3, d)
+        kinds = (self.event_word_weights.unsqueeze(-1) * self.embed(self.event_word_ids)).sum(dim=1)  # (3, d)
+        kinds = kinds.to(features.dtype)
         belief = (features[..., -self.cfg.slot_beliefs :] + 1.0) / 2.0  # tanh(logit / 4) -> [0, 1]
-        f = self.cfg.input_frames
-        pairs = belief[:, :N_PAIRS, f : f + 2] @ kinds[:2].to(belief.dtype)
-        scene = belief[:, N_PAIRS:, MAX_OBJECTS + 1 : MAX_OBJECTS + 4] @ kinds.to(belief.dtype)
+        pairs = belief[:, :N_PAIRS, self.cfg.pair_event_beliefs] @ kinds[:2]  # appear, disappear
+        scene = belief[:, N_PAIRS:, self.cfg.scene_kind_beliefs] @ kinds
         return torch.cat([pairs, scene], dim=1)
 
     def embed_inputs(

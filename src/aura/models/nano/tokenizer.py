@@ -12,7 +12,9 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from aura.models.hf.chat import CHATML_SPECIAL_TOKENS
+from aura.models.nano.config import EVENT_KINDS
 from aura.stream.config import SILENT_TOKEN
+from aura.world.scene import EventKind
 
 SPECIAL_TOKENS = [*CHATML_SPECIAL_TOKENS, SILENT_TOKEN]
 
@@ -70,23 +72,23 @@ def slot_word_ids(tokenizer: PreTrainedTokenizerFast) -> tuple[tuple[int, int], 
     return tuple((one(c), one(s)) for c in COLOURS for s in SHAPES)
 
 
-EVENT_WORDS: dict[str, tuple[str, ...]] = {
+EVENT_WORDS: dict[EventKind, tuple[str, ...]] = {
     "appear": ("appears", "appeared", "shows"),
     "disappear": ("disappears", "disappeared", "vanishes"),
     "colour": ("changes", "colour", "turned"),
 }
-"""Words the training phrasings use for each kind of event (``vision_pretrain.EVENT_KINDS`` order;
-none only a held-out phrasing uses)."""
+"""Words the training phrasings use for each kind of event (none that only a held-out phrasing uses)."""
 
 
 def event_word_ids(tokenizer: PreTrainedTokenizerFast) -> tuple[tuple[int, ...], ...]:
-    """For each kind of event (appear, disappear, colour), the token ids of those of its
+    """For each kind of event (``config.EVENT_KINDS`` order), the token ids of those of its
     ``EVENT_WORDS`` that are one token inside a sentence.
 
     Raises ``ValueError`` if a kind has no such word (the tokenizer was not trained on the world).
     """
     out = []
-    for kind, words in EVENT_WORDS.items():
+    for kind in EVENT_KINDS:
+        words = EVENT_WORDS[kind]
         ids = [tokenizer.encode(" " + w, add_special_tokens=False) for w in words]
         single = tuple(int(i[0]) for i in ids if len(i) == 1)
         if not single:

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aura.models.nano.config import N_PAIRS, NanoConfig
+from aura.models.nano.config import EVENT_KINDS, N_PAIRS, NanoConfig
 from aura.models.nano.model import FrameEncoder
 from aura.world.physics import simulate
 from aura.world.scene import Scene
@@ -38,7 +38,6 @@ from aura.world.vocab import COLOURS, MAX_OBJECTS, SHAPES
 N_CELL_CLASSES = 1 + N_PAIRS
 """Per grid cell: empty, or one colour-shape pair."""
 
-EVENT_KINDS = ("appear", "disappear", "colour")
 N_EVENT_LABELS = 2 * N_PAIRS + len(EVENT_KINDS)
 """Per chunk: which pairs newly show, which pairs stop showing, and which kinds of event happen."""
 
@@ -130,6 +129,7 @@ class VisionHeads(nn.Module):
         self.inputs = cfg.input_frames
         self.grid = cfg.grid
         self.slots = cfg.visual_readout == "slots"
+        self.pair_events, self.scene_kinds = cfg.pair_event_beliefs, cfg.scene_kind_beliefs
         self.cells = nn.Linear(c, cfg.frames_per_chunk * N_CELL_CLASSES)
         if not self.slots:
             self.count = nn.Linear(c, MAX_OBJECTS + 1)
@@ -152,7 +152,8 @@ class VisionHeads(nn.Module):
         pairs, scene = beliefs[:, :N_PAIRS], beliefs[:, N_PAIRS]
         f = self.inputs
         presence = pairs[:, :, :f].transpose(1, 2)
-        events = torch.cat([pairs[:, :, f], pairs[:, :, f + 1], scene[:, MAX_OBJECTS + 1 : MAX_OBJECTS + 4]], dim=1)
+        appeared_vanished = pairs[:, :, self.pair_events].transpose(1, 2).flatten(1)  # (B, 2 * 12)
+        events = torch.cat([appeared_vanished, scene[:, self.scene_kinds]], dim=1)
         return cells, scene[:, : MAX_OBJECTS + 1], presence, events
 
 
