@@ -448,6 +448,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
     framed = nano_recipe_config(parser.parse_args(["train", "nano", "--per-frame", "--output-dir", "x"]))
     assert framed.model.per_frame and not default.model.per_frame
     assert framed.model.model_copy(update={"per_frame": False}) == default.model  # nothing else
+    dropped = nano_recipe_config(parser.parse_args(["train", "nano", "--dropout", "0.1", "--output-dir", "x"]))
+    assert dropped.model.dropout == 0.1 and default.model.dropout == 0.0
+    assert dropped.model.model_copy(update={"dropout": 0.0}) == default.model  # nothing else
     for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"],
                 ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"],
                 ["--unasked", "-1"], ["--look-hard-only", "multi-other"],
@@ -455,7 +458,7 @@ def test_train_nano_flags_name_the_experiments() -> None:
                 ["--look-hard-weight", "1", "--look-hard-only", ","], ["--calibration-floor", "1"],
                 ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"],
                 ["--question-state", "-1"], ["--question-state-layer", "5"], ["--question-state-layer", "0"],
-                ["--look-lr", "0"], ["--stream-lr=-1e-3"]):
+                ["--look-lr", "0"], ["--stream-lr=-1e-3"], ["--dropout", "1"], ["--dropout=-0.1"]):
         with pytest.raises(ConfigError):
             nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)

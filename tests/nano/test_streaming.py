@@ -174,3 +174,24 @@ def test_generation_defaults_travel_with_the_checkpoint(tmp_path: Path) -> None:
     (ckpt / "generation.json").write_text("[1, 2")
     with pytest.raises(CheckpointError, match="generation"):
         load_model(f"nano:{ckpt}")
+
+
+def test_dropout_acts_while_training_only_and_travels_with_the_checkpoint(tmp_path: Path) -> None:
+    model, tok = tiny_model(seed=5)
+    ids = torch.tensor([tok("Tell me when a blue square appears.").input_ids])
+    with torch.inference_mode():
+        plain, _ = model.eval()(ids)
+    dropped = NanoVLM(model.cfg.model_copy(update={"dropout": 0.3}), model.video_pad_id)
+    dropped.load_state_dict(model.state_dict())  # dropout adds no weights
+    dropped.train()
+    torch.manual_seed(0)
+    a, _ = dropped(ids)
+    b, _ = dropped(ids)
+    assert not torch.allclose(a, b) and not torch.allclose(a, plain)  # it drops while training
+    save_checkpoint(tmp_path / "ckpt", dropped, tok)
+    loaded, _ = load_checkpoint(tmp_path / "ckpt")
+    assert loaded.cfg.dropout == 0.3 and not loaded.training
+    with torch.inference_mode():
+        c, _ = loaded(ids)
+        d, _ = dropped.eval()(ids)
+    assert torch.equal(c, plain) and torch.equal(d, plain)  # and never at inference

@@ -101,6 +101,8 @@ class NanoConfig(BaseModel):
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)
     mlp_ratio: int = Field(4, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="while training: dropout of the decoder's input "
+                           "embeddings and of each block's attention and MLP outputs (0: none; never at inference)")
     rope_theta: float = 10000.0
     max_seq_len: int = Field(4096, ge=64)
 

@@ -146,6 +146,7 @@ class Block(nn.Module):
             nn.GELU(),
             nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model),
         )
+        self.drop = nn.Dropout(cfg.dropout)
 
     def forward(
         self,
@@ -162,8 +163,8 @@ class Block(nn.Module):
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
         y = _attention(q, k, v, past is None and t > 1, attn_mask).to(v.dtype)
-        x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
-        x = x + self.mlp(self.ln2(x))
+        x = x + self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
+        x = x + self.drop(self.mlp(self.ln2(x)))
         return x, (k, v)
 
 
@@ -189,6 +190,7 @@ class NanoVLM(nn.Module):
         self.vision = FrameEncoder(cfg)
         self.projector = Projector(self.vision.feature_dim, cfg.d_model)
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
@@ -294,7 +296,7 @@ class NanoVLM(nn.Module):
         ``visual`` replaces ``pixels`` with precomputed visual tokens, ``features`` with the frame
         encoder's output for them (a frozen encoder's, computed once: ``project``).
         """
-        x = self.embed_inputs(input_ids, pixels, visual, features)
+        x = self.drop(self.embed_inputs(input_ids, pixels, visual, features))
         start = 0 if past is None else past[0][0].shape[2]
         positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
         cos, sin = rope_tables(self.cfg.d_model // self.cfg.n_heads, positions, self.cfg.rope_theta)
