@@ -451,6 +451,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
     dropped = nano_recipe_config(parser.parse_args(["train", "nano", "--dropout", "0.1", "--output-dir", "x"]))
     assert dropped.model.dropout == 0.1 and default.model.dropout == 0.0
     assert dropped.model.model_copy(update={"dropout": 0.0}) == default.model  # nothing else
+    blocks = nano_recipe_config(parser.parse_args(["train", "nano", "--dropout", "0.1", "--no-dropout-inputs",
+                                                   "--output-dir", "x"]))
+    assert default.model.dropout_inputs and blocks.model.model_copy(update={"dropout_inputs": True}) == dropped.model
     for bad in (["--question-weights", "1,2"], ["--question-weights", "1,0,1,1"], ["--question-density", "9"],
                 ["--proactive-targets", "0"], ["--watch-gap", "0"], ["--watch-history", "1.5"],
                 ["--unasked", "-1"], ["--look-hard-only", "multi-other"],

@@ -195,3 +195,12 @@ def test_dropout_acts_while_training_only_and_travels_with_the_checkpoint(tmp_pa
         c, _ = loaded(ids)
         d, _ = dropped.eval()(ids)
     assert torch.equal(c, plain) and torch.equal(d, plain)  # and never at inference
+
+
+def test_block_only_dropout_leaves_the_inputs_whole() -> None:
+    model, _ = tiny_model(seed=6)
+    cfg = model.cfg.model_copy(update={"dropout": 0.5, "dropout_inputs": False})
+    blocks_only = NanoVLM(cfg, model.video_pad_id).train()
+    assert blocks_only.drop.p == 0.0 and all(b.drop.p == 0.5 for b in blocks_only.blocks)
+    everywhere = NanoVLM(cfg.model_copy(update={"dropout_inputs": True}), model.video_pad_id)
+    assert everywhere.drop.p == 0.5

@@ -122,6 +122,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--dropout", type=float, metavar="P",
                       help="nano: dropout in the decoder while training stages 1 and 2 (default: the recipe's 0; "
                       "docs/nano.md)")
+    nano.add_argument("--dropout-inputs", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano, with --dropout: drop the decoder's input embeddings too (default) or only the "
+                      "blocks' outputs (docs/nano.md)")
     nano.add_argument("--look-lr", type=float, metavar="LR",
                       help="nano: stage 1's peak learning rate (default: the recipe's 2e-3)")
     nano.add_argument("--stream-lr", type=float, metavar="LR",
@@ -226,7 +229,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
         update["slot_words"] = False  # slot words name slots; grid tokens have none
         update["event_words"] = False
     model_flags: dict[str, object] = {key: getattr(args, key)
-                                      for key in ("question_first", "slot_embed", "per_frame", "dropout")
+                                      for key in ("question_first", "slot_embed", "per_frame", "dropout",
+                                                  "dropout_inputs")
                                       if getattr(args, key, None) is not None}
     if getattr(args, "decoder", None) is not None:
         from aura.models.nano.config import parse_decoder_shape

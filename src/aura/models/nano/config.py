@@ -103,6 +103,8 @@ class NanoConfig(BaseModel):
     mlp_ratio: int = Field(4, ge=1)
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="while training: dropout of the decoder's input "
                            "embeddings and of each block's attention and MLP outputs (0: none; never at inference)")
+    dropout_inputs: bool = Field(True, description="with dropout: drop the input embeddings too (word and visual "
+                                 "tokens), not only the blocks' outputs")
     rope_theta: float = 10000.0
     max_seq_len: int = Field(4096, ge=64)
 

@@ -190,7 +190,7 @@ class NanoVLM(nn.Module):
         self.vision = FrameEncoder(cfg)
         self.projector = Projector(self.vision.feature_dim, cfg.d_model)
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout if cfg.dropout_inputs else 0.0)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
