@@ -114,3 +114,20 @@ def test_precision_bench_steps_both_precisions_on_the_same_model(capsys: pytest.
         assert main(["bench", "precision", *bad]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_precision_bench_can_time_a_compiled_copy() -> None:
+    """``aura bench precision --compiled``: a third copy, float32 under ``torch.compile``, computes the
+    same losses as the eager float32 copy (same weights, same batch) and learns; its compilation is
+    reported apart from the timed steps."""
+    from aura.bench.precision import format_report, run_precision_bench
+
+    res = run_precision_bench(layers=1, width=32, heads=2, batch=4, tokens=24, repeats=2, warmup=1, threads=1,
+                              compiled=True)
+    eager, compiled = res["losses"]["fp32"], res["losses"]["compiled"]
+    assert len(compiled) == len(eager) + 1  # the compiling step first
+    assert compiled[:3] == pytest.approx(eager[:3], rel=1e-4) and compiled[-1] < compiled[0]
+    assert res["step_ms"]["compiled"] > 0 and res["speedup_compiled"] > 0 and res["compile_s"] > 0
+    assert res["command"].endswith("--compiled") and "torch.compile speed-up" in format_report(res)
+    assert "compiled" not in run_precision_bench(layers=1, width=32, heads=2, batch=4, tokens=24, repeats=1,
+                                                 warmup=0, threads=1)["step_ms"]

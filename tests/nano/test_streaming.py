@@ -198,9 +198,15 @@ def test_dropout_acts_while_training_only_and_travels_with_the_checkpoint(tmp_pa
 
 
 def test_block_only_dropout_leaves_the_inputs_whole() -> None:
-    model, _ = tiny_model(seed=6)
+    model, tok = tiny_model(seed=6)
+    ids = torch.tensor([tok("How many objects are there?").input_ids])
     cfg = model.cfg.model_copy(update={"dropout": 0.5, "dropout_inputs": False})
-    blocks_only = NanoVLM(cfg, model.video_pad_id).train()
-    assert blocks_only.drop.p == 0.0 and all(b.drop.p == 0.5 for b in blocks_only.blocks)
-    everywhere = NanoVLM(cfg.model_copy(update={"dropout_inputs": True}), model.video_pad_id)
-    assert everywhere.drop.p == 0.5
+    for inputs_dropped in (False, True):
+        m = NanoVLM(cfg.model_copy(update={"dropout_inputs": inputs_dropped}), model.video_pad_id).train()
+        seen: list[torch.Tensor] = []
+        m.blocks[0].register_forward_pre_hook(lambda _mod, args, seen=seen: seen.append(args[0].detach()))
+        torch.manual_seed(0)
+        out, _ = m(ids)
+        whole = m.embed_inputs(ids, None).detach()
+        assert torch.equal(seen[0], whole) is not inputs_dropped  # what the first block reads
+        assert not torch.allclose(out, m.eval()(ids)[0])  # the blocks drop either way

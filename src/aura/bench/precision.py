@@ -5,7 +5,8 @@ its output cached there): forward of the decoder on a batch of token ids, logits
 positions only, cross-entropy, backward, AdamW. The two precisions step the same batch back to
 back (rotating who goes first) on two copies of one model, so drift on a shared machine hits them
 alike; the report gives medians and the median of the paired ratios. bfloat16 pays only where
-the CPU has bfloat16 matrix units (AMX); the report says whether this one has.
+the CPU has bfloat16 matrix units (AMX); the report says whether this one has. ``--compiled`` also
+steps a third copy in float32 under ``torch.compile`` (whether compiling buys CPU training time).
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ def cpu_has_amx() -> bool:
 
 def run_precision_bench(*, layers: int = 4, width: int = 192, heads: int = 4, batch: int = 32, tokens: int = 120,
                         keep_every: int = 6, repeats: int = 10, warmup: int = 2, threads: int | None = 2,
-                        seed: int = 0) -> dict[str, Any]:
+                        seed: int = 0, compiled: bool = False) -> dict[str, Any]:
     """Time training steps of a random nano decoder (the recipe's vocabulary, the given shape) in each
     precision on one fixed batch; return medians (ms), the paired speed-up and the last losses.
 
     ``batch`` x ``tokens`` token ids per step, logits kept at every ``keep_every``-th position (the
     supervised share of a stage-1 sample). ``threads`` sets ``torch.set_num_threads`` (None leaves it).
+    ``compiled`` adds a float32 copy whose forward runs under ``torch.compile`` (its first step, the
+    compilation, is reported apart as ``compile_s``).
     """
     from aura.models.nano import NanoVLM
     from aura.models.nano.recipe import RecipeConfig
@@ -51,20 +54,24 @@ def run_precision_bench(*, layers: int = 4, width: int = 192, heads: int = 4, ba
     cfg = base_cfg.model_validate({**base_cfg.model_dump(), "n_layers": layers, "d_model": width, "n_heads": heads})
     torch.manual_seed(seed)
     base = NanoVLM(cfg, video_pad_id=cfg.vocab_size - 1)
-    models = {p: copy.deepcopy(base).train() for p in PRECISIONS}
+    variants = (*PRECISIONS, "compiled") if compiled else PRECISIONS
+    models = {p: copy.deepcopy(base).train() for p in variants}
     optimizers = {p: torch.optim.AdamW(m.parameters(), lr=1e-3) for p, m in models.items()}
+    forwards: dict[str, Any] = {p: models[p] for p in PRECISIONS}
+    if compiled:
+        forwards["compiled"] = torch.compile(models["compiled"], dynamic=False)
     gen = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, cfg.vocab_size - 1, (batch, tokens), generator=gen)
     keep = torch.arange(0, tokens - 1, keep_every)
     targets = ids[:, keep + 1]
-    losses: dict[str, list[float]] = {p: [] for p in PRECISIONS}
-    times: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    losses: dict[str, list[float]] = {p: [] for p in variants}
+    times: dict[str, list[float]] = {p: [] for p in variants}
 
     def step(precision: str) -> float:
-        model, opt = models[precision], optimizers[precision]
+        opt = optimizers[precision]
         t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            logits, _ = model(ids, logits_to_keep=keep)
+            logits, _ = forwards[precision](ids, logits_to_keep=keep)
         loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
         loss.backward()
         opt.step()
@@ -72,15 +79,20 @@ def run_precision_bench(*, layers: int = 4, width: int = 192, heads: int = 4, ba
         losses[precision].append(float(loss.detach()))
         return time.perf_counter() - t0
 
+    compile_s = step("compiled") if compiled else None  # the compilation, not timed with the steps
     for r in range(warmup + repeats):
-        order = PRECISIONS if r % 2 == 0 else PRECISIONS[::-1]
+        order = variants if r % 2 == 0 else variants[::-1]
         for p in order:
             dt = step(p)
             if r >= warmup:
                 times[p].append(dt * 1000)
-    speedup = statistics.median(a / b for a, b in zip(times["fp32"], times["bf16"], strict=True) if b > 0)
-    return {
-        "command": f"aura bench precision --decoder {layers},{width},{heads} --batch {batch} --tokens {tokens}",
+
+    def speedup(over: str) -> float:
+        return statistics.median(a / b for a, b in zip(times["fp32"], times[over], strict=True) if b > 0)
+
+    out = {
+        "command": f"aura bench precision --decoder {layers},{width},{heads} --batch {batch} --tokens {tokens}"
+                   + (" --compiled" if compiled else ""),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "machine": machine(),
         "amx": cpu_has_amx(),
@@ -90,9 +102,12 @@ def run_precision_bench(*, layers: int = 4, width: int = 192, heads: int = 4, ba
         "repeats": repeats,
         "tokens_per_step": batch * tokens,
         "step_ms": {p: statistics.median(t) for p, t in times.items()},
-        "speedup_bf16": speedup,
+        "speedup_bf16": speedup("bf16"),
         "losses": losses,
     }
+    if compiled:
+        out.update(speedup_compiled=speedup("compiled"), compile_s=compile_s)
+    return out
 
 
 def format_report(res: dict[str, Any]) -> str:
@@ -105,11 +120,14 @@ def format_report(res: dict[str, Any]) -> str:
         "| precision | step (ms) | tokens/s |",
         "|---|---:|---:|",
     ]
-    for p in PRECISIONS:
-        ms = res["step_ms"][p]
-        lines.append(f"| {p} | {ms:.1f} | {res['tokens_per_step'] / ms * 1000:,.0f} |")
+    for p, ms in res["step_ms"].items():
+        name = "fp32 under torch.compile" if p == "compiled" else p
+        lines.append(f"| {name} | {ms:.1f} | {res['tokens_per_step'] / ms * 1000:,.0f} |")
     lines.append("")
     lines.append(f"bf16 speed-up (median of paired per-step ratios): {res['speedup_bf16']:.2f}x")
+    if "speedup_compiled" in res:
+        lines.append(f"torch.compile speed-up over eager fp32: {res['speedup_compiled']:.2f}x "
+                     f"(its first step, compiling, took {res['compile_s']:.1f} s)")
     return "\n".join(lines)
 
 
@@ -128,7 +146,8 @@ def main_precision(args: Any) -> int:
         raise ConfigError("--tokens must be within 2..4096 and --batch at most 1024")
     try:  # the decoder's config is validated before any model is built
         res = run_precision_bench(layers=layers, width=width, heads=heads, batch=args.batch, tokens=args.tokens,
-                                  repeats=args.repeats, threads=args.threads or None)
+                                  repeats=args.repeats, threads=args.threads or None,
+                                  compiled=bool(getattr(args, "compiled", False)))
     except ValidationError as exc:
         raise ConfigError(f"--decoder {args.decoder}: {exc.errors()[0]['msg']}") from None
     print(json.dumps(res, indent=2) if args.json else format_report(res))

@@ -56,6 +56,8 @@ def _register_precision(cmds: argparse._SubParsersAction) -> None:
     p.add_argument("--tokens", type=int, default=120, help="tokens per sample (default 120, a stage-1 sample's)")
     p.add_argument("--repeats", type=int, default=10, help="timed repeats (median reported)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (0: leave torch's default)")
+    p.add_argument("--compiled", action="store_true",
+                   help="also time a float32 copy under torch.compile (its compilation reported apart)")
     p.add_argument("--json", action="store_true", help="print the raw result as JSON")
     p.set_defaults(func=_run_precision)
 
