@@ -125,6 +125,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--dropout-inputs", action=argparse.BooleanOptionalAction, default=None,
                       help="nano, with --dropout: drop the decoder's input embeddings too (default) or only the "
                       "blocks' outputs (docs/nano.md)")
+    nano.add_argument("--subword-noise", type=float, metavar="P",
+                      help="nano: while training stages 1 and 2, cut each word token of the questions into "
+                      "smaller tokens of the same text with probability P (BPE-dropout-like; default 0; "
+                      "docs/nano.md)")
     nano.add_argument("--look-lr", type=float, metavar="LR",
                       help="nano: stage 1's peak learning rate (default: the recipe's 2e-3)")
     nano.add_argument("--stream-lr", type=float, metavar="LR",
@@ -194,7 +198,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("stream_watch_share", "stream_watch_share"),
                       ("stream_look_share", "stream_look_share"), ("stream_samples", "stream_samples"),
                       ("question_plans", "question_plans"), ("question_density", "question_density"),
-                      ("paraphrase_share", "paraphrase_share"), ("vision_streams", "vision_streams"),
+                      ("paraphrase_share", "paraphrase_share"), ("subword_noise", "subword_noise"),
+                      ("vision_streams", "vision_streams"),
                       ("vision_swap_share", "vision_swap_share"),
                       ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),
                       ("watch_history", "look_watch_history"), ("unasked", "look_unasked"),

@@ -139,6 +139,9 @@ class RecipeConfig(BaseModel):
                                      "(real-time questions) also trained in stage 2, with the system prompt")
     paraphrase_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the training phrasings reworded "
                                     "in stages 1 and 2 (models/nano/paraphrase.py; never a held-out phrasing)")
+    subword_noise: float = Field(0.0, ge=0.0, lt=1.0, description="stages 1 and 2: each word token of a "
+                                 "user message is cut into smaller tokens of the same text with this probability "
+                                 "(models/nano/subword_noise.py; BPE-dropout-like; inference reads canonical tokens)")
     corrupt_share: float = Field(0.0, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
                                  "holds one false report (models/nano/exposure.py; not with the plain loss, "
                                  "which would learn the reports)")
@@ -583,6 +586,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     """
     from aura.models.nano.checkpoint import load_checkpoint
     from aura.models.nano.question_state import QuestionStateReader
+    from aura.models.nano.subword_noise import with_subword_noise
     from aura.models.nano.training import NanoForTraining, nano_chat_format, nano_preprocess
     from aura.train.model import Loaded
     from aura.train.trainer import Trainer
@@ -615,7 +619,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         reader = QuestionStateReader(tok) if cfg.question_state_weight > 0 else None
         wrapper = NanoForTraining(nano, features=frozen, question_state=reader,
                                   state_weight=cfg.question_state_weight, state_layer=cfg.question_state_layer)
-        loaded = Loaded(wrapper, tok, nano_chat_format(tok, model_cfg), nano_preprocess(nano, features=frozen),
+        chat_format = with_subword_noise(nano_chat_format(tok, model_cfg), cfg.subword_noise, cfg.seed)
+        loaded = Loaded(wrapper, tok, chat_format, nano_preprocess(nano, features=frozen),
                         int(tok.pad_token_id), "aura_nano")
         config = _trainer_config(cfg, out, model_cfg, stage=stage, train=train, frozen=frozen)
         config.train.progress = progress

@@ -1,0 +1,109 @@
+"""Subword noise: training-only random segmentations of the user's words (BPE-dropout-like).
+
+A tokenizer trained on the world's text has one token for each word the training phrasings use
+(`` disappears``, `` colour``) and splits a word it never saw into short pieces (``Report`` ->
+``R``, ``e``, ``port``; ``disappearance`` -> `` disappear``, ``an``, ``ce``). A model that has
+only ever read the canonical tokens meets those pieces for the first time in a held-out
+phrasing. Provilkov et al. (2020, "BPE-Dropout") train on random segmentations of the same
+text, so the model learns to read words from their pieces too; this does the same for the
+user's messages (the questions) of nano's training samples:
+
+- every word token of a user message is, with probability ``p``, cut at a random place and each
+  part re-tokenized by the same BPE model; the parts are cut again with probability ``p``;
+- the text is unchanged (the pieces decode to the same string), the header and the special
+  tokens are never cut, and assistant messages (the targets and the history of replies) keep the
+  canonical tokens the model must generate;
+- the randomness is a seeded ``numpy`` generator, so a run is reproducible (from the start: a
+  resumed run draws again from the seed).
+
+Inference always uses the canonical tokens (``nano_chat_format``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from aura.models.hf.chat import IM_START, TEXT, ChatFormat, EncodedMessage
+
+
+class SubwordPieces:
+    """Cuts tokens of one byte-level BPE tokenizer into smaller valid tokens of the same text."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        backend = tokenizer.backend_tokenizer
+        self._model = backend.model
+        self._special = {int(i) for i in getattr(tokenizer, "all_special_ids", [])}
+        self._special.update(int(i) for i in getattr(tokenizer, "added_tokens_decoder", {}))
+        self._vocab: dict[int, str] = {int(i): s for s, i in backend.get_vocab(with_added_tokens=True).items()}
+        self._pieces: dict[str, list[int]] = {}
+
+    def cuttable(self, token_id: int) -> bool:
+        """True for a token of two or more characters with a letter in it that is not a special token."""
+        if token_id in self._special:
+            return False
+        s = self._vocab.get(int(token_id), "")
+        return len(s) >= 2 and any(c.isalpha() for c in s)
+
+    def _tokenize(self, piece: str) -> list[int]:
+        hit = self._pieces.get(piece)
+        if hit is None:
+            hit = [int(t.id) for t in self._model.tokenize(piece)]
+            self._pieces[piece] = hit
+        return hit
+
+    def cut(self, token_id: int, rng: np.random.Generator, p: float, depth: int = 0) -> list[int]:
+        """``token_id`` as one or more tokens of the same text: cut with probability ``p`` at a
+        uniformly drawn place, each part re-tokenized and cut again the same way (at most 4 deep)."""
+        if depth >= 4 or not self.cuttable(token_id) or rng.random() >= p:
+            return [int(token_id)]
+        s = self._vocab[int(token_id)]
+        at = int(rng.integers(1, len(s)))
+        out: list[int] = []
+        for part in (s[:at], s[at:]):
+            for t in self._tokenize(part):
+                out.extend(self.cut(t, rng, p, depth + 1))
+        return out
+
+    def text(self, ids: Sequence[int]) -> str:
+        """The byte-level strings of ``ids`` joined (equal for a sequence and any of its cuts)."""
+        return "".join(self._vocab[int(i)] for i in ids)
+
+
+class SubwordNoiseFormat(ChatFormat):
+    """A ``ChatFormat`` whose user messages are tokenized with subword noise (training only)."""
+
+    def __init__(self, base: ChatFormat, p: float, seed: int) -> None:
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"subword noise must be in [0, 1), got {p}")
+        super().__init__(base.tokenizer, base.style, base.merge_size, base.temporal_patch_size, base.fps,
+                         base.text_first)
+        self.p = float(p)
+        self.rng = np.random.default_rng([int(seed), 23])
+        self.pieces = SubwordPieces(base.tokenizer)
+        self._header = len(self._encode(f"{IM_START}user\n"))
+
+    def encode_message(self, message: dict, grid_for_chunk: Any) -> EncodedMessage:
+        """The message's canonical encoding; for a user message, its word tokens after the header
+        cut as the module says (video pads, specials and the header untouched)."""
+        enc = super().encode_message(message, grid_for_chunk)
+        if message.get("role") != "user" or self.p == 0.0:
+            return enc
+        ids: list[int] = []
+        types: list[int] = []
+        for k, (tid, kind) in enumerate(zip(enc.input_ids, enc.mm_token_type_ids, strict=True)):
+            if k < self._header or kind != TEXT:
+                ids.append(tid)
+                types.append(kind)
+                continue
+            parts = self.pieces.cut(tid, self.rng, self.p)
+            ids.extend(parts)
+            types.extend([TEXT] * len(parts))
+        return EncodedMessage(ids, types, enc.supervised, enc.video_chunks, enc.video_grids)
+
+
+def with_subword_noise(chat_format: ChatFormat, p: float, seed: int) -> ChatFormat:
+    """``chat_format`` itself when ``p`` is 0, else a copy that adds subword noise to user messages."""
+    return chat_format if p == 0.0 else SubwordNoiseFormat(chat_format, p, seed)

@@ -1,0 +1,126 @@
+"""Subword noise: user words cut into pieces of the same text, seeded, targets untouched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from aura.models.hf.chat import TEXT, VIDEO
+from aura.models.nano.checkpoint import bundled_checkpoint, load_tokenizer
+from aura.models.nano.subword_noise import SubwordNoiseFormat, SubwordPieces, with_subword_noise
+from aura.models.nano.training import nano_chat_format
+from aura.train.labels import TokenKind, encode_sample
+from aura.world.phrasing import QUESTIONS
+
+
+def _grid(part: dict[str, Any]) -> tuple[int, int, int]:
+    return (1, 6, 6)
+
+
+@pytest.fixture(scope="module")
+def tok() -> Any:
+    return load_tokenizer(bundled_checkpoint())
+
+
+def _user(text: str, chunk: int = 0) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "video", "chunk": chunk}, {"type": "text", "text": text}]}
+
+
+QUESTION_TEXTS = [t.format(shape="circle", colour="red", target="red circle") for kind in QUESTIONS.values()
+                  for t, _ in kind]
+
+
+def test_zero_noise_is_the_plain_format(tok: Any) -> None:
+    plain = nano_chat_format(tok)
+    assert with_subword_noise(plain, 0.0, seed=0) is plain
+    with pytest.raises(ValueError, match="subword noise"):
+        SubwordNoiseFormat(plain, 1.0, seed=0)
+
+
+def test_cut_user_messages_keep_their_text_pads_and_header(tok: Any) -> None:
+    plain = nano_chat_format(tok)
+    noisy = SubwordNoiseFormat(plain, 0.5, seed=3)
+    changed = 0
+    for i, text in enumerate(QUESTION_TEXTS):
+        msg = _user(text, chunk=i)
+        a, b = plain.encode_message(msg, _grid), noisy.encode_message(msg, _grid)
+        assert tok.decode(b.input_ids) == tok.decode(a.input_ids)
+        assert noisy.pieces.text(b.input_ids) == noisy.pieces.text(a.input_ids)
+        assert b.input_ids[:3] == a.input_ids[:3]  # <|im_start|>user\n
+        assert [t for t in b.input_ids if t in noisy.pieces._special] == [
+            t for t in a.input_ids if t in noisy.pieces._special]
+        assert b.mm_token_type_ids.count(VIDEO) == a.mm_token_type_ids.count(VIDEO) == 36
+        assert b.mm_token_type_ids.count(TEXT) == len(b.input_ids) - 36
+        assert b.video_chunks == a.video_chunks == [i]
+        assert len(b.input_ids) >= len(a.input_ids)
+        changed += b.input_ids != a.input_ids
+    assert changed > len(QUESTION_TEXTS) // 2
+
+
+def test_assistant_messages_and_targets_keep_canonical_tokens(tok: Any) -> None:
+    plain = nano_chat_format(tok)
+    noisy = SubwordNoiseFormat(plain, 0.9, seed=1)
+    reply = {"role": "assistant", "content": "The red circle disappeared."}
+    assert noisy.encode_message(reply, _grid).input_ids == plain.encode_message(reply, _grid).input_ids
+    sample = {"id": "s", "messages": [
+        {"role": "system", "content": "You watch a stream."},
+        _user("Tell me every time an object disappears.", 0),
+        {"role": "assistant", "content": "Sure, I will tell you each time."},
+        _user("", 1),
+        reply,
+    ]}
+    a, b = encode_sample(sample, plain, _grid), encode_sample(sample, noisy, _grid)
+    target = int(TokenKind.TARGET)
+    assert a.input_ids[a.kinds == target].tolist() == b.input_ids[b.kinds == target].tolist()
+    assert len(b.input_ids) > len(a.input_ids)
+
+
+def test_noise_is_seeded_and_near_its_rate(tok: Any) -> None:
+    plain = nano_chat_format(tok)
+
+    def run(seed: int, p: float) -> tuple[list[list[int]], int, int]:
+        fmt = SubwordNoiseFormat(plain, p, seed=seed)
+        outs, cuttable, cut = [], 0, 0
+        for text in QUESTION_TEXTS * 20:
+            a = plain.encode_message(_user(text), _grid).input_ids
+            b = fmt.encode_message(_user(text), _grid).input_ids
+            outs.append(b)
+            cuttable += sum(fmt.pieces.cuttable(t) for t in a[3:])
+            cut += len(b) - len(a)
+        return outs, cuttable, cut
+
+    first, n, extra = run(7, 0.2)
+    again, _, _ = run(7, 0.2)
+    other, _, _ = run(8, 0.2)
+    assert first == again and first != other
+    # each cut adds at least one token; recursive cuts add a few more
+    assert 0.15 * n <= extra <= 0.45 * n
+
+
+def test_pieces_are_tokens_of_the_same_text(tok: Any) -> None:
+    pieces = SubwordPieces(tok)
+    rng = np.random.default_rng(0)
+    word = tok.encode(" disappears", add_special_tokens=False)
+    assert len(word) == 1
+    draws = [tuple(pieces.cut(word[0], rng, 0.99)) for _ in range(50)]
+    assert sum(len(c) >= 2 for c in draws) >= 45 and len(set(draws)) > 5
+    for c in draws:
+        assert pieces.text(c) == pieces.text(word)
+        assert tok.decode(list(c)) == " disappears"
+    assert not pieces.cuttable(tok.convert_tokens_to_ids("<|silent|>"))
+    assert not pieces.cuttable(tok.encode(".", add_special_tokens=False)[0])
+
+
+def test_train_nano_flag_sets_the_noise() -> None:
+    from aura.cli.main import build_parser
+    from aura.cli.train_cmd import nano_recipe_config
+    from aura.errors import ConfigError
+
+    parser = build_parser()
+    cfg = nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0.2", "--output-dir", "x"]))
+    assert cfg.subword_noise == 0.2
+    assert nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x"])).subword_noise == 0.0
+    with pytest.raises(ConfigError, match="subword_noise"):
+        nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "1.5", "--output-dir", "x"]))
