@@ -9,7 +9,7 @@ import pytest
 
 from aura.models.hf.chat import TEXT, VIDEO
 from aura.models.nano.checkpoint import bundled_checkpoint, load_tokenizer
-from aura.models.nano.subword_noise import SubwordNoiseFormat, SubwordPieces, with_subword_noise
+from aura.models.nano.subword_noise import SubwordNoiseFormat, SubwordPieces, with_subword_noise, world_word_ids
 from aura.models.nano.training import nano_chat_format
 from aura.train.labels import TokenKind, encode_sample
 from aura.world.phrasing import QUESTIONS
@@ -113,6 +113,23 @@ def test_pieces_are_tokens_of_the_same_text(tok: Any) -> None:
     assert not pieces.cuttable(tok.encode(".", add_special_tokens=False)[0])
 
 
+def test_kept_world_words_are_never_cut(tok: Any) -> None:
+    plain = nano_chat_format(tok)
+    keep = world_word_ids(tok)
+    words = {" red", " circle", " disappears", " colour", " appears"}
+    assert {tok.encode(w, add_special_tokens=False)[0] for w in words} <= keep
+    assert tok.encode(" every", add_special_tokens=False)[0] not in keep
+    noisy = with_subword_noise(plain, 0.9, seed=2, keep_world_words=True)
+    assert isinstance(noisy, SubwordNoiseFormat)
+    for text in QUESTION_TEXTS:
+        a = plain.encode_message(_user(text), _grid).input_ids
+        b = noisy.encode_message(_user(text), _grid).input_ids
+        assert [t for t in b if t in keep] == [t for t in a if t in keep]
+        framing = [t for t in a[3:] if noisy.pieces.cuttable(t)]
+        if len(framing) >= 3:
+            assert len(b) > len(a)  # the rest is still cut
+
+
 def test_train_nano_flag_sets_the_noise() -> None:
     from aura.cli.main import build_parser
     from aura.cli.train_cmd import nano_recipe_config
@@ -120,7 +137,10 @@ def test_train_nano_flag_sets_the_noise() -> None:
 
     parser = build_parser()
     cfg = nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0.2", "--output-dir", "x"]))
-    assert cfg.subword_noise == 0.2
+    assert cfg.subword_noise == 0.2 and not cfg.subword_noise_keep_world
+    kept = nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0.2",
+                                                 "--subword-noise-keep-world", "--output-dir", "x"]))
+    assert kept.subword_noise_keep_world
     assert nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x"])).subword_noise == 0.0
     with pytest.raises(ConfigError, match="subword_noise"):
         nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "1.5", "--output-dir", "x"]))

@@ -129,6 +129,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: while training stages 1 and 2, cut each word token of the questions into "
                       "smaller tokens of the same text with probability P (BPE-dropout-like; default 0; "
                       "docs/nano.md)")
+    nano.add_argument("--subword-noise-keep-world", action="store_true", default=None,
+                      help="nano, with --subword-noise: never cut the world's colour, shape and event words")
     nano.add_argument("--look-lr", type=float, metavar="LR",
                       help="nano: stage 1's peak learning rate (default: the recipe's 2e-3)")
     nano.add_argument("--stream-lr", type=float, metavar="LR",
@@ -199,6 +201,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("stream_look_share", "stream_look_share"), ("stream_samples", "stream_samples"),
                       ("question_plans", "question_plans"), ("question_density", "question_density"),
                       ("paraphrase_share", "paraphrase_share"), ("subword_noise", "subword_noise"),
+                      ("subword_noise_keep_world", "subword_noise_keep_world"),
                       ("vision_streams", "vision_streams"),
                       ("vision_swap_share", "vision_swap_share"),
                       ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),

@@ -142,6 +142,8 @@ class RecipeConfig(BaseModel):
     subword_noise: float = Field(0.0, ge=0.0, lt=1.0, description="stages 1 and 2: each word token of a "
                                  "user message is cut into smaller tokens of the same text with this probability "
                                  "(models/nano/subword_noise.py; BPE-dropout-like; inference reads canonical tokens)")
+    subword_noise_keep_world: bool = Field(False, description="with subword_noise: never cut the world's colour, "
+                                           "shape and event words (only a question's framing is cut)")
     corrupt_share: float = Field(0.0, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
                                  "holds one false report (models/nano/exposure.py; not with the plain loss, "
                                  "which would learn the reports)")
@@ -619,7 +621,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         reader = QuestionStateReader(tok) if cfg.question_state_weight > 0 else None
         wrapper = NanoForTraining(nano, features=frozen, question_state=reader,
                                   state_weight=cfg.question_state_weight, state_layer=cfg.question_state_layer)
-        chat_format = with_subword_noise(nano_chat_format(tok, model_cfg), cfg.subword_noise, cfg.seed)
+        chat_format = with_subword_noise(nano_chat_format(tok, model_cfg), cfg.subword_noise, cfg.seed,
+                                         keep_world_words=cfg.subword_noise_keep_world)
         loaded = Loaded(wrapper, tok, chat_format, nano_preprocess(nano, features=frozen),
                         int(tok.pad_token_id), "aura_nano")
         config = _trainer_config(cfg, out, model_cfg, stage=stage, train=train, frozen=frozen)

@@ -13,6 +13,8 @@ user's messages (the questions) of nano's training samples:
 - the text is unchanged (the pieces decode to the same string), the header and the special
   tokens are never cut, and assistant messages (the targets and the history of replies) keep the
   canonical tokens the model must generate;
+- with ``keep`` (``world_word_ids``), the world's colour, shape and event words stay whole: only
+  the framing of a question is cut, not the words that name what it asks about;
 - the randomness is a seeded ``numpy`` generator, so a run is reproducible (from the start: a
   resumed run draws again from the seed).
 
@@ -32,17 +34,19 @@ from aura.models.hf.chat import IM_START, TEXT, ChatFormat, EncodedMessage
 class SubwordPieces:
     """Cuts tokens of one byte-level BPE tokenizer into smaller valid tokens of the same text."""
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Any, keep: frozenset[int] = frozenset()) -> None:
         backend = tokenizer.backend_tokenizer
         self._model = backend.model
         self._special = {int(i) for i in getattr(tokenizer, "all_special_ids", [])}
         self._special.update(int(i) for i in getattr(tokenizer, "added_tokens_decoder", {}))
+        self._keep = frozenset(int(i) for i in keep)
         self._vocab: dict[int, str] = {int(i): s for s, i in backend.get_vocab(with_added_tokens=True).items()}
         self._pieces: dict[str, list[int]] = {}
 
     def cuttable(self, token_id: int) -> bool:
-        """True for a token of two or more characters with a letter in it that is not a special token."""
-        if token_id in self._special:
+        """True for a token of two or more characters with a letter in it that is neither a special
+        token nor one of the kept ones."""
+        if token_id in self._special or token_id in self._keep:
             return False
         s = self._vocab.get(int(token_id), "")
         return len(s) >= 2 and any(c.isalpha() for c in s)
@@ -75,14 +79,14 @@ class SubwordPieces:
 class SubwordNoiseFormat(ChatFormat):
     """A ``ChatFormat`` whose user messages are tokenized with subword noise (training only)."""
 
-    def __init__(self, base: ChatFormat, p: float, seed: int) -> None:
+    def __init__(self, base: ChatFormat, p: float, seed: int, keep: frozenset[int] = frozenset()) -> None:
         if not 0.0 <= p < 1.0:
             raise ValueError(f"subword noise must be in [0, 1), got {p}")
         super().__init__(base.tokenizer, base.style, base.merge_size, base.temporal_patch_size, base.fps,
                          base.text_first)
         self.p = float(p)
         self.rng = np.random.default_rng([int(seed), 23])
-        self.pieces = SubwordPieces(base.tokenizer)
+        self.pieces = SubwordPieces(base.tokenizer, keep)
         self._header = len(self._encode(f"{IM_START}user\n"))
 
     def encode_message(self, message: dict, grid_for_chunk: Any) -> EncodedMessage:
@@ -104,6 +108,26 @@ class SubwordNoiseFormat(ChatFormat):
         return EncodedMessage(ids, types, enc.supervised, enc.video_chunks, enc.video_grids)
 
 
-def with_subword_noise(chat_format: ChatFormat, p: float, seed: int) -> ChatFormat:
-    """``chat_format`` itself when ``p`` is 0, else a copy that adds subword noise to user messages."""
-    return chat_format if p == 0.0 else SubwordNoiseFormat(chat_format, p, seed)
+def world_word_ids(tokenizer: Any) -> frozenset[int]:
+    """The token ids of the world's colour, shape and (training phrasings') event words, as words
+    inside a sentence and at its start, where they are one token."""
+    from aura.models.nano.tokenizer import EVENT_WORDS
+    from aura.world.vocab import COLOURS, SHAPES
+
+    words = [*COLOURS, *SHAPES, *(w for ws in EVENT_WORDS.values() for w in ws)]
+    out = set()
+    for w in words:
+        for form in (" " + w, w, w.capitalize()):
+            ids = tokenizer.encode(form, add_special_tokens=False)
+            if len(ids) == 1:
+                out.add(int(ids[0]))
+    return frozenset(out)
+
+
+def with_subword_noise(chat_format: ChatFormat, p: float, seed: int, *, keep_world_words: bool = False) -> ChatFormat:
+    """``chat_format`` itself when ``p`` is 0, else a copy that adds subword noise to user messages
+    (sparing the world's words with ``keep_world_words``)."""
+    if p == 0.0:
+        return chat_format
+    keep = world_word_ids(chat_format.tokenizer) if keep_world_words else frozenset()
+    return SubwordNoiseFormat(chat_format, p, seed, keep)
