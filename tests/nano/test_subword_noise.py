@@ -47,10 +47,9 @@ def test_cut_user_messages_keep_their_text_pads_and_header(tok: Any) -> None:
         msg = _user(text, chunk=i)
         a, b = plain.encode_message(msg, _grid), noisy.encode_message(msg, _grid)
         assert tok.decode(b.input_ids) == tok.decode(a.input_ids)
-        assert noisy.pieces.text(b.input_ids) == noisy.pieces.text(a.input_ids)
         assert b.input_ids[:3] == a.input_ids[:3]  # <|im_start|>user\n
-        assert [t for t in b.input_ids if t in noisy.pieces._special] == [
-            t for t in a.input_ids if t in noisy.pieces._special]
+        specials = set(tok.added_tokens_decoder)
+        assert [t for t in b.input_ids if t in specials] == [t for t in a.input_ids if t in specials]
         assert b.mm_token_type_ids.count(VIDEO) == a.mm_token_type_ids.count(VIDEO) == 36
         assert b.mm_token_type_ids.count(TEXT) == len(b.input_ids) - 36
         assert b.video_chunks == a.video_chunks == [i]
@@ -107,7 +106,6 @@ def test_pieces_are_tokens_of_the_same_text(tok: Any) -> None:
     draws = [tuple(pieces.cut(word[0], rng, 0.99)) for _ in range(50)]
     assert sum(len(c) >= 2 for c in draws) >= 45 and len(set(draws)) > 5
     for c in draws:
-        assert pieces.text(c) == pieces.text(word)
         assert tok.decode(list(c)) == " disappears"
     assert not pieces.cuttable(tok.convert_tokens_to_ids("<|silent|>"))
     assert not pieces.cuttable(tok.encode(".", add_special_tokens=False)[0])

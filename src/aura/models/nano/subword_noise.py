@@ -23,7 +23,6 @@ Inference always uses the canonical tokens (``nano_chat_format``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,16 +36,15 @@ class SubwordPieces:
     def __init__(self, tokenizer: Any, keep: frozenset[int] = frozenset()) -> None:
         backend = tokenizer.backend_tokenizer
         self._model = backend.model
-        self._special = {int(i) for i in getattr(tokenizer, "all_special_ids", [])}
-        self._special.update(int(i) for i in getattr(tokenizer, "added_tokens_decoder", {}))
-        self._keep = frozenset(int(i) for i in keep)
+        specials = {int(i) for i in tokenizer.added_tokens_decoder}  # every special token is an added one
+        self._whole = frozenset(specials | {int(i) for i in keep})
         self._vocab: dict[int, str] = {int(i): s for s, i in backend.get_vocab(with_added_tokens=True).items()}
         self._pieces: dict[str, list[int]] = {}
 
     def cuttable(self, token_id: int) -> bool:
         """True for a token of two or more characters with a letter in it that is neither a special
         token nor one of the kept ones."""
-        if token_id in self._special or token_id in self._keep:
+        if token_id in self._whole:
             return False
         s = self._vocab.get(int(token_id), "")
         return len(s) >= 2 and any(c.isalpha() for c in s)
@@ -70,10 +68,6 @@ class SubwordPieces:
             for t in self._tokenize(part):
                 out.extend(self.cut(t, rng, p, depth + 1))
         return out
-
-    def text(self, ids: Sequence[int]) -> str:
-        """The byte-level strings of ``ids`` joined (equal for a sequence and any of its cuts)."""
-        return "".join(self._vocab[int(i)] for i in ids)
 
 
 class SubwordNoiseFormat(ChatFormat):
