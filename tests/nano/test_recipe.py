@@ -254,6 +254,34 @@ def test_stage1_adds_the_stream_decisions_of_other_question_plans(tmp_path: Path
     assert path.is_file() and path.name == f"world-{seeds[0]}.decisions.n8f4m10.p2.jsonl"
 
 
+def test_stage1_adds_minimal_pairs_after_the_stream_decision_plans(tmp_path: Path) -> None:
+    """With ``look_pair_plans`` stage 1 also holds the minimal pairs of the plans after the
+    stream-decision ones, stored beside the video under a name that says the plans."""
+    from aura.models.nano.hard_negatives import event_chunks
+    from aura.models.nano.recipe import _recipe_stream, pairs_path
+    from aura.models.nano.stream_decisions import decision_pairs
+
+    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (150, 150), "corrupt_share": 0.0,
+                                                           "look_stream_plans": 1})
+    seeds = split_seeds("train", 2)
+    _, looks = build_world_samples(base, seeds, tmp_path / "data", progress=False)
+    plain = sorted(looks.read_text().splitlines())
+    cfg = base.model_copy(update={"look_pair_plans": 2, "look_pairs_per_twin": 3})
+    _, looks = build_world_samples(cfg, seeds, tmp_path / "data", progress=False)
+    rows = [json.loads(line) for line in looks.read_text().splitlines()]
+    pairs = [r for r in rows if r["id"] not in {json.loads(line)["id"] for line in plain}]
+    assert len(rows) == len(plain) + len(pairs)
+    want = [row for seed in seeds for plan in (2, 3)
+            for row in decision_pairs(_recipe_stream(seed, cfg, plan)[0], cfg.context(),
+                                      event_chunks(_recipe_stream(seed, cfg)[0].scene), video=f"world-{seed}.mp4",
+                                      plan=plan, seed=cfg.seed, per_twin=3)]
+    assert any("twin" in r for r in want)
+    assert sorted(r["id"] for r in pairs) == sorted(r["id"] for r in want)
+    assert {r["plan"] for r in pairs} <= {2, 3}
+    path = pairs_path(tmp_path / "data" / f"world-{seeds[0]}.mp4", cfg)
+    assert path.is_file() and path.name == f"world-{seeds[0]}.pairs.n8f4m10.p2-3.k3.jsonl"
+
+
 def test_stage2_adds_silent_anchors_and_watch_samples_with_the_system_prompt(tmp_path: Path) -> None:
     """With silent anchors and watch and look shares, stage 2 holds the plain samples plus one anchor
     per silent event chunk and the stage-1 watch and look samples (all of them at share 1) behind the
@@ -429,6 +457,9 @@ def test_train_nano_flags_name_the_experiments() -> None:
     plans = nano_recipe_config(parser.parse_args(["train", "nano", "--stream-decisions", "3", "--output-dir", "x"]))
     assert plans.look_stream_plans == 3 and default.look_stream_plans == 0
     assert plans.model_copy(update={"look_stream_plans": 0}) == default
+    pairs = nano_recipe_config(parser.parse_args(["train", "nano", "--decision-pairs", "2", "--output-dir", "x"]))
+    assert (pairs.look_pair_plans, default.look_pair_plans, default.look_pairs_per_twin) == (2, 0, 4)
+    assert pairs.model_copy(update={"look_pair_plans": 0}) == default
     state = nano_recipe_config(parser.parse_args(["train", "nano", "--question-state", "0.3",
                                                   "--question-state-layer", "3", "--output-dir", "x"]))
     assert (state.question_state_weight, state.question_state_layer) == (0.3, 3)

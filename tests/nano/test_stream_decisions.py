@@ -57,3 +57,51 @@ def test_each_event_chunk_gets_its_inference_context_and_owed_turn() -> None:
 def test_no_events_no_decisions() -> None:
     stream = make_stream(7, duration=90.0, config=CONFIG)
     assert list(stream_decisions(stream.to_timeline(video="v.mp4"), CONFIG, set())) == []
+
+
+def _frames(sample: dict) -> list[dict]:
+    return [p for m in sample["messages"] if isinstance(m["content"], list) for p in m["content"]
+            if p.get("type") == "video"]
+
+
+def _texts(sample: dict) -> list[str]:
+    return [m["content"] if isinstance(m["content"], str) else p.get("text", "") for m in sample["messages"]
+            for p in (m["content"] if isinstance(m["content"], list) else [m])]
+
+
+def test_decision_pairs_are_the_same_moment_with_opposite_decisions() -> None:
+    from aura.models.nano.stream_decisions import decision_pairs
+    from aura.world import split_seeds
+    from aura.world.twins import question_twins
+
+    twins = 0
+    for seed in split_seeds("train", 3):
+        stream = make_stream(seed, duration=200.0, config=CONFIG, plan=1)
+        events = event_chunks(stream.scene)
+        base = {s["anchor_chunk"]: s for s in stream_decisions(stream.to_timeline(video="v.mp4"), CONFIG, events,
+                                                                plan=1)}
+        rows = list(decision_pairs(stream, CONFIG, events, video="v.mp4", plan=1, seed=0, per_twin=2))
+        assert rows == list(decision_pairs(stream, CONFIG, events, video="v.mp4", plan=1, seed=0, per_twin=2))
+        originals = [r for r in rows if "twin" not in r]
+        assert len({r["id"] for r in originals}) == len(originals)  # each original decision once
+        assert all(r == base[r["anchor_chunk"]] for r in originals)
+        per_question: dict[str, int] = {}
+        for r in rows:
+            if "twin" not in r:
+                continue
+            twins += 1
+            per_question[r["twin"]] = per_question.get(r["twin"], 0) + 1
+            o = base[r["anchor_chunk"]]
+            assert r["id"] == f"{o['id']}~twin-{r['twin']}" and o in originals
+            assert {r["watch"], o["watch"]} == {"stream-report", "stream-silent"}  # opposite decisions
+            check_messages(r)
+            # the same frames: only words (and the turns they owe) differ
+            assert _frames(r) == _frames(o) and _frames(r)[-1]["chunk"] == r["anchor_chunk"]
+            # the original's question is in its context, the twin's question in the twin's
+            original = next(q for q in stream.questions if q.id == r["twin"])
+            changed = next(q for qid, t in question_twins(stream, CONFIG, seed=0) if qid == r["twin"]
+                           for q in t.questions if q.id == r["twin"])
+            assert original.text != changed.text
+            assert original.text in _texts(o) and changed.text in _texts(r)
+        assert all(n <= 2 for n in per_question.values())
+    assert twins > 0

@@ -95,6 +95,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--stream-decisions", type=int, metavar="P",
                       help="nano: stage 1 also trains the decision at every event chunk of the training streams "
                       "in its exact stream context, for P question plans other than stage 2's (docs/nano.md)")
+    nano.add_argument("--decision-pairs", type=int, metavar="P",
+                      help="nano: stage 1 also trains minimal pairs: for P more question plans, each proactive and "
+                      "multi-response question's twin asking about something else, and the event chunks where the "
+                      "two owe opposite decisions (docs/nano.md)")
     nano.add_argument("--paraphrase-share", type=float, metavar="S",
                       help="nano: share of training questions reworded with training-only rewordings (docs/nano.md)")
     nano.add_argument("--question-state", type=float, metavar="W",
@@ -208,6 +212,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("watch_history", "look_watch_history"), ("unasked", "look_unasked"),
                       ("look_hard_weight", "look_hard_silent_weight"), ("precision", "precision"),
                       ("calibration_floor", "calibration_floor"), ("stream_decisions", "look_stream_plans"),
+                      ("decision_pairs", "look_pair_plans"),
                       ("question_state", "question_state_weight"),
                       ("question_state_layer", "question_state_layer"), ("look_lr", "look_lr"),
                       ("stream_lr", "lr")):

@@ -195,7 +195,7 @@ class _Planner:
         self.add(q, [WorldResponse(time=t, text=text, question_id=q.id, evidence_time=evidence, facts=facts)])
         return True
 
-    def proactive(self, k: int, t: float) -> bool:
+    def proactive(self, k: int, t: float, exclude: dict[str, Any] | None = None) -> bool:
         if not self.free([k]) or len([p for p in self.pending_proactive if p > t]) >= self.max_pending:
             return False
         now = self.scene.state(k) + self.scene.state(k + 0.5)
@@ -204,7 +204,7 @@ class _Planner:
             + [{"colour": c} for c in COLOURS]
             + [{"shape": s} for s in SHAPES]
         )
-        targets = [g for g in targets if not any(matches(g, o.colour, o.shape) for o in now)]
+        targets = [g for g in targets if g != exclude and not any(matches(g, o.colour, o.shape) for o in now)]
         found: list[tuple[dict[str, Any], WorldEvent, ObjectState]] = []
         never: list[dict[str, Any]] = []
         for g in targets:
@@ -255,13 +255,13 @@ class _Planner:
                     return e, o
         return None
 
-    def multi(self, k: int, t: float) -> bool:
+    def multi(self, k: int, t: float, only: tuple[str, ...] = ("disappear", "colour", "appear")) -> bool:
         def askable(kind: str) -> bool:
             if kind not in self.active_multi:
                 return True
             return self.multi_reask is not None and len(self.questions) - self.active_multi[kind] > self.multi_reask
 
-        kinds = [m for m in ("disappear", "colour", "appear") if askable(m)]
+        kinds = [m for m in only if askable(m)]
         if not kinds or not self.free([k]):
             return False
         kind = kinds[int(self.rng.integers(len(kinds)))]

@@ -88,6 +88,13 @@ class RecipeConfig(BaseModel):
                                    "chunk of the training streams in its exact stream context, the only supervised "
                                    "turn, for this many question plans other than stage 2's (plans 1..N: "
                                    "stream_decisions.stream_decisions); 0: not")
+    look_pair_plans: int = Field(0, ge=0, le=8, description="stage 1 also trains minimal pairs of stream "
+                                 "decisions: for this many more question plans (after look_stream_plans' ones), "
+                                 "each proactive and multi-response question's twin (aura.world.twins) and the event "
+                                 "chunks where the twin owes the opposite decision, both decisions "
+                                 "(stream_decisions.decision_pairs); 0: not")
+    look_pairs_per_twin: int = Field(4, ge=1, le=64, description="with look_pair_plans: at most this many flipped "
+                                     "event chunks per twin (its first ones)")
     look_hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 1, balanced loss: per-token "
                                                   "weight of the silent turns at event chunks (the watch samples' "
                                                   "silent decisions) instead of 1/N_silent")
@@ -209,6 +216,14 @@ def decisions_path(video: str | Path, cfg: RecipeConfig) -> Path:
     return Path(video).with_suffix(f".decisions{context_tag(cfg)}{density_tag(cfg)}.p{cfg.look_stream_plans}.jsonl")
 
 
+def pairs_path(video: str | Path, cfg: RecipeConfig) -> Path:
+    """Where a rendered stream's stage-1 minimal pairs are stored (``look_pair_plans`` plans after the
+    stream-decision ones, ``look_pairs_per_twin`` flips per twin)."""
+    first, last = cfg.look_stream_plans + 1, cfg.look_stream_plans + cfg.look_pair_plans
+    tag = f"{context_tag(cfg)}{density_tag(cfg)}.p{first}-{last}.k{cfg.look_pairs_per_twin}"
+    return Path(video).with_suffix(f".pairs{tag}.jsonl")
+
+
 def context_tag(cfg: RecipeConfig) -> str:
     """The suffix of stream-sample files unrolled with a non-default context ("" for N=30, N'=15,
     M=10), so runs with other windows can share rendered streams without sharing samples."""
@@ -257,8 +272,9 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
                           cfg.look_unasked)
     size = cfg.model.image_size
     decisions_file = decisions_path(video, cfg) if cfg.look_stream_plans else None
+    pairs_file = pairs_path(video, cfg) if cfg.look_pair_plans else None
     if (samples_file.is_file() and look_file.is_file() and frames_path(video, size).is_file()
-            and (decisions_file is None or decisions_file.is_file())):
+            and (decisions_file is None or decisions_file.is_file()) and (pairs_file is None or pairs_file.is_file())):
         return seed, str(samples_file), str(look_file)
     stream, height = _recipe_stream(seed, cfg)
     if not frames_path(video, size).is_file():
@@ -286,6 +302,15 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
             row for plan in range(1, cfg.look_stream_plans + 1)
             for row in stream_decisions(_recipe_stream(seed, cfg, plan)[0].to_timeline(video=video.name),
                                         cfg.context(), events, plan=plan)))
+    if pairs_file is not None and not pairs_file.is_file():
+        from aura.models.nano.stream_decisions import decision_pairs
+
+        events = event_chunks(stream.scene)
+        first = cfg.look_stream_plans + 1
+        write_jsonl_atomic(pairs_file, (
+            row for plan in range(first, first + cfg.look_pair_plans)
+            for row in decision_pairs(_recipe_stream(seed, cfg, plan)[0], cfg.context(), events, video=video.name,
+                                      plan=plan, seed=cfg.seed, per_twin=cfg.look_pairs_per_twin)))
     return seed, str(samples_file), str(look_file)
 
 
@@ -421,6 +446,9 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
         if cfg.look_stream_plans:
             decisions = decisions_path(out / f"world-{seed}.mp4", cfg)
             rows = itertools.chain(rows, (row for _, row in iter_jsonl(decisions)))
+        if cfg.look_pair_plans:
+            pairs = pairs_path(out / f"world-{seed}.mp4", cfg)
+            rows = itertools.chain(rows, (row for _, row in iter_jsonl(pairs)))
         if cfg.look_hard_silent_weight is None:
             return rows
         if cfg.look_hard_only is not None:

@@ -25,6 +25,7 @@ from aura.stream.config import SILENT_TOKEN, ContextConfig
 from aura.stream.events import AssistantResponse, Silence
 from aura.stream.messages import assistant_message
 from aura.stream.timeline import Timeline, chunk_of, replay
+from aura.world.questions import WorldStream
 
 
 def stream_decisions(timeline: Timeline, config: ContextConfig, events: Iterable[int], *,
@@ -52,3 +53,33 @@ def stream_decisions(timeline: Timeline, config: ContextConfig, events: Iterable
         yield {"id": f"{timeline.video_id}#decision{k}@plan{plan}", "video_id": timeline.video_id,
                "video": timeline.video, "stage": "look", "kind": "decision", "watch": tag,
                "anchor_chunk": k, "plan": plan, "messages": messages}
+
+
+def _owed(row: dict[str, Any]) -> str:
+    return str(row["watch"])
+
+
+def decision_pairs(stream: WorldStream, config: ContextConfig, events: Iterable[int], *, video: str, plan: int,
+                   seed: int, per_twin: int) -> Iterator[dict[str, Any]]:
+    """Minimal pairs of stream decisions from ``stream`` (question plan ``plan`` of a training
+    video) and its question twins (``aura.world.twins``): for each twin, up to ``per_twin`` event
+    chunks (the first ones) where the stream owes a reply and the twin silence or the other way
+    round, both decisions, each as ``stream_decisions`` renders it (the twin's id ends in
+    ``~twin-QID``, its row carries ``"twin": QID``). A chunk's decision from ``stream`` is given
+    once however many twins flip it. Deterministic.
+    """
+    from aura.world.twins import question_twins
+
+    chunks = sorted(set(events))
+    base = {row["anchor_chunk"]: row for row in stream_decisions(stream.to_timeline(video=video), config, chunks,
+                                                                  plan=plan)}
+    given: set[int] = set()
+    for qid, twin in question_twins(stream, config, seed=seed):
+        flipped = [row for row in stream_decisions(twin.to_timeline(video=video), config, chunks, plan=plan)
+                   if row["anchor_chunk"] in base and _owed(row) != _owed(base[row["anchor_chunk"]])]
+        for row in flipped[:per_twin]:
+            k = row["anchor_chunk"]
+            if k not in given:
+                given.add(k)
+                yield base[k]
+            yield {**row, "id": f"{row['id']}~twin-{qid}", "twin": qid}
