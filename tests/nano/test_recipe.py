@@ -385,6 +385,7 @@ def test_vision_data_reads_every_rendered_chunk(tmp_path: Path) -> None:
 def test_train_nano_flags_name_the_experiments() -> None:
     from aura.cli.main import build_parser
     from aura.cli.train_cmd import nano_recipe_config
+    from aura.models.nano.recipe import pairs_path
 
     parser = build_parser()
     default = nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x"]))
@@ -460,6 +461,13 @@ def test_train_nano_flags_name_the_experiments() -> None:
     pairs = nano_recipe_config(parser.parse_args(["train", "nano", "--decision-pairs", "2", "--output-dir", "x"]))
     assert (pairs.look_pair_plans, default.look_pair_plans, default.look_pairs_per_twin) == (2, 0, 4)
     assert pairs.model_copy(update={"look_pair_plans": 0}) == default
+    one = nano_recipe_config(parser.parse_args(["train", "nano", "--decision-pairs", "2", "--decision-pair-types",
+                                                "proactive", "--output-dir", "x"]))
+    assert one.look_pair_types == ("proactive",) and default.look_pair_types == ("proactive", "multi")
+    assert one.model_copy(update={"look_pair_types": ("proactive", "multi")}) == pairs
+    assert pairs_path("d/world-3.mp4", one).name == "world-3.pairs.n8f4m10.p1-2.k4.proactive.jsonl"
+    with pytest.raises(ValidationError):
+        RecipeConfig(out_dir="x", look_pair_types=("realtime",))
     state = nano_recipe_config(parser.parse_args(["train", "nano", "--question-state", "0.3",
                                                   "--question-state-layer", "3", "--output-dir", "x"]))
     assert (state.question_state_weight, state.question_state_layer) == (0.3, 3)

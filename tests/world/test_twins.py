@@ -59,3 +59,13 @@ def test_twins_are_deterministic_and_leave_the_stream_alone():
     one = list(question_twins(stream, CONFIG, seed=3))
     assert one and one == list(question_twins(stream, CONFIG, seed=3))
     assert stream == copy
+
+
+def test_twins_of_one_type_only():
+    stream = _streams()[1]
+    every = [qid for qid, _ in question_twins(stream, CONFIG, seed=0)]
+    types = {q.id: q.type for q in stream.questions}
+    assert {types[q] for q in every} == {"proactive", "multi"}
+    for kind in ("proactive", "multi"):
+        assert [qid for qid, _ in question_twins(stream, CONFIG, seed=0, types=(kind,))] == [
+            q for q in every if types[q] == kind]

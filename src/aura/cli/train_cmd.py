@@ -99,6 +99,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: stage 1 also trains minimal pairs: for P more question plans, each proactive and "
                       "multi-response question's twin asking about something else, and the event chunks where the "
                       "two owe opposite decisions (docs/nano.md)")
+    nano.add_argument("--decision-pair-types", type=lambda v: tuple(x.strip() for x in v.split(",")),
+                      metavar="TYPES", help="nano, with --decision-pairs: the question types that get twins, "
+                      "comma-separated (proactive, multi; default both)")
     nano.add_argument("--paraphrase-share", type=float, metavar="S",
                       help="nano: share of training questions reworded with training-only rewordings (docs/nano.md)")
     nano.add_argument("--question-state", type=float, metavar="W",
@@ -212,7 +215,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("watch_history", "look_watch_history"), ("unasked", "look_unasked"),
                       ("look_hard_weight", "look_hard_silent_weight"), ("precision", "precision"),
                       ("calibration_floor", "calibration_floor"), ("stream_decisions", "look_stream_plans"),
-                      ("decision_pairs", "look_pair_plans"),
+                      ("decision_pairs", "look_pair_plans"), ("decision_pair_types", "look_pair_types"),
                       ("question_state", "question_state_weight"),
                       ("question_state_layer", "question_state_layer"), ("look_lr", "look_lr"),
                       ("stream_lr", "lr")):

@@ -22,15 +22,17 @@ from aura.world.questions import WorldStream, _Planner, _prune_forgotten
 MULTI_KINDS = ("disappear", "colour", "appear")
 
 
-def question_twins(stream: WorldStream, config: ContextConfig, *, seed: int) -> Iterator[tuple[str, WorldStream]]:
+def question_twins(stream: WorldStream, config: ContextConfig, *, seed: int,
+                   types: tuple[str, ...] = ("proactive", "multi")) -> Iterator[tuple[str, WorldStream]]:
     """``(question id, twin)`` for each proactive and multi-response question of ``stream`` that
     can ask about something else at its time without taking a chunk another reply holds: the
     twin's question keeps the id and time, asks for another proactive target or another event
     kind (seeded by ``seed`` and the question's place), and owes exactly the replies that question
-    would be owed. Questions without such a twin are skipped. Deterministic; ``stream`` is not changed.
+    would be owed. Questions without such a twin, or of a type not in ``types``, are skipped.
+    Deterministic; ``stream`` is not changed.
     """
     for i, q in enumerate(stream.questions):
-        if q.type not in ("proactive", "multi"):
+        if q.type not in ("proactive", "multi") or q.type not in types:
             continue
         rng = np.random.default_rng([seed, 11, i])
         others = [r for r in stream.responses if r.question_id != q.id]

@@ -93,6 +93,8 @@ class RecipeConfig(BaseModel):
                                  "each proactive and multi-response question's twin (aura.world.twins) and the event "
                                  "chunks where the twin owes the opposite decision, both decisions "
                                  "(stream_decisions.decision_pairs); 0: not")
+    look_pair_types: tuple[Literal["proactive", "multi"], ...] = Field(
+        ("proactive", "multi"), min_length=1, description="with look_pair_plans: the question types that get twins")
     look_pairs_per_twin: int = Field(4, ge=1, le=64, description="with look_pair_plans: at most this many flipped "
                                      "event chunks per twin (its first ones)")
     look_hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 1, balanced loss: per-token "
@@ -221,6 +223,7 @@ def pairs_path(video: str | Path, cfg: RecipeConfig) -> Path:
     stream-decision ones, ``look_pairs_per_twin`` flips per twin)."""
     first, last = cfg.look_stream_plans + 1, cfg.look_stream_plans + cfg.look_pair_plans
     tag = f"{context_tag(cfg)}{density_tag(cfg)}.p{first}-{last}.k{cfg.look_pairs_per_twin}"
+    tag += "" if set(cfg.look_pair_types) == {"proactive", "multi"} else "." + "-".join(sorted(cfg.look_pair_types))
     return Path(video).with_suffix(f".pairs{tag}.jsonl")
 
 
@@ -310,7 +313,8 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
         write_jsonl_atomic(pairs_file, (
             row for plan in range(first, first + cfg.look_pair_plans)
             for row in decision_pairs(_recipe_stream(seed, cfg, plan)[0], cfg.context(), events, video=video.name,
-                                      plan=plan, seed=cfg.seed, per_twin=cfg.look_pairs_per_twin)))
+                                      plan=plan, seed=cfg.seed, per_twin=cfg.look_pairs_per_twin,
+                                      types=cfg.look_pair_types)))
     return seed, str(samples_file), str(look_file)
 
 

@@ -60,13 +60,14 @@ def _owed(row: dict[str, Any]) -> str:
 
 
 def decision_pairs(stream: WorldStream, config: ContextConfig, events: Iterable[int], *, video: str, plan: int,
-                   seed: int, per_twin: int) -> Iterator[dict[str, Any]]:
+                   seed: int, per_twin: int, types: tuple[str, ...] = ("proactive", "multi"),
+                   ) -> Iterator[dict[str, Any]]:
     """Minimal pairs of stream decisions from ``stream`` (question plan ``plan`` of a training
-    video) and its question twins (``aura.world.twins``): for each twin, up to ``per_twin`` event
-    chunks (the first ones) where the stream owes a reply and the twin silence or the other way
-    round, both decisions, each as ``stream_decisions`` renders it (the twin's id ends in
-    ``~twin-QID``, its row carries ``"twin": QID``). A chunk's decision from ``stream`` is given
-    once however many twins flip it. Deterministic.
+    video) and its question twins of the types in ``types`` (``aura.world.twins``): for each twin,
+    up to ``per_twin`` event chunks (the first ones) where the stream owes a reply and the twin
+    silence or the other way round, both decisions, each as ``stream_decisions`` renders it (the
+    twin's id ends in ``~twin-QID``, its row carries ``"twin": QID``). A chunk's decision from
+    ``stream`` is given once however many twins flip it. Deterministic.
     """
     from aura.world.twins import question_twins
 
@@ -74,7 +75,7 @@ def decision_pairs(stream: WorldStream, config: ContextConfig, events: Iterable[
     base = {row["anchor_chunk"]: row for row in stream_decisions(stream.to_timeline(video=video), config, chunks,
                                                                   plan=plan)}
     given: set[int] = set()
-    for qid, twin in question_twins(stream, config, seed=seed):
+    for qid, twin in question_twins(stream, config, seed=seed, types=types):
         flipped = [row for row in stream_decisions(twin.to_timeline(video=video), config, chunks, plan=plan)
                    if row["anchor_chunk"] in base and _owed(row) != _owed(base[row["anchor_chunk"]])]
         for row in flipped[:per_twin]:
