@@ -85,6 +85,7 @@ def test_decision_pairs_are_the_same_moment_with_opposite_decisions() -> None:
         originals = [r for r in rows if "twin" not in r]
         assert len({r["id"] for r in originals}) == len(originals)  # each original decision once
         assert all(r == base[r["anchor_chunk"]] for r in originals)
+        twin_of = dict(question_twins(stream, CONFIG, seed=0))
         per_question: dict[str, int] = {}
         for r in rows:
             if "twin" not in r:
@@ -99,8 +100,7 @@ def test_decision_pairs_are_the_same_moment_with_opposite_decisions() -> None:
             assert _frames(r) == _frames(o) and _frames(r)[-1]["chunk"] == r["anchor_chunk"]
             # the original's question is in its context, the twin's question in the twin's
             original = next(q for q in stream.questions if q.id == r["twin"])
-            changed = next(q for qid, t in question_twins(stream, CONFIG, seed=0) if qid == r["twin"]
-                           for q in t.questions if q.id == r["twin"])
+            changed = next(q for q in twin_of[r["twin"]].questions if q.id == r["twin"])
             assert original.text != changed.text
             assert original.text in _texts(o) and changed.text in _texts(r)
         assert all(n <= 2 for n in per_question.values())

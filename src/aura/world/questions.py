@@ -37,6 +37,8 @@ QUESTION_GAP = (6.0, 22.0)
 MAX_PENDING_PROACTIVE = 2
 """Proactive questions that may wait for their evidence at once, at density 1."""
 MAX_DENSITY = 4.0
+MULTI_KINDS = ("disappear", "colour", "appear")
+"""The event kinds a multi-response question asks about, in the planner's order (its seeded choice depends on it)."""
 
 
 class WorldQuestion(BaseModel):
@@ -255,7 +257,7 @@ class _Planner:
                     return e, o
         return None
 
-    def multi(self, k: int, t: float, only: tuple[str, ...] = ("disappear", "colour", "appear")) -> bool:
+    def multi(self, k: int, t: float, only: tuple[str, ...] = MULTI_KINDS) -> bool:
         def askable(kind: str) -> bool:
             if kind not in self.active_multi:
                 return True

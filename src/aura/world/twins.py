@@ -12,14 +12,13 @@ decision. A model that speaks at events whatever was asked cannot fit both.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
 
 from aura.stream import ContextConfig
-from aura.world.questions import WorldStream, _Planner, _prune_forgotten
-
-MULTI_KINDS = ("disappear", "colour", "appear")
+from aura.world.questions import MULTI_KINDS, WorldStream, _Planner, _prune_forgotten
 
 
 def question_twins(stream: WorldStream, config: ContextConfig, *, seed: int,
@@ -32,24 +31,20 @@ def question_twins(stream: WorldStream, config: ContextConfig, *, seed: int,
     Deterministic; ``stream`` is not changed.
     """
     for i, q in enumerate(stream.questions):
-        if q.type not in ("proactive", "multi") or q.type not in types:
+        if q.type not in {"proactive", "multi"} & set(types):
             continue
         rng = np.random.default_rng([seed, 11, i])
         others = [r for r in stream.responses if r.question_id != q.id]
         planner = _Planner(stream.scene, rng, "train" if stream.phrasing == "train" else "all", max_pending=10**6)
         planner.questions = [x for x in stream.questions if x.id != q.id]
         planner.responses = list(others)
-        planner.busy = {int(np.floor(r.time + 1e-9)) for r in others}
-        k = int(np.floor(q.time + 1e-9))
+        planner.busy = {math.floor(r.time + 1e-9) for r in others}
+        k = math.floor(q.time + 1e-9)
         if q.type == "proactive":
             made = planner.proactive(k, q.time, exclude=q.target)
         else:
             kinds = [m for m in MULTI_KINDS if f"multi_{m}" != q.kind]
-            made = False
-            for j in rng.permutation(len(kinds)):
-                if planner.multi(k, q.time, only=(kinds[int(j)],)):
-                    made = True
-                    break
+            made = any(planner.multi(k, q.time, only=(kinds[int(j)],)) for j in rng.permutation(len(kinds)))
         if not made:
             continue
         new = planner.questions[-1].model_copy(update={"id": q.id})

@@ -297,10 +297,10 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
                                                    watch_gap=cfg.look_watch_gap,
                                                    watch_history=cfg.look_watch_history,
                                                    unasked=cfg.look_unasked))
+    events = event_chunks(stream.scene)
     if decisions_file is not None and not decisions_file.is_file():
         from aura.models.nano.stream_decisions import stream_decisions
 
-        events = event_chunks(stream.scene)
         write_jsonl_atomic(decisions_file, (
             row for plan in range(1, cfg.look_stream_plans + 1)
             for row in stream_decisions(_recipe_stream(seed, cfg, plan)[0].to_timeline(video=video.name),
@@ -308,7 +308,6 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     if pairs_file is not None and not pairs_file.is_file():
         from aura.models.nano.stream_decisions import decision_pairs
 
-        events = event_chunks(stream.scene)
         first = cfg.look_stream_plans + 1
         write_jsonl_atomic(pairs_file, (
             row for plan in range(first, first + cfg.look_pair_plans)

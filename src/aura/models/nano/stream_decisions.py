@@ -55,10 +55,6 @@ def stream_decisions(timeline: Timeline, config: ContextConfig, events: Iterable
                "anchor_chunk": k, "plan": plan, "messages": messages}
 
 
-def _owed(row: dict[str, Any]) -> str:
-    return str(row["watch"])
-
-
 def decision_pairs(stream: WorldStream, config: ContextConfig, events: Iterable[int], *, video: str, plan: int,
                    seed: int, per_twin: int, types: tuple[str, ...] = ("proactive", "multi"),
                    ) -> Iterator[dict[str, Any]]:
@@ -77,7 +73,7 @@ def decision_pairs(stream: WorldStream, config: ContextConfig, events: Iterable[
     given: set[int] = set()
     for qid, twin in question_twins(stream, config, seed=seed, types=types):
         flipped = [row for row in stream_decisions(twin.to_timeline(video=video), config, chunks, plan=plan)
-                   if row["anchor_chunk"] in base and _owed(row) != _owed(base[row["anchor_chunk"]])]
+                   if row["anchor_chunk"] in base and row["watch"] != base[row["anchor_chunk"]]["watch"]]
         for row in flipped[:per_twin]:
             k = row["anchor_chunk"]
             if k not in given:
