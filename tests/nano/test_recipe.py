@@ -171,6 +171,24 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in data.glob("*.mp4")} == videos
 
 
+def test_a_moving_average_is_final_and_the_last_step_final_raw(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    cfg = toy_recipe(tmp_path / "run").model_copy(update={"ema_decay": 0.5, "calibration_streams": 0})
+    final = train_nano(cfg, progress=False)
+    raw = Path(cfg.out_dir) / "final-raw"
+    averaged, last = load_file(str(final / "model.safetensors")), load_file(str(raw / "model.safetensors"))
+    assert averaged.keys() == last.keys()
+    assert not torch.allclose(averaged["embed.weight"], last["embed.weight"])
+    # the frozen encoder is the same in both; both load and are served with the trained windows
+    assert all(torch.equal(averaged[k], last[k]) for k in averaged if k.startswith("vision."))
+    for directory in (final, raw):
+        assert (load_model(f"nano:{directory}").context_config.window_chunks) == 8
+    # the stage's export is the average too
+    ckpt = sorted((Path(cfg.out_dir) / "train" / "checkpoints").iterdir())[-1]
+    assert torch.equal(load_file(str(ckpt / "model" / "model.safetensors"))["embed.weight"], averaged["embed.weight"])
+
+
 def test_stream_samples_mark_hard_negatives(tmp_path: Path) -> None:
     """The merged stage-2 samples flag exactly the silent turns at chunks that show an event."""
     from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences
@@ -484,6 +502,11 @@ def test_train_nano_flags_name_the_experiments() -> None:
                                                   "--output-dir", "x"]))
     assert (rates.look_lr, rates.lr) == (1.2e-3, 1e-3)
     assert rates.model_copy(update={"look_lr": default.look_lr, "lr": default.lr}) == default  # nothing else
+    averaged = nano_recipe_config(parser.parse_args(["train", "nano", "--ema", "0.998", "--look-ema", "0.999",
+                                                     "--output-dir", "x"]))
+    assert (averaged.ema_decay, averaged.look_ema_decay) == (0.998, 0.999)
+    assert default.ema_decay is None and default.look_ema_decay is None
+    assert averaged.model_copy(update={"ema_decay": None, "look_ema_decay": None}) == default  # nothing else
     framed = nano_recipe_config(parser.parse_args(["train", "nano", "--per-frame", "--output-dir", "x"]))
     assert framed.model.per_frame and not default.model.per_frame
     assert framed.model.model_copy(update={"per_frame": False}) == default.model  # nothing else
@@ -500,7 +523,8 @@ def test_train_nano_flags_name_the_experiments() -> None:
                 ["--look-hard-weight", "1", "--look-hard-only", ","], ["--calibration-floor", "1"],
                 ["--decoder", "8,128"], ["--decoder", "8,130,4"], ["--decoder", "0,128,4"],
                 ["--question-state", "-1"], ["--question-state-layer", "5"], ["--question-state-layer", "0"],
-                ["--look-lr", "0"], ["--stream-lr=-1e-3"], ["--dropout", "1"], ["--dropout=-0.1"]):
+                ["--look-lr", "0"], ["--stream-lr=-1e-3"], ["--dropout", "1"], ["--dropout=-0.1"],
+                ["--ema", "1"], ["--look-ema", "0"]):
         with pytest.raises(ConfigError):
             nano_recipe_config(parser.parse_args(["train", "nano", *bad, "--output-dir", "x"]))
     assert (new.silent_anchors, new.slot_words, new.stream_watch_share, new.paraphrase_share) == (False, True, 0.2, 0.1)

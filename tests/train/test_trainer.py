@@ -221,3 +221,32 @@ def test_tensorboard_is_optional(tmp_path: Path, qwen3_dir: Path, samples_path: 
         assert not (tmp_path / "tb" / "tensorboard").exists()
     else:
         assert any((tmp_path / "tb" / "tensorboard").iterdir())
+
+
+def test_moving_average_of_the_weights_is_exported_and_resumed(tmp_path: Path, nano_dir: Path,
+                                                                samples_path: Path) -> None:
+    from aura.models.nano import load_checkpoint
+
+    extra = ("train.max_steps=12", "train.save_every=100")
+    plain = Trainer(tiny_config(tmp_path / "plain", nano_dir, samples_path, *extra)).train()
+    trainer = Trainer(tiny_config(tmp_path / "ema", nano_dir, samples_path, *extra, "optim.ema_decay=0.8"))
+    live = trainer.accelerator.unwrap_model(trainer.model)
+    expected: list[torch.Tensor] = []
+
+    def follow(step: int, loss: float) -> None:  # the average by its definition, step by step
+        w = live.embed.weight.detach().clone()
+        expected.append(w if not expected else 0.8 * expected[-1] + 0.2 * w)
+
+    full = trainer.train(on_step=follow)
+    # keeping the average does not change training
+    assert full.losses == pytest.approx(plain.losses, rel=1e-6, abs=1e-7)
+    saved, _ = load_checkpoint(full.checkpoint / "model")
+    assert torch.allclose(saved.embed.weight, expected[-1], atol=1e-6)
+    assert not torch.allclose(saved.embed.weight, live.embed.weight.detach(), atol=1e-4)
+    assert trainer.inference_model().embed.weight is not live.embed.weight
+    # a resumed run carries the average on: the same export as the uninterrupted run
+    cut = tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra, "optim.ema_decay=0.8")
+    Trainer(cut).train(stop_after=5)
+    resumed = Trainer(cut).train(resume=True)
+    again, _ = load_checkpoint(resumed.checkpoint / "model")
+    assert torch.allclose(again.embed.weight, saved.embed.weight, atol=1e-5)

@@ -142,6 +142,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: stage 1's peak learning rate (default: the recipe's 2e-3)")
     nano.add_argument("--stream-lr", type=float, metavar="LR",
                       help="nano: stage 2's peak learning rate (default: the recipe's 1.5e-3)")
+    nano.add_argument("--ema", type=float, metavar="DECAY", dest="ema_decay",
+                      help="nano: stage 2 keeps an exponential moving average of the weights (e.g. 0.998); "
+                      "final/ is the average, final-raw/ the last step's (default: none; docs/nano.md)")
+    nano.add_argument("--look-ema", type=float, metavar="DECAY", dest="look_ema_decay",
+                      help="nano: stage 1 keeps a moving average of the weights and stage 2 starts from it "
+                      "(default: none)")
     nano.add_argument("--precision", choices=["fp32", "bf16"],
                       help="nano: stages 0-2 in float32 (default) or under bfloat16 autocast (faster on CPUs "
                            "with AMX or AVX512-BF16 and on GPUs: aura bench precision; docs/nano.md)")
@@ -218,7 +224,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("decision_pairs", "look_pair_plans"), ("decision_pair_types", "look_pair_types"),
                       ("question_state", "question_state_weight"),
                       ("question_state_layer", "question_state_layer"), ("look_lr", "look_lr"),
-                      ("stream_lr", "lr")):
+                      ("stream_lr", "lr"), ("ema_decay", "ema_decay"), ("look_ema_decay", "look_ema_decay")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "look_hard_only", None) is not None:

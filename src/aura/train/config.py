@@ -76,6 +76,9 @@ class OptimConfig(_Section):
     warmup_steps: int | None = Field(None, ge=0)
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
     max_grad_norm: float | None = Field(1.0, gt=0)
+    ema_decay: float | None = Field(
+        None, gt=0, lt=1, description="keep an exponential moving average of the weights with this decay per "
+        "optimizer step (e.g. 0.998); checkpoints' model/ then holds the average, state/ both; unset: none")
 
 
 class TrainConfig(_Section):

@@ -9,7 +9,8 @@ the configured variant of the Silent-Speech Balanced Loss.
 Checkpoints (every ``save_every`` steps and at the end) go to
 ``OUTPUT/checkpoints/step-NNNNNNNN/``: ``state/`` (accelerate: model safetensors, optimizer,
 scheduler, RNG states), ``model/`` (``save_pretrained`` safetensors + config + tokenizer,
-loadable for inference), ``trainer_state.json`` and ``config.yaml``. A checkpoint is written
+loadable for inference; with ``optim.ema_decay`` the moving average of the weights, while
+``state/`` keeps both), ``trainer_state.json`` and ``config.yaml``. A checkpoint is written
 under a temporary name and renamed when complete. ``resume`` continues from the newest one with
 the same data order.
 """
@@ -195,8 +196,16 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: cosine_with_warmup(s, total_steps, warmup, min_ratio)
         )
+        self.ema: Any = None
+        if config.optim.ema_decay is not None:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(model, device=accelerator.device,
+                                     multi_avg_fn=get_ema_multi_avg_fn(config.optim.ema_decay))
         self.model, self.optimizer = accelerator.prepare(model, self.optimizer)
         accelerator.register_for_checkpointing(self.scheduler)
+        if self.ema is not None:
+            accelerator.register_for_checkpointing(self.ema)
         self.state = TrainerState(
             total_steps=self.total_steps, world_size=self.world_size, grad_accum=self.grad_accum,
             micro_batch_size=cfg.micro_batch_size, seed=cfg.seed,
@@ -314,6 +323,8 @@ class Trainer:
                     if not acc.sync_gradients:
                         continue
                     self.scheduler.step()
+                    if self.ema is not None:
+                        self.ema.update_parameters(acc.unwrap_model(self.model))
                     st.step += 1
                     loss_t = torch.tensor([sum(step_losses) / len(step_losses), float(step_tokens)], device=acc.device)
                     loss_t = acc.reduce(loss_t, reduction="sum")
@@ -390,9 +401,11 @@ class Trainer:
         acc.wait_for_everyone()
         with _tied_weights_quiet():
             acc.save_state(str(tmp / "state"), safe_serialization=True)
-        state_dict = acc.get_state_dict(self.model)
+        exported = self.inference_model()
+        averaged = self.ema is not None and exported is self.ema.module
+        state_dict = exported.state_dict() if averaged else acc.get_state_dict(self.model)
         if self.is_main:
-            unwrapped = acc.unwrap_model(self.model)
+            unwrapped = exported
             self.loaded.save_model(unwrapped, state_dict, Path(self.config.model.path), tmp / "model")
             atomic_write_text(tmp / "config.yaml", config_to_yaml(self.config))
             atomic_write_text(tmp / STATE_FILE, self.state.to_json())
@@ -403,6 +416,13 @@ class Trainer:
                 shutil.rmtree(old, ignore_errors=True)
         acc.wait_for_everyone()
         return final
+
+    def inference_model(self) -> torch.nn.Module:
+        """The weights a checkpoint's ``model/`` holds: the moving average when ``optim.ema_decay``
+        is set (the last step's weights until the first step), else the trained model, unwrapped."""
+        if self.ema is not None and int(self.ema.n_averaged) > 0:
+            return self.ema.module
+        return self.accelerator.unwrap_model(self.model)
 
     def _load(self, ckpt: Path) -> None:
         saved = json.loads((ckpt / STATE_FILE).read_text())

@@ -112,12 +112,18 @@ class RecipeConfig(BaseModel):
                                       "question-state read-out reads")
     look_lr: float = Field(2e-3, gt=0.0, description="stage 1's peak learning rate")
     look_batch_size: int = Field(32, ge=1)
+    look_ema_decay: float | None = Field(None, gt=0.0, lt=1.0, description="stage 1 keeps an exponential "
+                                         "moving average of the weights with this decay per step, and stage 2 "
+                                         "starts from the average; unset: the last step's weights")
     epochs: int = Field(2, ge=1, description="stage 2 epochs (exact samples cover each chunk once per epoch; "
                         "the reply-anchored samples of the paper took 4)")
     max_steps: int | None = None
     global_batch_size: int = Field(16, ge=1)
     micro_batch_size: int = Field(4, ge=1)
     lr: float = Field(1.5e-3, gt=0.0, description="stage 2's peak learning rate")
+    ema_decay: float | None = Field(None, gt=0.0, lt=1.0, description="stage 2 keeps an exponential moving "
+                                    "average of the weights with this decay per step; OUT/final is the average "
+                                    "and OUT/final-raw the last step's weights; unset: final is the last step's")
     warmup_steps: int = 40
     weight_decay: float = 0.05
     hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 2, balanced loss: per-token "
@@ -598,7 +604,8 @@ def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stag
         "data": {"train": str(train), "max_length": 4096, "video_tokens_estimate": model_cfg.visual_tokens,
                  "pixel_cache_parts": FEATURE_CACHE_CHUNKS if frozen else 0, "group_buffer": 16},
         "optim": {"lr": cfg.look_lr if look else cfg.lr, "weight_decay": cfg.weight_decay,
-                  "warmup_steps": cfg.warmup_steps, "min_lr_ratio": 0.05, "betas": [0.9, 0.95]},
+                  "warmup_steps": cfg.warmup_steps, "min_lr_ratio": 0.05, "betas": [0.9, 0.95],
+                  "ema_decay": cfg.look_ema_decay if look else cfg.ema_decay},
         "train": {"output_dir": str(out / ("look" if look else "train")), "loss": cfg.loss,
                   "hard_silent_weight": cfg.look_hard_silent_weight if look else cfg.hard_silent_weight,
                   "epochs": cfg.look_epochs if look else cfg.epochs, "max_steps": None if look else cfg.max_steps,
@@ -647,7 +654,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     nano = NanoVLM(model_cfg, tok.convert_tokens_to_ids("<|video_pad|>"))
     log.info("aura-nano: %.2fM parameters", nano.num_parameters() / 1e6)
 
-    def run(stage: str, train: Path) -> NanoVLM:
+    def run(stage: str, train: Path) -> tuple[NanoVLM, NanoVLM]:
+        """Train one stage; return the weights it hands on (the moving average, if kept) and the last step's."""
         frozen = cfg.freeze_vision and cfg.vision_epochs > 0  # the frozen encoder's output is computed once per chunk
         reader = QuestionStateReader(tok) if cfg.question_state_weight > 0 else None
         wrapper = NanoForTraining(nano, features=frozen, question_state=reader,
@@ -661,7 +669,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         frames = NpyFrames(data_dir, context_frames=cfg.model.context_frames, size=cfg.model.image_size)
         trainer = Trainer(config, loaded=loaded, frame_source=frames)
         trainer.train(resume=resume and (Path(config.train.output_dir) / "checkpoints").is_dir())
-        return trainer.accelerator.unwrap_model(trainer.model).nano
+        return trainer.inference_model().nano, trainer.accelerator.unwrap_model(trainer.model).nano
 
     if cfg.vision_epochs > 0:
         extra = build_vision_clips(cfg, data_dir, progress=progress)
@@ -671,11 +679,14 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         if (look_final / "model.safetensors").is_file():
             nano.load_state_dict(load_checkpoint(look_final)[0].state_dict())
         else:
-            nano = run("look", looks)
+            nano, _ = run("look", looks)
             save_checkpoint(look_final, nano, tok)
-    nano = run("stream", samples)
+    nano, last = run("stream", samples)
     plot_loss_curves(out, out / "loss.png")
     final = out / "final"
+    if nano is not last:  # a moving average was kept: the last step's weights beside it, for comparison
+        save_checkpoint(out / "final-raw", last, tok)
+        save_generation(out / "final-raw", context=cfg.context())
     save_checkpoint(final, nano, tok)
     save_generation(final, context=cfg.context())  # served with the windows it was trained with
     if cfg.calibration_streams > 0:
