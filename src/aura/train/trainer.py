@@ -198,6 +198,9 @@ class Trainer:
         )
         self.ema: Any = None
         if config.optim.ema_decay is not None:
+            if accelerator.distributed_type.name in ("FSDP", "DEEPSPEED", "MEGATRON_LM"):
+                raise ConfigError(f"optim.ema_decay keeps a whole copy of the weights: not with "
+                                  f"{accelerator.distributed_type.name} sharding (one process or DDP)")
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
             self.ema = AveragedModel(model, device=accelerator.device,
