@@ -405,11 +405,10 @@ class Trainer:
         with _tied_weights_quiet():
             acc.save_state(str(tmp / "state"), safe_serialization=True)
         exported = self.inference_model()
-        averaged = self.ema is not None and exported is self.ema.module
-        state_dict = exported.state_dict() if averaged else acc.get_state_dict(self.model)
+        trained = exported is acc.unwrap_model(self.model)
+        state_dict = acc.get_state_dict(self.model) if trained else exported.state_dict()
         if self.is_main:
-            unwrapped = exported
-            self.loaded.save_model(unwrapped, state_dict, Path(self.config.model.path), tmp / "model")
+            self.loaded.save_model(exported, state_dict, Path(self.config.model.path), tmp / "model")
             atomic_write_text(tmp / "config.yaml", config_to_yaml(self.config))
             atomic_write_text(tmp / STATE_FILE, self.state.to_json())
             if final.exists():
