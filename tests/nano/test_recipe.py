@@ -400,6 +400,36 @@ def test_vision_data_reads_every_rendered_chunk(tmp_path: Path) -> None:
     assert len(data.frames) == len(data.cells) == len(data.counts) >= 40
 
 
+def test_train_nano_set_overrides_recipe_fields() -> None:
+    from aura.cli.main import build_parser
+    from aura.cli.train_cmd import nano_recipe_config
+    from aura.models.nano.recipe import pairs_path
+
+    parser = build_parser()
+
+    def cfg(*argv: str) -> RecipeConfig:
+        return nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x", *argv]))
+
+    default = cfg()
+    seeded = cfg("--set", "seed=3", "--set", "model.n_layers=6", "--set", "look_lr=0.001")
+    assert (seeded.seed, seeded.model.n_layers, seeded.look_lr) == (3, 6, 0.001)
+    assert seeded.model_copy(update={"seed": 0, "look_lr": default.look_lr, "model": default.model}) == default
+    assert seeded.model.model_copy(update={"n_layers": default.model.n_layers}) == default.model
+    # a named flag wins over --set, for the network's fields too
+    both = cfg("--set", "lr=0.5", "--stream-lr", "0.001", "--set", "model.d_model=256", "--decoder", "4,128,4")
+    assert both.lr == 0.001 and both.model.d_model == 128
+    assert cfg("--set", "out_dir=elsewhere").out_dir == "x"
+    for bad, named in (("sed=3", "sed"), ("model.n_layer=6", "n_layer"), ("seed", "seed"), ("seed=-x", "seed")):
+        with pytest.raises(ConfigError, match=named):
+            cfg("--set", bad)
+    # another seed draws other stage-1 samples: they are stored apart from seed 0's
+    assert look_path("d/w.mp4", 4, 8, 0.5, 0, 3).name == "w.look-v2.p4.g8.h50.s3.jsonl"
+    assert look_path("d/w.mp4", 4, 8, 0.5, 0, 0) == look_path("d/w.mp4", 4, 8, 0.5)
+    pairs = cfg("--decision-pairs", "2")
+    assert pairs_path("d/w.mp4", pairs.model_copy(update={"seed": 3})).name == \
+        pairs_path("d/w.mp4", pairs).name.replace(".jsonl", ".s3.jsonl")
+
+
 def test_train_nano_flags_name_the_experiments() -> None:
     from aura.cli.main import build_parser
     from aura.cli.train_cmd import nano_recipe_config

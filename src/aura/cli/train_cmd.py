@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="'nano': reproduce the bundled aura-nano (world data, tokenizer, training); no --config")
     p.add_argument("--config", help="YAML config (see configs/); required unless a recipe is named")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a config value (repeatable), e.g. --set optim.lr=2e-5")
+                   help="override a config value (repeatable), e.g. --set optim.lr=2e-5; for the nano recipe a "
+                   "field of its RecipeConfig, e.g. --set seed=1 or --set model.n_layers=6")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
     p.add_argument("--output-dir", help="override train.output_dir")
     p.add_argument("--train-data", help="override data.train")
@@ -203,8 +204,12 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
 
     from aura.errors import ConfigError
     from aura.models.nano.recipe import RecipeConfig
+    from aura.train.config import apply_overrides
 
-    update: dict[str, object] = {"out_dir": args.output_dir or "runs/nano"}
+    # --set key=value (model.key=value for the network) first; the named flags win over it
+    update: dict[str, object] = apply_overrides({}, list(getattr(args, "overrides", None) or []))
+    set_model = update.pop("model") if isinstance(update.get("model"), dict) else {}
+    update["out_dir"] = args.output_dir or update.get("out_dir") or "runs/nano"
     for flag, key in (("streams", "train_streams"), ("float_chunks", "float_chunks"), ("loss", "loss"),
                       ("max_steps", "max_steps"), ("look_epochs", "look_epochs"),
                       ("data_dir", "data_dir"), ("corrupt_share", "corrupt_share"),
@@ -259,9 +264,9 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
 
         layers, width, heads = parse_decoder_shape(args.decoder)
         model_flags.update(n_layers=layers, d_model=width, n_heads=heads)
-    if model_flags:
+    if model_flags or set_model:
         base = update.get("model") or RecipeConfig().model.model_dump()
-        update["model"] = {**base, **model_flags}  # type: ignore[dict-item]
+        update["model"] = {**base, **set_model, **model_flags}  # type: ignore[dict-item]
     try:
         return RecipeConfig.model_validate(update)
     except ValidationError as exc:

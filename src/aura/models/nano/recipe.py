@@ -206,15 +206,17 @@ def frames_path(video: str | Path, size: int = 64) -> Path:
 
 
 def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3, watch_history: float = 0.0,
-              unasked: int = 0) -> Path:
+              unasked: int = 0, seed: int = 0) -> Path:
     """Where a rendered stream's stage-1 (look) samples are stored (named by the curriculum's
     version and the options that differ from its first form, one proactive target and a 3-chunk gap
-    with no histories, so a changed curriculum is written anew beside already rendered streams)."""
+    with no histories, and the recipe's seed where it is not 0, so a changed curriculum is written
+    anew beside already rendered streams)."""
     from aura.models.nano.curriculum import CURRICULUM_VERSION
 
     tag = (f".p{proactive_targets}" if proactive_targets != 1 else "") + (f".g{watch_gap}" if watch_gap != 3 else "")
     tag += f".h{round(watch_history * 100)}" if watch_history else ""
     tag += f".u{unasked}" if unasked else ""
+    tag += f".s{seed}" if seed else ""  # the samples are drawn with the recipe's seed
     return Path(video).with_suffix(f".look-v{CURRICULUM_VERSION}{tag}.jsonl")
 
 
@@ -230,6 +232,7 @@ def pairs_path(video: str | Path, cfg: RecipeConfig) -> Path:
     first, last = cfg.look_stream_plans + 1, cfg.look_stream_plans + cfg.look_pair_plans
     tag = f"{context_tag(cfg)}{density_tag(cfg)}.p{first}-{last}.k{cfg.look_pairs_per_twin}"
     tag += "" if set(cfg.look_pair_types) == {"proactive", "multi"} else "." + "-".join(sorted(cfg.look_pair_types))
+    tag += f".s{cfg.seed}" if cfg.seed else ""
     return Path(video).with_suffix(f".pairs{tag}.jsonl")
 
 
@@ -278,7 +281,7 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     video = out_dir / f"world-{seed}.mp4"
     samples_file = out_dir / f"world-{seed}.samples{context_tag(cfg)}{density_tag(cfg)}.jsonl"
     look_file = look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history,
-                          cfg.look_unasked)
+                          cfg.look_unasked, cfg.seed)
     size = cfg.model.image_size
     decisions_file = decisions_path(video, cfg) if cfg.look_stream_plans else None
     pairs_file = pairs_path(video, cfg) if cfg.look_pair_plans else None
