@@ -2,7 +2,7 @@
 
 At every assistant turn the model decides whether anything open asks for what the chunk shows.
 That is a two-step lookup (which questions are open; does the chunk's event answer one), and a
-small decoder learns the first step slowly (``docs/nano.md``, sessions 13-19). With
+small decoder learns the first step slowly (``docs/nano-experiments.md``, sessions 13-19). With
 ``RecipeConfig.question_state_weight`` the text stages also train a linear read-out of an
 intermediate layer, at every assistant turn's first position, to say what is open there:
 
