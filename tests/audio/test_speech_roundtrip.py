@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aura.audio.stack import SpeechConfig, load_speech
-from aura.audio.tts import resample
+from aura.audio.tts import PiperTTS, resample
 from aura.audio.vad import SAMPLE_RATE, UtteranceSegmenter
 from aura.audio.wer import word_error_rate
 
@@ -27,10 +27,12 @@ def speech():
 
 
 def test_round_trip_word_error_rate(speech) -> None:
-    rate = speech.tts.sample_rate
+    tts = PiperTTS(noise_scale=0.0, noise_w_scale=0.0)  # piper's voice varies at random otherwise
+    assert np.array_equal(tts.speak(SENTENCES[0]), tts.speak(SENTENCES[0]))
+    rate = tts.sample_rate
     gap = np.zeros(SAMPLE_RATE // 2, np.float32)
     # one continuous microphone stream: the four questions separated by silence
-    spoken = [resample(speech.tts.speak(s), rate, SAMPLE_RATE) for s in SENTENCES]
+    spoken = [resample(tts.speak(s), rate, SAMPLE_RATE) for s in SENTENCES]
     stream = np.concatenate([gap, *[np.concatenate([x, gap, gap]) for x in spoken]])
     seg = UtteranceSegmenter(speech.vad(), min_silence_ms=400)
     utts = []
@@ -43,7 +45,7 @@ def test_round_trip_word_error_rate(speech) -> None:
     hyps = [speech.asr.transcribe(u.audio) for u in utts]
     wers = [word_error_rate(r, h) for r, h in zip(SENTENCES, hyps, strict=True)]
     assert np.mean(wers) <= 0.20, list(zip(SENTENCES, hyps, strict=True))
-    assert max(wers) <= 0.34
+    assert max(wers) <= 0.34, list(zip(SENTENCES, hyps, strict=True))
 
 
 def test_missing_or_disabled_parts_are_reported_once(tmp_path) -> None:

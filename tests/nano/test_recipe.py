@@ -189,6 +189,37 @@ def test_a_moving_average_is_final_and_the_last_step_final_raw(tmp_path: Path) -
     assert torch.equal(load_file(str(ckpt / "model" / "model.safetensors"))["embed.weight"], averaged["embed.weight"])
 
 
+def test_decision_layers_train_from_a_stage1_checkpoint_made_without_them(tmp_path: Path) -> None:
+    """A stage-1 checkpoint without decision layers starts a run with them (the layers start as the
+    identity and stage 2 trains them); a stage-1 checkpoint of another network is refused."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from aura.errors import ConfigError
+
+    plain = toy_recipe(tmp_path / "plain").model_copy(update={"calibration_streams": 0})
+    train_nano(plain, progress=False)
+    deep_dir = tmp_path / "deep"
+    for part in ("vision", "tokenizer", "look"):
+        shutil.copytree(tmp_path / "plain" / part, deep_dir / part)
+    deep = plain.model_copy(update={"out_dir": str(deep_dir), "data_dir": str(tmp_path / "plain" / "data"),
+                                    "model": plain.model.model_copy(update={"decision_layers": 1})})
+    final = train_nano(deep, progress=False)
+    weights = load_file(str(final / "model.safetensors"))
+    assert weights["decision.0.proj.weight"].abs().sum() > 0  # trained away from its zero start
+    model = load_model(f"nano:{final}")
+    assert model.model.cfg.decision_prompt == tuple(model.format.generation_prompt())
+    frames = np.zeros((2, 24, 32, 3), dtype=np.uint8)
+    assert model.step(VideoChunk(0, 0.0, 1.0, frames), "How many objects are there?").chunk_index == 0
+    back = plain.model_copy(update={"out_dir": str(tmp_path / "back"), "data_dir": str(tmp_path / "plain" / "data")})
+    for part in ("vision", "tokenizer", "look"):
+        shutil.copytree(deep_dir / part, tmp_path / "back" / part)
+    shutil.copytree(final, tmp_path / "back" / "look" / "final", dirs_exist_ok=True)
+    with pytest.raises(ConfigError, match="another network"):
+        train_nano(back, progress=False)
+
+
 def test_stream_samples_mark_hard_negatives(tmp_path: Path) -> None:
     """The merged stage-2 samples flag exactly the silent turns at chunks that show an event."""
     from aura.models.nano.hard_negatives import event_chunks, mark_hard_silences

@@ -13,6 +13,7 @@ from aura.models.hf.chat import concat
 from aura.models.nano import NanoConfig, NanoStreamingModel, NanoVLM, load_checkpoint, save_checkpoint
 from aura.models.nano.pixels import encoder_pixels
 from aura.models.nano.tokenizer import train_tokenizer
+from aura.models.nano.training import nano_chat_format
 from aura.stream import ContextConfig, VideoChunk
 
 CORPUS = [
@@ -21,15 +22,23 @@ CORPUS = [
 ] * 20
 
 
-def tiny_model(seed: int = 0, context_frames: int = 0, readout: str = "grid",
-               question_first: bool = False, per_frame: bool = False) -> tuple[NanoVLM, object]:
+def tiny_model(seed: int = 0, context_frames: int = 0, readout: str = "grid", question_first: bool = False,
+               per_frame: bool = False, decision_layers: int = 0) -> tuple[NanoVLM, object]:
+    """A tiny random nano; its decision layers (if any) get random output weights, not their identity start."""
     torch.manual_seed(seed)
     tok = train_tokenizer(CORPUS, vocab_size=300)
     slots = readout == "slots"
     cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
                      n_layers=2, n_heads=2, context_frames=context_frames, visual_readout=readout,
                      slot_embed=slots and question_first, question_first=question_first, per_frame=per_frame)
-    return NanoVLM(cfg, tok.convert_tokens_to_ids("<|video_pad|>")), tok
+    if decision_layers:
+        prompt = tuple(nano_chat_format(tok, cfg).generation_prompt())
+        cfg = cfg.model_copy(update={"decision_layers": decision_layers, "decision_prompt": prompt})
+    model = NanoVLM(cfg, tok.convert_tokens_to_ids("<|video_pad|>"))
+    for layer in model.decision:
+        for p in (layer.proj.weight, layer.mlp[2].weight):
+            torch.nn.init.normal_(p, std=0.3)
+    return model, tok
 
 
 def frames(k: int) -> np.ndarray:
@@ -41,17 +50,17 @@ def chunk(k: int) -> VideoChunk:
     return VideoChunk(k, float(k), float(k + 1), frames(k))
 
 
-@pytest.mark.parametrize(("context_frames", "readout", "question_first", "per_frame"),
-                         [(0, "grid", False, False), (1, "grid", False, False), (1, "slots", False, False),
-                          (1, "slots", True, False), (1, "slots", True, True)])
+@pytest.mark.parametrize(("context_frames", "readout", "question_first", "per_frame", "decision_layers"),
+                         [(0, "grid", False, False, 0), (1, "grid", False, False, 0), (1, "slots", False, False, 0),
+                          (1, "slots", True, False, 0), (1, "slots", True, True, 0), (1, "slots", True, False, 2)])
 def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: str, question_first: bool,
-                                                 per_frame: bool) -> None:
+                                                 per_frame: bool, decision_layers: int) -> None:
     """Cached steps equal a from-scratch forward whose pixels come the training way (context frames
     prepended to the chunk's frames), so streaming sees exactly what training saw; with either
     visual read-out (4 grid tokens or 13 slots per chunk), with the question rendered before
-    the chunk (slot embeddings on), and with each frame encoded alone."""
+    the chunk (slot embeddings on), with each frame encoded alone, and with decision layers."""
     model, tok = tiny_model(context_frames=context_frames, readout=readout, question_first=question_first,
-                            per_frame=per_frame)
+                            per_frame=per_frame, decision_layers=decision_layers)
     nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
                               max_new_tokens=4)
     rebuilds = 0
@@ -79,6 +88,36 @@ def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: s
         if k > 0 and not result.timings.cache_rebuilt:
             assert result.timings.reused_tokens > 0
     assert rebuilds >= 5  # one at the start plus the evictions
+
+
+def test_decision_layers_change_reply_openings_only() -> None:
+    """Decision layers change the logits at the positions that end ``<|im_start|>assistant\\n`` and
+    nowhere else; in a padded batch every row gets its own; at their zero start they change nothing."""
+    model, tok = tiny_model(decision_layers=2)
+    base = NanoVLM(model.cfg.model_copy(update={"decision_layers": 0, "decision_prompt": None}), model.video_pad_id)
+    base.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("decision.")})
+    fmt = nano_chat_format(tok, model.cfg)
+    prompt = fmt.generation_prompt()
+    turn = tok("<|im_start|>user\nWhat colour is the circle?<|im_end|>\n").input_ids
+    reply = tok("The circle is red.<|im_end|>\n").input_ids
+    ids = turn + prompt + reply + turn + prompt
+    opens = {len(turn) + len(prompt) - 1, len(ids) - 1}
+    with torch.inference_mode():
+        with_layers, _ = model.eval()(torch.tensor([ids]))
+        without, _ = base.eval()(torch.tensor([ids]))
+        changed = {i for i in range(len(ids)) if not torch.allclose(with_layers[0, i], without[0, i], atol=1e-6)}
+        assert changed == opens
+        short = turn + prompt
+        batch = torch.tensor([ids, short + [tok.pad_token_id] * (len(ids) - len(short))])
+        mask = (torch.arange(len(ids)) < torch.tensor([[len(ids)], [len(short)]])).long()
+        batched, _ = model(batch, attention_mask=mask)
+        alone, _ = model(torch.tensor([short]))
+    assert torch.allclose(batched[0], with_layers[0], atol=1e-5)
+    assert torch.allclose(batched[1, : len(short)], alone[0], atol=1e-5)
+    for layer in model.decision:
+        layer.zero_outputs()
+    with torch.inference_mode():
+        assert torch.allclose(model(torch.tensor([ids]))[0], without, atol=1e-6)
 
 
 def test_pixel_store_and_context_stay_bounded() -> None:
@@ -123,10 +162,11 @@ def test_bad_frames_and_questions_leave_session_usable() -> None:
 
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
-    model, tok = tiny_model(seed=3)
+    model, tok = tiny_model(seed=3, decision_layers=1)
     save_checkpoint(tmp_path / "ckpt", model, tok)
     loaded, tok2 = load_checkpoint(tmp_path / "ckpt")
-    ids = torch.tensor([tok("What colour is the circle?").input_ids])
+    assert loaded.cfg.decision_prompt == model.cfg.decision_prompt
+    ids = torch.tensor([tok("What colour is the circle?").input_ids + list(model.cfg.decision_prompt)])
     with torch.inference_mode():
         a, _ = model.eval()(ids)
         b, _ = loaded(ids)

@@ -24,9 +24,14 @@ def default_voice_path() -> Path:
 
 
 class PiperTTS:
-    """Speaks text as 16-bit mono PCM, streamed in blocks of at most ``block_s`` seconds."""
+    """Speaks text as 16-bit mono PCM, streamed in blocks of at most ``block_s`` seconds.
 
-    def __init__(self, voice_path: str | Path | None = None, *, block_s: float = 0.5) -> None:
+    ``noise_scale`` and ``noise_w_scale`` set the voice's random variation of sound and of phoneme
+    lengths (``None``: the voice's own; 0 for both: the same audio for the same text every time).
+    """
+
+    def __init__(self, voice_path: str | Path | None = None, *, block_s: float = 0.5,
+                 noise_scale: float | None = None, noise_w_scale: float | None = None) -> None:
         path = Path(voice_path) if voice_path else default_voice_path()
         if not path.is_file() or not Path(f"{path}.json").is_file():
             raise SpeechModelError(f"{path}: piper voice not found (need the .onnx and its .onnx.json)")
@@ -38,10 +43,13 @@ class PiperTTS:
         self._voice = PiperVoice.load(str(path))
         self.sample_rate = int(self._voice.config.sample_rate)
         self.block = max(1, int(block_s * self.sample_rate))
+        from piper import SynthesisConfig
+
+        self._synthesis = SynthesisConfig(noise_scale=noise_scale, noise_w_scale=noise_w_scale)
 
     def stream(self, text: str) -> Iterator[np.ndarray]:
         """int16 PCM blocks of ``text`` spoken, the first as soon as its sentence is synthesised."""
-        for chunk in self._voice.synthesize(text):
+        for chunk in self._voice.synthesize(text, syn_config=self._synthesis):
             pcm = chunk.audio_int16_array.reshape(-1)
             for i in range(0, len(pcm), self.block):
                 yield pcm[i : i + self.block]

@@ -100,6 +100,13 @@ class NanoConfig(BaseModel):
     word_dim: int = Field(0, ge=0, description="> 0: every token's input embedding also gets a learnt "
                           "projection of a frozen pre-trained vector of this width (the model's word_table: "
                           "SmolLM2's embeddings, models/nano/word_vectors.py); 0: none")
+    decision_layers: int = Field(0, ge=0, description="> 0: that many cross-attention layers applied at each "
+                                 "reply's first position only (the end of decision_prompt), reading every "
+                                 "position's last-block output: depth where speak-or-stay-silent is decided, "
+                                 "for a few queries per turn; 0: none")
+    decision_prompt: tuple[int, ...] | None = Field(
+        None, description="with decision_layers: the token ids that open an assistant reply (the chat "
+        "format's generation prompt); its last token is where the decision layers run (the recipe fills it in)")
     d_model: int = Field(256, ge=16)
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)

@@ -183,6 +183,71 @@ def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
     return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
 
 
+class DecisionLayer(nn.Module):
+    """Cross-attention from a reply's first position to every position's last-block output, then an MLP.
+
+    Only the queries go through it (a few per turn); the memory's keys and values are kept in the
+    KV cache beside the blocks' own, so a streaming step adds one position's worth of work. The
+    output projections start at zero: a new layer starts as the identity.
+    """
+
+    def __init__(self, cfg: NanoConfig) -> None:
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.ln_mem = nn.LayerNorm(cfg.d_model)
+        self.kv = nn.Linear(cfg.d_model, 2 * cfg.d_model, bias=False)
+        self.ln_q = nn.LayerNorm(cfg.d_model)
+        self.q = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model),
+            nn.GELU(),
+            nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model),
+        )
+
+    def zero_outputs(self) -> None:
+        """Make the layer the identity (its residual branches output zero)."""
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def memory(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+               past: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values (B, H, T, D) of the last block's output ``x`` (B, T, d), after ``past``."""
+        b, t, d = x.shape
+        k, v = self.kv(self.ln_mem(x)).view(b, t, 2, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        k = apply_rope(k, cos, sin)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        return k, v
+
+    def forward(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor],
+                mask: torch.Tensor) -> torch.Tensor:
+        """Queries ``h`` (B, Q, d) at rotary tables ``cos``/``sin`` (B, 1, Q, D), ``mask`` (B, 1, Q, T) of the keys
+        each may read."""
+        b, n, d = h.shape
+        q = self.q(self.ln_q(h)).view(b, n, self.n_heads, d // self.n_heads).transpose(1, 2)
+        q = apply_rope(q, cos, sin)
+        y = _attention(q, memory[0], memory[1], False, mask).to(h.dtype)
+        h = h + self.proj(y.transpose(1, 2).reshape(b, n, d))
+        return h + self.mlp(self.ln2(h))
+
+
+def decision_positions(input_ids: torch.Tensor, prompt: tuple[int, ...]) -> torch.Tensor:
+    """(B, T) bool: the positions of ``input_ids`` that end a complete ``prompt`` (a reply's first position)."""
+    b, t = input_ids.shape
+    n = len(prompt)
+    out = torch.zeros(b, t, dtype=torch.bool, device=input_ids.device)
+    if t < n:
+        return out
+    match = torch.ones(b, t - n + 1, dtype=torch.bool, device=input_ids.device)
+    for i, token in enumerate(prompt):
+        match &= input_ids[:, i : t - n + 1 + i] == token
+    out[:, n - 1 :] = match
+    return out
+
+
 class NanoVLM(nn.Module):
     """The whole model: ``forward(input_ids, pixels, past)`` -> (logits, new cache)."""
 
@@ -198,10 +263,15 @@ class NanoVLM(nn.Module):
             self.word_proj = nn.Linear(cfg.word_dim, cfg.d_model, bias=False)
         self.drop = nn.Dropout(cfg.dropout if cfg.dropout_inputs else 0.0)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        if cfg.decision_layers and not cfg.decision_prompt:
+            raise ValueError("decision_layers needs decision_prompt (the token ids that open a reply)")
+        self.decision = nn.ModuleList(DecisionLayer(cfg) for _ in range(cfg.decision_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.embed.weight  # tied, as in GPT-2 / nanoGPT
         self.apply(self._init)
+        for layer in self.decision:
+            layer.zero_outputs()
         if cfg.slot_embed:  # made after _init: started at the scale of the projector's output, not drowned by it
             self.belief_embed = nn.Linear(cfg.slot_beliefs, cfg.d_model)
             nn.init.normal_(self.belief_embed.weight, std=1.0)
@@ -318,10 +388,45 @@ class NanoVLM(nn.Module):
         for i, block in enumerate(self.blocks):
             x, kv = block(x, cos, sin, None if past is None else past[i], mask)
             new_cache.append(kv)
+        if self.decision:
+            x = self._decide(x, input_ids, cos, sin, past, attention_mask, new_cache)
         hidden = self.ln_f(x)
         if logits_to_keep is not None:
             hidden = hidden[:, logits_to_keep]
         return self.head(hidden), new_cache
+
+    def _decide(self, x: torch.Tensor, input_ids: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                past: KVCache | None, attention_mask: torch.Tensor | None, new_cache: KVCache) -> torch.Tensor:
+        """``x`` with the decision layers applied at the reply-opening positions (their memories appended
+        to ``new_cache``)."""
+        n_blocks = len(self.blocks)
+        memories = [layer.memory(x, cos, sin, None if past is None else past[n_blocks + j])
+                    for j, layer in enumerate(self.decision)]
+        new_cache.extend(memories)
+        where = decision_positions(input_ids, tuple(self.cfg.decision_prompt or ()))
+        counts = where.sum(dim=1)
+        n = int(counts.max())
+        if n == 0:
+            return x
+        b, t, _ = x.shape
+        start = memories[0][0].shape[2] - t
+        # each row's query positions, padded with the row's last position (dropped on the way back)
+        order = torch.where(where, torch.arange(t, device=x.device), t).sort(dim=1).values[:, :n]
+        valid = order < t
+        order = torch.where(valid, order, t - 1)
+        h = x.gather(1, order[..., None].expand(-1, -1, x.shape[-1]))
+        q_cos, q_sin = cos[order][:, None], sin[order][:, None]
+        keys = torch.arange(start + t, device=x.device)
+        mask = keys[None, None, :] <= (order + start)[:, :, None]  # (B, Q, T): causal
+        if attention_mask is not None:
+            seen = torch.cat([torch.ones(b, start, dtype=torch.bool, device=x.device), attention_mask.bool()], dim=1)
+            mask = mask & seen[:, None, :]
+        for layer, memory in zip(self.decision, memories, strict=True):
+            h = layer(h, q_cos, q_sin, memory, mask[:, None])
+        out = x.clone()
+        rows = torch.arange(b, device=x.device)[:, None].expand(-1, n)
+        out[rows[valid], order[valid]] = h[valid].to(out.dtype)
+        return out
 
     @staticmethod
     def _mask(t: int, start: int, attention_mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:

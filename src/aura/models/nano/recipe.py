@@ -670,6 +670,9 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         model_cfg = NanoConfig.model_validate({**model_cfg.model_dump(), "slot_words": slot_word_ids(tok)})
     if cfg.event_words:
         model_cfg = NanoConfig.model_validate({**model_cfg.model_dump(), "event_words": event_word_ids(tok)})
+    if model_cfg.decision_layers:
+        prompt = tuple(nano_chat_format(tok, model_cfg).generation_prompt())
+        model_cfg = NanoConfig.model_validate({**model_cfg.model_dump(), "decision_prompt": prompt})
     torch.manual_seed(cfg.seed)
     nano = NanoVLM(model_cfg, tok.convert_tokens_to_ids("<|video_pad|>"))
     if word_table is not None:
@@ -699,7 +702,11 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     look_final = out / "look" / "final"
     if cfg.look_epochs > 0:
         if (look_final / "model.safetensors").is_file():
-            nano.load_state_dict(load_checkpoint(look_final)[0].state_dict())
+            missing, unexpected = nano.load_state_dict(load_checkpoint(look_final)[0].state_dict(), strict=False)
+            if unexpected or any(not k.startswith("decision.") for k in missing):
+                raise ConfigError(f"{look_final} was trained with another network (missing {missing[:3]}, "
+                                  f"unexpected {unexpected[:3]}): remove it")
+            # decision layers new to a stage-1 checkpoint made without them start as the identity
         else:
             nano, _ = run("look", looks)
             save_checkpoint(look_final, nano, tok)
