@@ -134,6 +134,15 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos + rotated * sin
 
 
+def feed_forward(cfg: NanoConfig) -> nn.Sequential:
+    """The transformer MLP: d_model -> mlp_ratio x d_model -> d_model with a GELU between."""
+    return nn.Sequential(
+        nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model),
+        nn.GELU(),
+        nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model),
+    )
+
+
 class Block(nn.Module):
     """Pre-norm transformer block: causal self-attention with a KV cache, then an MLP."""
 
@@ -144,11 +153,7 @@ class Block(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(
-            nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model),
-            nn.GELU(),
-            nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model),
-        )
+        self.mlp = feed_forward(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(
@@ -200,11 +205,7 @@ class DecisionLayer(nn.Module):
         self.q = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(
-            nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model),
-            nn.GELU(),
-            nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model),
-        )
+        self.mlp = feed_forward(cfg)
 
     def zero_outputs(self) -> None:
         """Make the layer the identity (its residual branches output zero)."""
