@@ -44,6 +44,8 @@ def test_the_bundled_model_is_probed_on_stream_decisions(tmp_path: Path) -> None
     assert set(a) <= {"stream:owed", *(f"stream:{c}" for c in UNCLAIMED_CONTEXTS)}
     assert a == decision_margins(ckpt, tmp_path, **kwargs)
     assert a != decision_margins(ckpt, tmp_path, streams=1, seconds=(90, 90))  # the watch samples
+    trained = decision_margins(ckpt, tmp_path, split="train", **kwargs)  # a training stream instead
+    assert "stream:owed" in trained and trained != a
 
 
 def test_the_bundled_model_is_probed_deterministically(tmp_path: Path) -> None:
@@ -68,5 +70,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "not a checkpoint directory" in err and "Traceback" not in err
     with pytest.raises(WatchProbeError, match="must be >= 1"):
         decision_margins(bundled_checkpoint(), tmp_path, gap=0)
+    with pytest.raises(WatchProbeError, match="split is val or train"):
+        decision_margins(bundled_checkpoint(), tmp_path, split="test")
     with pytest.raises(WatchProbeError, match="share between 0 and 1"):
         decision_margins(bundled_checkpoint(), tmp_path, history=2.0)

@@ -49,7 +49,8 @@ class WatchProbeError(AuraError):
 
 def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: int = 6, gap: int = 3,
                      targets: int = 4, system: bool = True, seconds: tuple[int, int] | None = None,
-                     history: float = 0.0, seed: int = 5, stream: bool = False) -> dict[str, list[float]]:
+                     history: float = 0.0, seed: int = 5, stream: bool = False,
+                     split: str = "val") -> dict[str, list[float]]:
     """Silence margins of the decision turn of every watch sample of ``streams`` validation streams
     (rendered into ``data_dir`` once, reused after), grouped by the sample's watch tag.
 
@@ -57,8 +58,10 @@ def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: i
     event chunk (``watch_samples(proactive_targets=)``); ``system``: the samples start with the
     stream system prompt, as in a stream; ``history``: the share of samples given a stream-like
     text history (``question_in_history``); ``stream``: the stream decisions instead (module
-    docstring; ``gap``, ``targets``, ``system`` and ``history`` do not apply). Deterministic for the
-    same arguments.
+    docstring; ``gap``, ``targets``, ``system`` and ``history`` do not apply); ``split``: ``val``
+    (validation streams no evaluation uses) or ``train`` (the recipe's own first training streams,
+    with the question plan stage 2 trains on: with ``stream`` these are decisions the model was
+    trained on, so the probe measures how well it fits them). Deterministic for the same arguments.
     """
     from aura.models.nano.checkpoint import load_checkpoint
     from aura.models.nano.curriculum import watch_samples
@@ -70,6 +73,8 @@ def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: i
 
     if streams < 1 or gap < 1 or targets < 1:
         raise WatchProbeError(f"streams, gap and targets must be >= 1 (got {streams}, {gap}, {targets})")
+    if split not in ("val", "train"):
+        raise WatchProbeError(f"split is val or train (got {split!r})")
     if not 0.0 <= history <= 1.0:
         raise WatchProbeError(f"history is a share between 0 and 1 (got {history})")
     model, tok = load_checkpoint(checkpoint)
@@ -96,7 +101,8 @@ def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: i
         row[quiet] = -torch.inf
         return float(silent - row.max())
 
-    for s in split_seeds("val", streams, start=PROBE_SEED_START):
+    seeds = split_seeds("val", streams, start=PROBE_SEED_START) if split == "val" else split_seeds("train", streams)
+    for s in seeds:
         _build_stream((s, str(out), cfg.model_dump(mode="json")))
         world, _ = _recipe_stream(s, cfg)
         if stream:
@@ -174,7 +180,7 @@ def add_parser(cmds: Any) -> None:
     """Add ``aura eval watch`` to the ``eval`` group's subparsers."""
     p = cmds.add_parser("watch", help="teacher-forced watch decisions of a nano checkpoint (when to speak)")
     p.add_argument("checkpoint", help="an aura-nano checkpoint directory")
-    p.add_argument("--streams", type=int, default=6, help="validation streams (rendered once into --data-dir)")
+    p.add_argument("--streams", type=int, default=6, help="streams of --split (rendered once into --data-dir)")
     p.add_argument("--gap", type=int, default=3, help="questions asked 1..GAP chunks before the decision")
     p.add_argument("--targets", type=int, default=4, help="proactive targets per event chunk, of each kind")
     p.add_argument("--history", type=float, default=0.0,
@@ -183,6 +189,9 @@ def add_parser(cmds: Any) -> None:
     p.add_argument("--stream", action="store_true",
                    help="the decisions at the event chunks of whole streams, in their exact contexts, by what "
                    "was open (--gap, --targets, --history and --no-system do not apply)")
+    p.add_argument("--split", choices=("val", "train"), default="val",
+                   help="val: validation streams no evaluation uses; train: the recipe's own training streams "
+                   "(with --stream, the decisions stage 2 trains on: how well the model fits them)")
     p.add_argument("--data-dir", default="runs/watch-probe", help="where the streams are rendered")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cli_watch)
@@ -192,7 +201,7 @@ def cli_watch(args: argparse.Namespace) -> int:
     """Print the per-decision table (or JSON); a directory that is not a checkpoint is a one-line error."""
     summary = summarize(decision_margins(args.checkpoint, args.data_dir, streams=args.streams, gap=args.gap,
                                          targets=args.targets, system=not args.no_system,
-                                         history=args.history, stream=args.stream))
+                                         history=args.history, stream=args.stream, split=args.split))
     if args.json:
         print(json.dumps(summary))
         return 0
