@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from aura.cli.main import main
-from aura.eval.watch_probe import SILENT_TAGS, WatchProbeError, decision_margins, summarize
+from aura.eval.watch_probe import SILENT_TAGS, WatchProbeError, _stream_samples, decision_margins, summarize
 from aura.eval.world_metrics import UNCLAIMED_CONTEXTS
 from aura.models.nano.checkpoint import bundled_checkpoint
+from aura.models.nano.recipe import RecipeConfig, _recipe_stream
+from aura.world import split_seeds
 
 
 def test_summary_counts_right_decisions_and_the_proactive_auc() -> None:
@@ -44,8 +47,11 @@ def test_the_bundled_model_is_probed_on_stream_decisions(tmp_path: Path) -> None
     assert set(a) <= {"stream:owed", *(f"stream:{c}" for c in UNCLAIMED_CONTEXTS)}
     assert a == decision_margins(ckpt, tmp_path, **kwargs)
     assert a != decision_margins(ckpt, tmp_path, streams=1, seconds=(90, 90))  # the watch samples
-    trained = decision_margins(ckpt, tmp_path, split="train", **kwargs)  # a training stream instead
-    assert "stream:owed" in trained and trained != a
+    trained = decision_margins(ckpt, tmp_path, split="train", **kwargs)  # the recipe's first training stream
+    cfg = RecipeConfig(seconds=(90, 90))
+    world, _ = _recipe_stream(split_seeds("train", 1)[0], cfg)
+    expected = Counter(tag for _, tag in _stream_samples(world, cfg.context()))
+    assert {k: len(v) for k, v in trained.items()} == expected and trained != a
 
 
 def test_the_bundled_model_is_probed_deterministically(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: i
                      targets: int = 4, system: bool = True, seconds: tuple[int, int] | None = None,
                      history: float = 0.0, seed: int = 5, stream: bool = False,
                      split: str = "val") -> dict[str, list[float]]:
-    """Silence margins of the decision turn of every watch sample of ``streams`` validation streams
+    """Silence margins of the decision turn of every watch sample of ``streams`` streams of ``split``
     (rendered into ``data_dir`` once, reused after), grouped by the sample's watch tag.
 
     ``gap``: questions asked 1..gap chunks before the decision; ``targets``: proactive targets per
@@ -59,9 +59,10 @@ def decision_margins(checkpoint: str | Path, data_dir: str | Path, *, streams: i
     stream system prompt, as in a stream; ``history``: the share of samples given a stream-like
     text history (``question_in_history``); ``stream``: the stream decisions instead (module
     docstring; ``gap``, ``targets``, ``system`` and ``history`` do not apply); ``split``: ``val``
-    (validation streams no evaluation uses) or ``train`` (the recipe's own first training streams,
-    with the question plan stage 2 trains on: with ``stream`` these are decisions the model was
-    trained on, so the probe measures how well it fits them). Deterministic for the same arguments.
+    (validation streams no evaluation uses) or ``train`` (the first training streams as the default
+    recipe renders them, with the question plan stage 2 trains on: with ``stream`` and ``seconds``
+    left at the recipe's, these are decisions a model of that recipe was trained on, so the probe
+    measures how well it fits them). Deterministic for the same arguments.
     """
     from aura.models.nano.checkpoint import load_checkpoint
     from aura.models.nano.curriculum import watch_samples
