@@ -9,7 +9,13 @@ import pytest
 
 from aura.models.hf.chat import TEXT, VIDEO
 from aura.models.nano.checkpoint import bundled_checkpoint, load_tokenizer
-from aura.models.nano.subword_noise import SubwordNoiseFormat, SubwordPieces, with_subword_noise, world_word_ids
+from aura.models.nano.subword_noise import (
+    SubwordNoiseFormat,
+    SubwordPieces,
+    event_verb_ids,
+    with_subword_noise,
+    world_word_ids,
+)
 from aura.models.nano.training import nano_chat_format
 from aura.train.labels import TokenKind, encode_sample
 from aura.world.phrasing import QUESTIONS
@@ -128,6 +134,33 @@ def test_kept_world_words_are_never_cut(tok: Any) -> None:
             assert len(b) > len(a)  # the rest is still cut
 
 
+def test_event_verbs_are_cut_only_where_their_stems_stay_whole(tok: Any) -> None:
+    stems = event_verb_ids(tok)
+    words = (" disappears", " changes", " appears", " colour", " red")
+    one = {w: tok.encode(w, add_special_tokens=False) for w in words}
+    assert all(len(ids) == 1 for ids in one.values())
+    assert {one[" disappears"][0], one[" changes"][0], one[" appears"][0]} <= stems
+    assert one[" colour"][0] not in stems and one[" red"][0] not in stems  # nouns stay whole
+    pieces = SubwordPieces(tok, world_word_ids(tok) - stems, stems)
+    rng = np.random.default_rng(0)
+    stem = tok.convert_tokens_to_ids("Ġdisappear")
+    draws = [pieces.cut(one[" disappears"][0], rng, 0.99) for _ in range(60)]
+    assert sum(len(d) >= 2 for d in draws) >= 55
+    for d in draws:
+        assert tok.decode(d) == " disappears"
+        assert tok.decode(d[:1]).startswith(" disappe")  # the cut falls in the last three characters
+    # a cut within the last three characters: the stem token the held-out "disappearance" begins with
+    assert any(d[0] == stem for d in draws)
+    assert tok.encode(" disappearance", add_special_tokens=False)[0] == stem
+    # never the cut that reads as another kind (" dis" + "appears")
+    assert not any(one[" appears"][0] in d or tok.convert_tokens_to_ids("appears") in d for d in draws)
+    assert all(pieces.cut(one[" colour"][0], rng, 0.99) == one[" colour"] for _ in range(20))
+    noisy = with_subword_noise(nano_chat_format(tok), 0.9, seed=1, keep_world_words=True, event_stems=True)
+    assert isinstance(noisy, SubwordNoiseFormat) and noisy.pieces.cuttable(one[" disappears"][0])
+    ids = noisy.encode_message(_user("Tell me every time an object disappears."), _grid).input_ids
+    assert tok.decode(ids).endswith("Tell me every time an object disappears.<|im_end|>\n")
+
+
 def test_train_nano_flag_sets_the_noise() -> None:
     from aura.cli.main import build_parser
     from aura.cli.train_cmd import nano_recipe_config
@@ -138,7 +171,10 @@ def test_train_nano_flag_sets_the_noise() -> None:
     assert cfg.subword_noise == 0.2 and not cfg.subword_noise_keep_world
     kept = nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0.2",
                                                  "--subword-noise-keep-world", "--output-dir", "x"]))
-    assert kept.subword_noise_keep_world
+    assert kept.subword_noise_keep_world and not kept.subword_noise_stems
+    stems = nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0.2",
+                                                  "--subword-noise-stems", "--output-dir", "x"]))
+    assert stems.subword_noise_stems
     assert nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x"])).subword_noise == 0.0
     with pytest.raises(ConfigError, match="subword_noise"):
         nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "1.5", "--output-dir", "x"]))

