@@ -76,6 +76,9 @@ def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list, render
         assert (tmp_path / name).is_file()
     report = (tmp_path / "report.md").read_text()
     assert "| real-time answers correct (own chunk) | 100.0 | 100.0 | 100.0 | >= 90 | yes |" in report
+    kinds = m["all"]["multi_by_kind"]
+    assert kinds and all(v["recall"] == 100.0 and v["precision"] == 100.0 for v in kinds.values())
+    assert f"| {next(iter(kinds))} | " in report.split("## Multi-response reports by kind")[1]
     assert m["all"]["unclaimed_by"] == dict.fromkeys(m["all"]["unclaimed_by"], 0)
 
 
@@ -321,3 +324,23 @@ def test_a_wrong_answer_in_its_question_chunk_costs_that_question_alone() -> Non
     said[35] = "A yellow circle appeared."  # after w was asked: w was owed silence
     rec = {r["id"]: r for r in score_stream(row(said, 40, questions, owed))["questions"]}
     assert not rec["w"]["silent_ok"]
+
+
+def test_multi_response_reports_are_broken_down_by_kind() -> None:
+    from aura.eval.world_metrics import aggregate
+
+    questions = [{**q("d", 2.0, "multi"), "kind": "multi_disappear"},
+                 {**q("c", 30.0, "multi", heldout=True), "kind": "multi_colour"}]
+    owed = [owe("d", 2.0, kind="ack"), owe("d", 10.0, {"event": "disappear", "colour": "red", "shape": "circle"}),
+            owe("d", 20.0, {"event": "disappear", "colour": "blue", "shape": "square"}),
+            owe("c", 30.0, kind="ack"), owe("c", 40.0, {"event": "colour", "colour": "green", "shape": "circle"})]
+    # the disappearance at 10 is reported, the one at 20 missed; a false report at 15 (only "d" open);
+    # the colour change at 40 is missed and a false report at 45 goes to "c", the latest asked
+    said = {2: "Sure.", 10: "The red circle disappeared.", 15: "A green square appeared.", 30: "OK.",
+            45: "A red circle appeared."}
+    scored = [score_stream(row(said, 50, questions, owed))]
+    by = aggregate(scored)["multi_by_kind"]
+    assert by["multi_disappear"] == {"questions": 1, "events": 2, "recall": 50.0, "precision": 50.0}
+    assert by["multi_colour"] == {"questions": 1, "events": 1, "recall": 0.0, "precision": 0.0}
+    assert list(aggregate(scored, "heldout")["multi_by_kind"]) == ["multi_colour"]
+    assert list(aggregate(scored, "train")["multi_by_kind"]) == ["multi_disappear"]

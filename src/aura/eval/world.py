@@ -392,6 +392,16 @@ def render_markdown(summary: dict[str, Any], plots: list[str] | None = None) -> 
               "outside a question's own chunk (the stray replies that early answers and precision count).", "",
               "## Real-time and backward answers by kind", "", "| kind | n | correct % |", "|---|---:|---:|"]
     lines += [f"| {k} | {v['n']} | {_f(v['accuracy'])} |" for k, v in m["all"].get("by_kind", {}).items()]
+    multi = m["all"].get("multi_by_kind")
+    if multi:
+        lines += ["", "## Multi-response reports by kind", "",
+                  "| kind | questions | events owed | recall % (training / held-out phrasings) | "
+                  "precision % (training / held-out) |", "|---|---:|---:|---:|---:|"]
+        for k, v in multi.items():
+            tr, ho = (m[p].get("multi_by_kind", {}).get(k, {}) for p in ("train", "heldout"))
+            lines.append(f"| {k} | {v['questions']} | {v['events']} | {_f(v['recall'])} ({_f(tr.get('recall'))} / "
+                         f"{_f(ho.get('recall'))}) | {_f(v['precision'])} ({_f(tr.get('precision'))} / "
+                         f"{_f(ho.get('precision'))}) |")
     by = m["all"].get("unclaimed_by")
     if by:
         total = sum(by.values())

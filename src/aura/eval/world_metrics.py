@@ -278,6 +278,7 @@ def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, 
         "counts": {"realtime": len(rt), "backward": len(bw), "proactive_with_target": len(with_t),
                    "proactive_without_target": len(without), "multi": len(mul), "multi_events": events,
                    "multi_reports": reports},
+        "multi_by_kind": multi_by_kind(mul),
     }
     if phrasing == "all":
         free = sum(s["free_chunks"] for s in scored)
@@ -295,6 +296,18 @@ def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, 
         for r in rt + bw:
             kinds.setdefault(f"{r['type']}:{r['kind']}", []).append(r["correct"])
         out["by_kind"] = {k: {"n": len(v), "accuracy": _pct(sum(v), len(v))} for k, v in sorted(kinds.items())}
+    return out
+
+
+def multi_by_kind(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Multi-response recall and precision (%) for each kind of question (``multi_appear``, ...)
+    among ``records`` (a kind's false reports are those attributed to its questions)."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in sorted({str(r["kind"]) for r in records}):
+        mine = [r for r in records if str(r["kind"]) == kind]
+        events, hits, reports = (sum(r[f] for r in mine) for f in ("events", "hits", "reports"))
+        out[kind] = {"questions": len(mine), "events": events, "recall": _pct(hits, events),
+                     "precision": _pct(hits, reports)}
     return out
 
 
