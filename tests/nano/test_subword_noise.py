@@ -141,7 +141,7 @@ def test_event_verbs_are_cut_only_where_their_stems_stay_whole(tok: Any) -> None
     assert all(len(ids) == 1 for ids in one.values())
     assert {one[" disappears"][0], one[" changes"][0], one[" appears"][0]} <= stems
     assert one[" colour"][0] not in stems and one[" red"][0] not in stems  # nouns stay whole
-    pieces = SubwordPieces(tok, world_word_ids(tok) - stems, stems)
+    pieces = SubwordPieces(tok, world_word_ids(tok), stems)  # the stems override the kept words
     rng = np.random.default_rng(0)
     stem = tok.convert_tokens_to_ids("Ġdisappear")
     draws = [pieces.cut(one[" disappears"][0], rng, 0.99) for _ in range(60)]
@@ -156,9 +156,13 @@ def test_event_verbs_are_cut_only_where_their_stems_stay_whole(tok: Any) -> None
     assert not any(one[" appears"][0] in d or tok.convert_tokens_to_ids("appears") in d for d in draws)
     assert all(pieces.cut(one[" colour"][0], rng, 0.99) == one[" colour"] for _ in range(20))
     noisy = with_subword_noise(nano_chat_format(tok), 0.9, seed=1, keep_world_words=True, event_stems=True)
-    assert isinstance(noisy, SubwordNoiseFormat) and noisy.pieces.cuttable(one[" disappears"][0])
-    ids = noisy.encode_message(_user("Tell me every time an object disappears."), _grid).input_ids
-    assert tok.decode(ids).endswith("Tell me every time an object disappears.<|im_end|>\n")
+    assert isinstance(noisy, SubwordNoiseFormat)
+    text = "Tell me every time a red circle disappears."
+    encoded = [noisy.encode_message(_user(text), _grid).input_ids for _ in range(20)]
+    kept = [tok.encode(w, add_special_tokens=False)[0] for w in (" red", " circle")]
+    for ids in encoded:
+        assert tok.decode(ids).endswith(text + "<|im_end|>\n") and all(k in ids for k in kept)
+    assert sum(stem in ids and one[" disappears"][0] not in ids for ids in encoded) >= 5
 
 
 def test_train_nano_flag_sets_the_noise() -> None:

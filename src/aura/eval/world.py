@@ -398,7 +398,7 @@ def render_markdown(summary: dict[str, Any], plots: list[str] | None = None) -> 
                   "| kind | questions | events owed | recall % (training / held-out phrasings) | "
                   "precision % (training / held-out) |", "|---|---:|---:|---:|---:|"]
         for k, v in multi.items():
-            tr, ho = (m[p].get("multi_by_kind", {}).get(k, {}) for p in ("train", "heldout"))
+            tr, ho = (m[p]["multi_by_kind"].get(k, {}) for p in ("train", "heldout"))
             lines.append(f"| {k} | {v['questions']} | {v['events']} | {_f(v['recall'])} ({_f(tr.get('recall'))} / "
                          f"{_f(ho.get('recall'))}) | {_f(v['precision'])} ({_f(tr.get('precision'))} / "
                          f"{_f(ho.get('precision'))}) |")

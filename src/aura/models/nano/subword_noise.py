@@ -47,8 +47,8 @@ class SubwordPieces:
         backend = tokenizer.backend_tokenizer
         self._model = backend.model
         specials = {int(i) for i in tokenizer.added_tokens_decoder}  # every special token is an added one
-        self._whole = frozenset(specials | {int(i) for i in keep})
-        self._stems = frozenset(int(i) for i in stems) - self._whole
+        self._stems = frozenset(int(i) for i in stems) - specials  # a stem-only cut overrides ``keep``
+        self._whole = frozenset(specials | {int(i) for i in keep}) - self._stems
         self._vocab: dict[int, str] = {int(i): s for s, i in backend.get_vocab(with_added_tokens=True).items()}
         self._pieces: dict[str, list[int]] = {}
 
@@ -129,13 +129,11 @@ def world_word_ids(tokenizer: Any) -> frozenset[int]:
 
 
 def event_verb_ids(tokenizer: Any) -> frozenset[int]:
-    """The token ids of the event words that are verbs (every event word but the colour and shape
-    words: `` appears``, `` disappears``, `` changes``, ...), in the forms ``world_word_ids`` takes."""
+    """The token ids of the event words that are verbs (every event word but the noun ``colour``:
+    `` appears``, `` disappears``, `` changes``, ...), in the forms ``world_word_ids`` takes."""
     from aura.models.nano.tokenizer import EVENT_WORDS
-    from aura.world.vocab import COLOURS, SHAPES
 
-    nouns = {*COLOURS, *SHAPES, "colour"}
-    return _single_token_ids(tokenizer, [w for ws in EVENT_WORDS.values() for w in ws if w not in nouns])
+    return _single_token_ids(tokenizer, [w for ws in EVENT_WORDS.values() for w in ws if w != "colour"])
 
 
 def _single_token_ids(tokenizer: Any, words: list[str]) -> frozenset[int]:
@@ -157,4 +155,4 @@ def with_subword_noise(chat_format: ChatFormat, p: float, seed: int, *, keep_wor
         return chat_format
     keep = world_word_ids(chat_format.tokenizer) if keep_world_words else frozenset()
     stems = event_verb_ids(chat_format.tokenizer) if event_stems else frozenset()
-    return SubwordNoiseFormat(chat_format, p, seed, keep - stems, stems)
+    return SubwordNoiseFormat(chat_format, p, seed, keep, stems)
