@@ -80,6 +80,10 @@ def test_oracle_scores_100_on_every_metric(tmp_path: Path, streams: list, render
     assert kinds and all(v["recall"] == 100.0 and v["precision"] == 100.0 for v in kinds.values())
     assert f"| {next(iter(kinds))} | " in report.split("## Multi-response reports by kind")[1]
     assert m["all"]["unclaimed_by"] == dict.fromkeys(m["all"]["unclaimed_by"], 0)
+    wordings = [v for per in m["all"]["by_wording"].values() for v in per.values()]
+    assert sum(v["n"] for v in wordings) == m["all"]["counts"]["realtime"] + m["all"]["counts"]["backward"]
+    assert all(v["accuracy"] == 100.0 and v["wrong_reply"] is None for v in wordings)
+    assert "## Real-time and backward answers by wording" in report
 
 
 def test_early_answers_count_as_before_the_evidence(tmp_path: Path, streams: list, rendered: Path) -> None:
@@ -344,3 +348,25 @@ def test_multi_response_reports_are_broken_down_by_kind() -> None:
     assert by["multi_colour"] == {"questions": 1, "events": 1, "recall": 0.0, "precision": 0.0}
     assert list(aggregate(scored, "heldout")["multi_by_kind"]) == ["multi_colour"]
     assert list(aggregate(scored, "train")["multi_by_kind"]) == ["multi_disappear"]
+
+
+def test_real_time_answers_are_broken_down_by_wording() -> None:
+    from aura.eval.world_metrics import aggregate
+
+    def asked(id_: str, t: float, kind: str, text: str, heldout: bool) -> dict:
+        return {"id": id_, "time": t, "type": "realtime", "kind": kind, "text": text, "heldout": heldout}
+
+    questions = [asked("a", 2.0, "count", "What is the number of objects?", True),
+                 asked("b", 5.0, "count", "What is the number of objects?", True),
+                 asked("c", 8.0, "count", "How many objects are there?", False),
+                 asked("d", 11.0, "shape_of_colour", "Name the shape of the red thing.", True)]
+    owed = [owe("a", 2.0, {"count": 2}), owe("b", 5.0, {"count": 3}), owe("c", 8.0, {"count": 1}),
+            owe("d", 11.0, {"colour": "red", "shape": "square"})]
+    said = {2: "The red circle.", 5: "The blue square.", 8: "There is 1 object."}  # silent at 11
+    by = aggregate([score_stream(row(said, 14, questions, owed))])["by_wording"]
+    held = by["realtime:count"]["What is the number of objects?"]
+    assert held == {"n": 2, "heldout": True, "accuracy": 0.0, "wrong_reply": "The {colour} {shape}.",
+                    "wrong_reply_n": 2}
+    assert by["realtime:count"]["How many objects are there?"]["accuracy"] == 100.0
+    assert by["realtime:count"]["How many objects are there?"]["wrong_reply"] is None
+    assert by["realtime:shape_of_colour"]["Name the shape of the {colour} thing."]["wrong_reply"] == "(silent)"

@@ -274,3 +274,23 @@ def test_render_and_encode_two_minutes_quickly(tmp_path):
     info = probe(path)
     assert info.frames == 240 and info.height == 128
     assert elapsed < 20  # measured ~0.6 s on 2 cores; a generous guard against a slow path
+
+
+def test_every_question_wording_is_found_from_its_text() -> None:
+    from aura.world.phrasing import QUESTIONS, fill, wording_of
+
+    values = {"shape": "triangle", "colour": "yellow", "target": "red circle"}
+    for kind, templates in QUESTIONS.items():
+        for template, held in templates:
+            assert wording_of(kind, fill(template, **values)) == (template, held)
+    assert wording_of("count", "How many objects are there") is None  # no question mark: another text
+    assert wording_of("count", "What colour is the circle?") is None  # a wording of another kind
+
+
+def test_reply_forms_count_replies_of_one_form_together() -> None:
+    from aura.world.phrasing import reply_form
+
+    assert reply_form("The Red circle.") == reply_form("The blue triangle.") == "The {colour} {shape}."
+    assert reply_form("I see 12 objects.") == "I see {n} objects."
+    assert reply_form("  ") == "(silent)"
+    assert reply_form("Yes.") == "Yes."

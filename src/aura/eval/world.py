@@ -392,6 +392,18 @@ def render_markdown(summary: dict[str, Any], plots: list[str] | None = None) -> 
               "outside a question's own chunk (the stray replies that early answers and precision count).", "",
               "## Real-time and backward answers by kind", "", "| kind | n | correct % |", "|---|---:|---:|"]
     lines += [f"| {k} | {v['n']} | {_f(v['accuracy'])} |" for k, v in m["all"].get("by_kind", {}).items()]
+    wordings = m["all"].get("by_wording")
+    if wordings:
+        lines += ["", "## Real-time and backward answers by wording", "",
+                  "The most frequent wrong reply, with the world's colours, shapes and numbers as `{colour}`, "
+                  "`{shape}` and `{n}`, shows what a wording was read as.", "",
+                  "| kind | wording | held out | n | correct % | most frequent wrong reply (times) |",
+                  "|---|---|:---:|---:|---:|---|"]
+        for kind, per in wordings.items():
+            for wording, v in per.items():
+                wrong = f"{v['wrong_reply']} ({v['wrong_reply_n']})" if v["wrong_reply"] else "-"
+                lines.append(f"| {kind} | {wording} | {'yes' if v['heldout'] else ''} | {v['n']} | "
+                             f"{_f(v['accuracy'])} | {wrong.replace('|', '/')} |")
     multi = m["all"].get("multi_by_kind")
     if multi:
         lines += ["", "## Multi-response reports by kind", "",

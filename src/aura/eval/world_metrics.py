@@ -39,10 +39,12 @@ early proactive answer and a false report).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from aura.world.answers import agrees
+from aura.world.phrasing import reply_form, wording_of
 
 TOLERANCE_CHUNKS = 2
 """Chunks after the evidence's chunk in which a proactive answer or a multi report still counts."""
@@ -138,6 +140,9 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
                 continue
             facts, k = mine[0].get("facts") or {}, chunk_of(float(mine[0]["time"]))
             rec["correct"] = k in said and agrees(facts, said[k])
+            found = wording_of(str(q.get("kind")), str(q.get("text") or ""))
+            rec["wording"] = found[0] if found else None
+            rec["reply"] = reply_form(said.get(k, ""))
             rec["correct_next"] = rec["correct"] or (k + 1 in said and agrees(facts, said[k + 1]))
         else:
             rec["acked"] = ka in said
@@ -296,6 +301,27 @@ def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, 
         for r in rt + bw:
             kinds.setdefault(f"{r['type']}:{r['kind']}", []).append(r["correct"])
         out["by_kind"] = {k: {"n": len(v), "accuracy": _pct(sum(v), len(v))} for k, v in sorted(kinds.items())}
+        out["by_wording"] = by_wording(rt + bw)
+    return out
+
+
+def by_wording(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Real-time and backward accuracy (%) for each question wording (``type:kind`` -> template ->
+    ``n``, ``heldout``, ``accuracy`` and the most frequent form of the wrong replies with its count,
+    ``reply_form``'s), for the records that name their wording (``score_stream`` finds it from the
+    question's text)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("wording"):
+            groups.setdefault((f"{r['type']}:{r['kind']}", str(r["wording"])), []).append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for (kind, wording), mine in sorted(groups.items()):
+        wrong = Counter(str(r.get("reply")) for r in mine if not r["correct"])
+        top = wrong.most_common(1)
+        out.setdefault(kind, {})[wording] = {
+            "n": len(mine), "heldout": bool(mine[0]["heldout"]),
+            "accuracy": _pct(sum(r["correct"] for r in mine), len(mine)),
+            "wrong_reply": top[0][0] if top else None, "wrong_reply_n": top[0][1] if top else 0}
     return out
 
 

@@ -7,6 +7,8 @@ streams (``phrasing="train"``), so evaluation can measure generalisation to new 
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -144,3 +146,35 @@ def fill(template: str, **values: object) -> str:
     if "colour" in values:
         values["Colour"] = str(values["colour"]).capitalize()
     return template.format(**values)
+
+
+@lru_cache(maxsize=1)
+def _question_patterns() -> dict[str, list[tuple[re.Pattern[str], str, bool]]]:
+    out: dict[str, list[tuple[re.Pattern[str], str, bool]]] = {}
+    for kind, templates in QUESTIONS.items():
+        out[kind] = [(re.compile(re.sub(r"\\\{[A-Za-z]+\\\}", ".+?", re.escape(t)) + r"\Z"), t, h)
+                     for t, h in templates]
+    return out
+
+
+def wording_of(kind: str, text: str) -> tuple[str, bool] | None:
+    """The template of ``kind`` that ``text`` fills, and whether it is held out (None when no
+    template of that kind words it)."""
+    for pattern, template, held in _question_patterns().get(kind, []):
+        if pattern.match(text):
+            return template, held
+    return None
+
+
+def reply_form(text: str) -> str:
+    """``text`` with the world's colours, shapes and numbers replaced by ``{colour}``, ``{shape}``
+    and ``{n}``, so replies of one form count together; ``(silent)`` for an empty reply."""
+    from aura.world.vocab import COLOURS, SHAPES
+
+    if not text.strip():
+        return "(silent)"
+    words = "|".join(sorted(COLOURS, key=len, reverse=True))
+    shapes = "|".join(sorted(SHAPES, key=len, reverse=True))
+    out = re.sub(rf"\b({words})\b", "{colour}", text.strip(), flags=re.IGNORECASE)
+    out = re.sub(rf"\b({shapes})\b", "{shape}", out, flags=re.IGNORECASE)
+    return re.sub(r"\d+", "{n}", out)
