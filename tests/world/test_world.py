@@ -288,9 +288,10 @@ def test_every_question_wording_is_found_from_its_text() -> None:
 
 
 def test_reply_forms_count_replies_of_one_form_together() -> None:
-    from aura.world.phrasing import reply_form
+    from aura.world.answers import reply_form
 
     assert reply_form("The Red circle.") == reply_form("The blue triangle.") == "The {colour} {shape}."
     assert reply_form("I see 12 objects.") == "I see {n} objects."
     assert reply_form("  ") == "(silent)"
     assert reply_form("Yes.") == "Yes."
+    assert reply_form("Two circles.") == "Two {shape}."

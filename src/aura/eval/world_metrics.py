@@ -43,8 +43,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from aura.world.answers import agrees
-from aura.world.phrasing import reply_form, wording_of
+from aura.world.answers import agrees, reply_form
+from aura.world.phrasing import wording_of
 
 TOLERANCE_CHUNKS = 2
 """Chunks after the evidence's chunk in which a proactive answer or a multi report still counts."""

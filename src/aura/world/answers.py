@@ -8,6 +8,8 @@ from typing import Any
 from aura.world.vocab import COLOURS, SHAPES
 
 NUMBER_WORDS = {"no": 0, "zero": 0, "none": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_COLOUR_WORD = re.compile(rf"\b({'|'.join(COLOURS)})\b", re.IGNORECASE)
+_SHAPE_WORD = re.compile(rf"\b({'|'.join(SHAPES)})s?\b", re.IGNORECASE)  # plurals as ``extract`` reads them
 
 
 def extract(text: str) -> dict[str, Any]:
@@ -47,3 +49,12 @@ def agrees(facts: dict[str, Any], text: str) -> bool:
         if set(got["colours"]) != want:
             return False
     return not ("shape" in facts and set(got["shapes"]) != {facts["shape"]})
+
+
+def reply_form(text: str) -> str:
+    """``text`` with the world's colours, shapes and numbers replaced by ``{colour}``, ``{shape}``
+    and ``{n}``, so replies of one form count together; ``(silent)`` for an empty reply."""
+    if not text.strip():
+        return "(silent)"
+    out = _SHAPE_WORD.sub("{shape}", _COLOUR_WORD.sub("{colour}", text.strip()))
+    return re.sub(r"\d+", "{n}", out)

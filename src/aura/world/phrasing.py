@@ -165,16 +165,3 @@ def wording_of(kind: str, text: str) -> tuple[str, bool] | None:
             return template, held
     return None
 
-
-def reply_form(text: str) -> str:
-    """``text`` with the world's colours, shapes and numbers replaced by ``{colour}``, ``{shape}``
-    and ``{n}``, so replies of one form count together; ``(silent)`` for an empty reply."""
-    from aura.world.vocab import COLOURS, SHAPES
-
-    if not text.strip():
-        return "(silent)"
-    words = "|".join(sorted(COLOURS, key=len, reverse=True))
-    shapes = "|".join(sorted(SHAPES, key=len, reverse=True))
-    out = re.sub(rf"\b({words})\b", "{colour}", text.strip(), flags=re.IGNORECASE)
-    out = re.sub(rf"\b({shapes})\b", "{shape}", out, flags=re.IGNORECASE)
-    return re.sub(r"\d+", "{n}", out)
