@@ -608,3 +608,15 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert not unread.model.question_first and not unread.model.slot_embed
     with pytest.raises(ConfigError, match="slot_embed"):
         nano_recipe_config(parser.parse_args(["train", "nano", "--grid-tokens", "--slot-embed", "--output-dir", "x"]))
+
+
+def test_the_focal_exponent_reaches_stage_2_only(tmp_path: Path) -> None:
+    from aura.models.nano.recipe import _trainer_config
+
+    cfg = toy_recipe(tmp_path).model_copy(update={"focal_gamma": 2.0})
+    train = tmp_path / "samples.jsonl"
+    assert _trainer_config(cfg, tmp_path, cfg.model, stage="stream", train=train).train.focal_gamma == 2.0
+    assert _trainer_config(cfg, tmp_path, cfg.model, stage="look", train=train).train.focal_gamma == 0.0
+    assert RecipeConfig().focal_gamma == 0.0  # the committed weights' recipe has none
+    with pytest.raises(ValidationError):
+        RecipeConfig(focal_gamma=-1.0)

@@ -199,3 +199,39 @@ def test_hard_silent_turns_weigh_hard_weight_under_balanced_only() -> None:
     low = stream_loss(logits, ids, kinds, n_silent, "balanced", hard_weight=0.0).loss
     high = stream_loss(logits, ids, kinds, n_silent, "balanced", hard_weight=5.0).loss
     assert float(high) > float(low)
+
+
+def test_focal_exponent_weighs_each_token_by_its_miss_probability() -> None:
+    """With focal_gamma g each supervised term is -w log p (1 - p)^g (the same normaliser): equal to
+    the hand-computed formula, 0 is the balanced loss itself, a well-predicted token adds almost
+    nothing, and the sparse path agrees."""
+    from aura.train.loss import predicting_positions, sparse_stream_loss
+
+    logits, ids, kinds, n_silent = _example()
+    g = 2.0
+    out = stream_loss(logits, ids, kinds, n_silent, "balanced", focal_gamma=g)
+
+    def term(row: torch.Tensor, t: int, token: int, w: float) -> float:
+        lp = _logp(row, t, token)
+        return -w * lp * (1.0 - math.exp(lp)) ** g
+
+    s0 = [(2, 0.5), (3, 0.5), (8, 0.5), (10, 1.0), (11, 1.0)]
+    s1 = [(2, 1.0), (4, 1.0)]
+    l0 = sum(term(logits[0], t, int(ids[0, t]), w) for t, w in s0) / len(s0)
+    l1 = sum(term(logits[1], t, int(ids[1, t]), w) for t, w in s1) / len(s1)
+    assert out.per_sample.tolist() == pytest.approx([l0, l1], rel=1e-5)
+    plain = stream_loss(logits, ids, kinds, n_silent, "balanced")
+    assert torch.allclose(stream_loss(logits, ids, kinds, n_silent, "balanced", focal_gamma=0.0).per_sample,
+                          plain.per_sample)
+    assert bool((out.per_sample < plain.per_sample).all())
+    sure = logits.clone()
+    sure[1, 3, int(ids[1, 4])] = 50.0  # the target token of sample 1 is predicted with p ~ 1
+    before = stream_loss(sure, ids, kinds, n_silent, "balanced", focal_gamma=g).per_sample[1]
+    alone = term(sure[1], 2, int(ids[1, 2]), 1.0) / 2
+    assert float(before) == pytest.approx(alone, rel=1e-4)  # the sure token adds (almost) nothing
+    mask, _ = supervision(kinds, n_silent, "balanced")
+    pos = predicting_positions(mask)
+    sparse = sparse_stream_loss(logits[:, pos], pos, ids, kinds, n_silent, "balanced", focal_gamma=g)
+    assert torch.allclose(sparse.per_sample, out.per_sample)
+    with pytest.raises(ValueError, match="focal_gamma"):
+        stream_loss(logits, ids, kinds, n_silent, "balanced", focal_gamma=-1.0)

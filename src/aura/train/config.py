@@ -89,6 +89,8 @@ class TrainConfig(_Section):
     hard_silent_weight: float | None = Field(
         None, ge=0, description="balanced loss: per-token weight of silent turns a sample marks \"hard\": true "
         "(hard negatives) instead of 1/N_silent; unset: like any silent turn")
+    focal_gamma: float = Field(0.0, ge=0, description="focal exponent: each supervised token's loss is also "
+                               "weighed by (1 - p)^gamma, so well-predicted tokens weigh little; 0: off")
     epochs: int = Field(1, ge=1)
     max_steps: int | None = Field(None, ge=1)
     global_batch_size: int = Field(128, ge=1)

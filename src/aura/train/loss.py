@@ -16,7 +16,10 @@ whole padded batch at once, the mask ``m_t`` and the weights ``w_t`` of one form
   plain cross-entropy on all assistant tokens).
 
 The batch loss is the mean of the per-sample losses over the samples that have at least one
-supervised token. Nothing loops over tokens in Python.
+supervised token. With a focal exponent ``gamma`` > 0 every supervised token's term is also
+multiplied by ``(1 - p)^gamma`` (Lin et al.'s focal loss), so the tokens the model already
+predicts well weigh little and the hard ones (an unasked event's silence, a wrong colour) keep
+their weight. Nothing loops over tokens in Python.
 """
 
 from __future__ import annotations
@@ -87,17 +90,24 @@ def labels_from(input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
 
 
-def aligned_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> LossOutput:
+def aligned_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
+                       focal_gamma: float = 0.0) -> LossOutput:
     """The §5 formula when ``logits[:, k]`` already predicts ``labels[:, k]`` (no shift).
 
     ``labels`` (B, K) holds ``IGNORE_INDEX`` where m = 0; ``weights`` (B, K) gives w. Each
     sample's loss is its weighted token NLL summed and divided by its supervised-token count;
     the batch loss is the mean over samples with at least one supervised token (0 if none).
+    ``focal_gamma`` > 0 multiplies each token's NLL by ``(1 - p)^focal_gamma`` (p: the model's
+    probability of the label; the factor is not differentiated through).
     """
+    if focal_gamma < 0:
+        raise ValueError(f"focal_gamma must be >= 0, not {focal_gamma}")
     b, k, v = logits.shape
     nll = F.cross_entropy(
         logits.reshape(b * k, v).float(), labels.reshape(b * k), ignore_index=IGNORE_INDEX, reduction="none"
     ).view(b, k)
+    if focal_gamma:
+        nll = nll * (1.0 - torch.exp(-nll.detach())).clamp(min=0.0) ** focal_gamma
     mask = labels != IGNORE_INDEX
     n_tokens = mask.sum(dim=1)
     summed = (nll * weights.to(torch.float32) * mask).sum(dim=1)
@@ -107,12 +117,13 @@ def aligned_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torc
     return LossOutput(loss=loss, per_sample=per_sample, n_tokens=n_tokens)
 
 
-def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> LossOutput:
+def weighted_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor,
+                        focal_gamma: float = 0.0) -> LossOutput:
     """The §5 formula over a padded batch: logits (B, T, V) at position t predict labels[t+1].
 
     ``labels`` is (B, T) with ``IGNORE_INDEX`` where m_t = 0; ``weights`` (B, T) gives w_t.
     """
-    return aligned_token_loss(logits[:, :-1, :], labels[:, 1:], weights[:, 1:])
+    return aligned_token_loss(logits[:, :-1, :], labels[:, 1:], weights[:, 1:], focal_gamma)
 
 
 def predicting_positions(mask: torch.Tensor) -> torch.Tensor:
@@ -132,11 +143,12 @@ def sparse_stream_loss(
     n_silent: torch.Tensor,
     variant: LossVariant = "balanced",
     hard_weight: float | None = None,
+    focal_gamma: float = 0.0,
 ) -> LossOutput:
     """``stream_loss`` from logits (B, K, V) kept only at ``positions`` (see ``predicting_positions``)."""
     mask, weights = supervision(kinds, n_silent, variant, hard_weight)
     labels = labels_from(input_ids, mask)
-    return aligned_token_loss(kept_logits, labels[:, positions + 1], weights[:, positions + 1])
+    return aligned_token_loss(kept_logits, labels[:, positions + 1], weights[:, positions + 1], focal_gamma)
 
 
 def stream_loss(
@@ -146,7 +158,8 @@ def stream_loss(
     n_silent: torch.Tensor,
     variant: LossVariant = "balanced",
     hard_weight: float | None = None,
+    focal_gamma: float = 0.0,
 ) -> LossOutput:
     """The loss of ``variant`` for a padded batch: ``supervision`` then ``weighted_token_loss``."""
     mask, weights = supervision(kinds, n_silent, variant, hard_weight)
-    return weighted_token_loss(logits, labels_from(input_ids, mask), weights)
+    return weighted_token_loss(logits, labels_from(input_ids, mask), weights, focal_gamma)

@@ -246,15 +246,17 @@ class Trainer:
             z = torch.zeros(0, device=batch.input_ids.device)
             return LossOutput(zero, z, z.long())  # type: ignore[arg-type]
         variant, hard = self.config.train.loss, self.config.train.hard_silent_weight
+        focal = self.config.train.focal_gamma
         if not self.config.train.sparse_logits:
             logits = self.loaded.logits(self.model, batch, None)
             return self._with_auxiliary(
-                stream_loss(logits, batch.input_ids, batch.kinds, batch.n_silent, variant, hard), batch)
+                stream_loss(logits, batch.input_ids, batch.kinds, batch.n_silent, variant, hard, focal), batch)
         mask, _ = supervision(batch.kinds, batch.n_silent, variant)
         positions = predicting_positions(mask)
         logits = self.loaded.logits(self.model, batch, positions)
         return self._with_auxiliary(
-            sparse_stream_loss(logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant, hard), batch)
+            sparse_stream_loss(logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant, hard, focal),
+            batch)
 
     def _with_auxiliary(self, out: LossOutput, batch: Batch) -> LossOutput:
         """``out`` plus the model's own auxiliary loss for the batch just forwarded, when the model

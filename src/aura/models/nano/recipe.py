@@ -135,6 +135,8 @@ class RecipeConfig(BaseModel):
     hard_silent_weight: float | None = Field(None, ge=0.0, description="stage 2, balanced loss: per-token "
                                              "weight of the silent turns at event chunks (hard negatives, "
                                              "models/nano/hard_negatives.py) instead of 1/N_silent")
+    focal_gamma: float = Field(0.0, ge=0.0, description="stage 2: weigh each supervised token's loss also by "
+                               "(1 - p)^focal_gamma, the focal loss (train.loss); 0: off")
     slot_words: bool = Field(False, description="add each pair slot's colour and shape word embeddings to its "
                              "token (NanoConfig.slot_words; slots only)")
     event_words: bool = Field(False, description="add the embeddings of the event kinds' words, weighed by "
@@ -622,6 +624,7 @@ def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stag
                   "ema_decay": cfg.look_ema_decay if look else cfg.ema_decay},
         "train": {"output_dir": str(out / ("look" if look else "train")), "loss": cfg.loss,
                   "hard_silent_weight": cfg.look_hard_silent_weight if look else cfg.hard_silent_weight,
+                  "focal_gamma": 0.0 if look else cfg.focal_gamma,
                   "epochs": cfg.look_epochs if look else cfg.epochs, "max_steps": None if look else cfg.max_steps,
                   "global_batch_size": cfg.look_batch_size if look else cfg.global_batch_size,
                   "micro_batch_size": cfg.look_batch_size if look else cfg.micro_batch_size,
