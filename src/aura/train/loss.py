@@ -107,7 +107,7 @@ def aligned_token_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torc
         logits.reshape(b * k, v).float(), labels.reshape(b * k), ignore_index=IGNORE_INDEX, reduction="none"
     ).view(b, k)
     if focal_gamma:
-        nll = nll * (1.0 - torch.exp(-nll.detach())).clamp(min=0.0) ** focal_gamma
+        nll = nll * (-torch.expm1(-nll.detach())) ** focal_gamma  # (1 - p), exact where p is near 1
     mask = labels != IGNORE_INDEX
     n_tokens = mask.sum(dim=1)
     summed = (nll * weights.to(torch.float32) * mask).sum(dim=1)

@@ -164,4 +164,3 @@ def wording_of(kind: str, text: str) -> tuple[str, bool] | None:
         if pattern.match(text):
             return template, held
     return None
-
