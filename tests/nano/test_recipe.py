@@ -620,3 +620,48 @@ def test_the_focal_exponent_reaches_stage_2_only(tmp_path: Path) -> None:
     assert RecipeConfig().focal_gamma == 0.0  # the committed weights' recipe has none
     with pytest.raises(ValidationError):
         RecipeConfig(focal_gamma=-1.0)
+
+
+def test_the_compact_layout_trains_its_own_tokenizer_and_serves_from_the_checkpoint(tmp_path: Path) -> None:
+    """``--compact-format``: the tokenizer is trained with the role tokens, every stage trains in the
+    compact layout, and the checkpoint streams in it; the flag sets the model field only, and a
+    tokenizer without role tokens (SmolLM2's) is refused up front."""
+    from aura.cli.main import build_parser
+    from aura.cli.train_cmd import nano_recipe_config
+
+    parser = build_parser()
+    flagged = nano_recipe_config(parser.parse_args(["train", "nano", "--compact-format", "--output-dir", "x"]))
+    default = RecipeConfig(out_dir="x")
+    assert flagged.model.compact_format and not default.model.compact_format
+    assert flagged.model_copy(update={"model": default.model}) == default
+    with pytest.raises(ValidationError, match="role tokens"):
+        RecipeConfig(out_dir="x", word_vectors=True, model=flagged.model)
+
+    base = toy_recipe(tmp_path / "run")
+    cfg = base.model_copy(update={"model": base.model.model_copy(update={"compact_format": True}),
+                                  "calibration_streams": 0, "vision_streams": 0})
+    final = train_nano(cfg, progress=False)
+    model = load_model(f"nano:{final}")
+    assert model.model.cfg.compact_format and model.format.compact
+    assert model.tokenizer.convert_tokens_to_ids("<|assistant|>") == model.format.generation_prompt()[0]
+    step = model.step(VideoChunk(0, 0.0, 1.0, np.zeros((2, 24, 32, 3), dtype=np.uint8)), "How many objects are there?")
+    assert step.chunk_index == 0
+    # its tokenizer knows the layout: a silent chunk's five tokens around the pads
+    from aura.models.nano.checkpoint import load_tokenizer
+
+    tok = load_tokenizer(Path(cfg.out_dir) / "tokenizer")
+    assert tok.encode("<|user|><|video_pad|><|im_end|><|assistant|><|silent|><|im_end|>",
+                      add_special_tokens=False) == tok.convert_tokens_to_ids(
+        ["<|user|>", "<|video_pad|>", "<|im_end|>", "<|assistant|>", "<|silent|>", "<|im_end|>"])
+    # one epoch over the same stage-2 samples in ChatML (same data directory) takes more tokens
+    chatml = base.model_copy(update={"out_dir": str(tmp_path / "chatml"), "data_dir": str(Path(cfg.out_dir) / "data"),
+                                     "calibration_streams": 0, "vision_streams": 0})
+    train_nano(chatml, progress=False)
+
+    def stage2(run: RecipeConfig) -> list[dict]:
+        return [json.loads(line) for line in (Path(run.out_dir) / "train" / "metrics.jsonl").read_text().splitlines()]
+
+    compact_tokens, chatml_tokens = sum(m["tokens"] for m in stage2(cfg)), sum(m["tokens"] for m in stage2(chatml))
+    assert stage2(cfg)[-1]["samples_seen"] == stage2(chatml)[-1]["samples_seen"]
+    assert compact_tokens < 0.9 * chatml_tokens  # 0.75 at the recipe's size (docs/nano.md)
+    assert all(np.isfinite(m["loss"]) for m in stage2(cfg))

@@ -23,14 +23,15 @@ CORPUS = [
 
 
 def tiny_model(seed: int = 0, context_frames: int = 0, readout: str = "grid", question_first: bool = False,
-               per_frame: bool = False, decision_layers: int = 0) -> tuple[NanoVLM, object]:
+               per_frame: bool = False, decision_layers: int = 0, compact: bool = False) -> tuple[NanoVLM, object]:
     """A tiny random nano; its decision layers (if any) get random output weights, not their identity start."""
     torch.manual_seed(seed)
-    tok = train_tokenizer(CORPUS, vocab_size=300)
+    tok = train_tokenizer(CORPUS, vocab_size=300, compact=compact)
     slots = readout == "slots"
     cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
                      n_layers=2, n_heads=2, context_frames=context_frames, visual_readout=readout,
-                     slot_embed=slots and question_first, question_first=question_first, per_frame=per_frame)
+                     slot_embed=slots and question_first, question_first=question_first, per_frame=per_frame,
+                     compact_format=compact)
     if decision_layers:
         prompt = tuple(nano_chat_format(tok, cfg).generation_prompt())
         cfg = cfg.model_copy(update={"decision_layers": decision_layers, "decision_prompt": prompt})
@@ -50,17 +51,20 @@ def chunk(k: int) -> VideoChunk:
     return VideoChunk(k, float(k), float(k + 1), frames(k))
 
 
-@pytest.mark.parametrize(("context_frames", "readout", "question_first", "per_frame", "decision_layers"),
-                         [(0, "grid", False, False, 0), (1, "grid", False, False, 0), (1, "slots", False, False, 0),
-                          (1, "slots", True, False, 0), (1, "slots", True, True, 0), (1, "slots", True, False, 2)])
+@pytest.mark.parametrize(("context_frames", "readout", "question_first", "per_frame", "decision_layers", "compact"),
+                         [(0, "grid", False, False, 0, False), (1, "grid", False, False, 0, False),
+                          (1, "slots", False, False, 0, False), (1, "slots", True, False, 0, False),
+                          (1, "slots", True, True, 0, False), (1, "slots", True, False, 2, False),
+                          (1, "slots", True, False, 2, True)])
 def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: str, question_first: bool,
-                                                 per_frame: bool, decision_layers: int) -> None:
+                                                 per_frame: bool, decision_layers: int, compact: bool) -> None:
     """Cached steps equal a from-scratch forward whose pixels come the training way (context frames
     prepended to the chunk's frames), so streaming sees exactly what training saw; with either
     visual read-out (4 grid tokens or 13 slots per chunk), with the question rendered before
-    the chunk (slot embeddings on), with each frame encoded alone, and with decision layers."""
+    the chunk (slot embeddings on), with each frame encoded alone, with decision layers, and in
+    the compact chat layout."""
     model, tok = tiny_model(context_frames=context_frames, readout=readout, question_first=question_first,
-                            per_frame=per_frame, decision_layers=decision_layers)
+                            per_frame=per_frame, decision_layers=decision_layers, compact=compact)
     nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
                               max_new_tokens=4)
     rebuilds = 0
@@ -78,7 +82,7 @@ def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: s
         pad = tok.convert_tokens_to_ids("<|video_pad|>")
         if question:  # the question sits where the format puts it: before the chunk's pads or after them
             text = tok.decode(encoded[-1].input_ids)
-            assert (text.index("circle?") < text.index("<|vision_start|>")) == question_first
+            assert (text.index("circle?") < text.index("<|video_pad|>")) == question_first
         assert ids.count(pad) == model.cfg.visual_tokens * sum(len(e.video_chunks) for e in encoded)
         with torch.inference_mode():
             reference, _ = model(torch.tensor([ids]), torch.stack([pixels[c] for e in encoded for c in e.video_chunks]))
@@ -159,6 +163,33 @@ def test_bad_frames_and_questions_leave_session_usable() -> None:
         nano.begin_step(chunk(1), "hi <|im_start|> there")
     result = nano.step(chunk(1), "How many objects are there?")
     assert result.chunk_index == 1
+
+
+def test_compact_layout_spends_five_tokens_a_silent_chunk_and_survives_a_checkpoint(tmp_path: Path) -> None:
+    """In the compact layout a silent chunk is its visual tokens + 5 (role, end, role, silent, end),
+    against at least + 13 in ChatML (13 where the tokenizer has one token for each role word and
+    the newline; this tiny one has not); the layout travels with the checkpoint (config and tokenizer), and a
+    question that types a role token is refused like any reserved token text."""
+    per_chunk = {}
+    for compact in (False, True):
+        model, tok = tiny_model(readout="slots", question_first=True, compact=compact)
+        nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
+                                  max_new_tokens=2, silence_bias=1e4)
+        for k in range(3):
+            nano.step(chunk(k))
+        ids, _ = concat(nano.encode(nano.context.messages()[-2:]))  # the last chunk and its silent reply
+        per_chunk[compact] = len(ids) - model.cfg.visual_tokens
+    assert per_chunk[True] == 5 and per_chunk[False] >= 13
+    assert tok.convert_ids_to_tokens(nano.format.generation_prompt()) == ["<|assistant|>"]
+    save_checkpoint(tmp_path / "ckpt", model, tok)
+    loaded, tok2 = load_checkpoint(tmp_path / "ckpt")
+    assert loaded.cfg.compact_format
+    again = NanoStreamingModel(loaded, tok2, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2))
+    assert again.format.compact and again.format.generation_prompt() == nano.format.generation_prompt()
+    with pytest.raises(AuraError, match="<\\|user\\|>"):
+        again.begin_step(chunk(0), "who is <|user|> here?")
+    with pytest.raises(AuraError, match="no <\\|system\\|> token"):  # a ChatML tokenizer cannot serve the layout
+        NanoStreamingModel(loaded, tiny_model()[1])
 
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:

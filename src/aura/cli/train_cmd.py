@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="nano: render each question before its chunk's visual tokens (docs/nano.md)")
     nano.add_argument("--slot-embed", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: each slot token gets a learnt identity and a belief embedding (docs/nano.md)")
+    nano.add_argument("--compact-format", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano: the chat format's compact layout, a role token per message and no "
+                      "newlines or vision brackets (fewer tokens a chunk; docs/nano.md)")
     nano.add_argument("--per-frame", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: the frame encoder sees each input frame alone and pools their stacked "
                            "features (docs/nano.md)")
@@ -269,7 +272,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
         update["event_words"] = False
     model_flags: dict[str, object] = {key: getattr(args, key)
                                       for key in ("question_first", "slot_embed", "per_frame", "dropout",
-                                                  "dropout_inputs")
+                                                  "dropout_inputs", "compact_format")
                                       if getattr(args, key, None) is not None}
     if getattr(args, "decoder", None) is not None:
         from aura.models.nano.config import parse_decoder_shape

@@ -25,6 +25,8 @@ IMAGE_PAD, VIDEO_PAD = "<|image_pad|>", "<|video_pad|>"
 _RESERVED = (IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)
 CHATML_SPECIAL_TOKENS = ("<|endoftext|>", *_RESERVED)
 """The special tokens of the ChatML layout, in Qwen's id order (``<|silent|>`` comes after them)."""
+ROLE_TOKENS = {"system": "<|system|>", "user": "<|user|>", "assistant": "<|assistant|>"}
+"""The compact layout's one-token message headers (a tokenizer made for it has them as specials)."""
 
 TEXT, IMAGE, VIDEO = 0, 1, 2
 
@@ -59,6 +61,11 @@ class ChatFormat:
     Styles: ``qwen3_vl`` writes ``<t seconds><|vision_start|>`` + pads + ``<|vision_end|>`` per
     temporal patch (timestamps restart in every chunk: each chunk is its own video);
     ``qwen2_5_vl`` and ``plain`` write ``<|vision_start|>`` + pads + ``<|vision_end|>`` per video.
+
+    ``compact`` (style ``plain`` only; aura-nano's ``compact_format``) writes the same messages in
+    fewer tokens: a message is its role token (``<|user|>``, ...) + content + ``<|im_end|>``, with
+    no ``<|im_start|>ROLE\\n`` header and no newline after it, and a video is its pads alone. A
+    silent chunk then costs pads + 5 tokens instead of pads + 13.
     """
 
     def __init__(
@@ -69,22 +76,27 @@ class ChatFormat:
         temporal_patch_size: int = 2,
         fps: float = 2.0,
         text_first: bool = False,
+        compact: bool = False,
     ) -> None:
         if style not in ("qwen3_vl", "qwen2_5_vl", "plain"):
             raise ChatFormatError(f"unknown chat style {style!r} (expected qwen3_vl, qwen2_5_vl or plain)")
+        if compact and style != "plain":
+            raise ChatFormatError(f"the compact layout is for the plain style, not {style!r}")
         self.tokenizer = tokenizer
         self.style: Style = style
         self.merge_size = merge_size
         self.temporal_patch_size = temporal_patch_size
         self.fps = fps
         self.text_first = text_first
-        self.ids = {tok: self._token_id(tok) for tok in (*_RESERVED, SILENT_TOKEN)}
+        self.compact = compact
+        self.reserved = (*_RESERVED, *ROLE_TOKENS.values()) if compact else _RESERVED
+        self.ids = {tok: self._token_id(tok) for tok in (*self.reserved, SILENT_TOKEN)}
         self.silent_token_id: int = self.ids[SILENT_TOKEN]
         self.end_of_turn_id: int = self.ids[IM_END]
         self.video_pad_id: int = self.ids[VIDEO_PAD]
         self.image_pad_id: int = self.ids[IMAGE_PAD]
-        self._newline = self._encode("\n")
-        self._generation_prompt = self._encode(f"{IM_START}assistant\n")
+        self._newline = [] if compact else self._encode("\n")
+        self._generation_prompt = self._encode(self.header("assistant"))
 
     @classmethod
     def from_tokenizer(
@@ -96,14 +108,20 @@ class ChatFormat:
         temporal_patch_size: int = 2,
         fps: float = 2.0,
         text_first: bool = False,
+        compact: bool = False,
     ) -> ChatFormat:
         """A format for ``tokenizer`` (which must know the Qwen special tokens and ``<|silent|>``).
 
         ``text_first`` renders a user message's text (the question) before its video parts (the
         chunk), whatever their order in the message: a model whose visual tokens then come after
         the question can read them with the question in view (aura-nano's ``question_first``).
+        ``compact`` needs a tokenizer with the role tokens too (see the class).
         """
-        return cls(tokenizer, style, merge_size, temporal_patch_size, fps, text_first)
+        return cls(tokenizer, style, merge_size, temporal_patch_size, fps, text_first, compact)
+
+    def header(self, role: str) -> str:
+        """The text that opens a message of ``role``: ``<|im_start|>ROLE\\n``, or its role token when compact."""
+        return ROLE_TOKENS[role] if self.compact else f"{IM_START}{role}\n"
 
     # ------------------------------------------------------------------ helpers
     def _token_id(self, token: str) -> int:
@@ -122,7 +140,7 @@ class ChatFormat:
     def _check_text(self, text: str, role: str) -> str:
         if not isinstance(text, str):
             raise ChatFormatError(f"a {role} message has non-text content {type(text).__name__}")
-        for tok in _RESERVED:
+        for tok in self.reserved:
             if tok in text:
                 raise ChatFormatError(f"a {role} message contains the reserved token text {tok}")
         return text
@@ -142,6 +160,8 @@ class ChatFormat:
                 pieces.append(f"<{seconds:.1f} seconds>{VISION_START}{VIDEO_PAD}{VISION_END}")
                 counts.append(per_patch)
             return "".join(pieces), counts
+        if self.compact:
+            return VIDEO_PAD, [t * per_patch]
         return f"{VISION_START}{VIDEO_PAD}{VISION_END}", [t * per_patch]
 
     # ------------------------------------------------------------------ encoding
@@ -177,8 +197,8 @@ class ChatFormat:
             body.append("")
         else:
             raise ChatFormatError(f"a {role} message has content of type {type(content).__name__}")
-        header = f"{IM_START}{role}\n"
-        text = header + "".join(body) + f"{IM_END}\n"
+        header = self.header(role)
+        text = header + "".join(body) + IM_END + ("" if self.compact else "\n")
         raw = self._encode(text)
 
         ids: list[int] = []
@@ -208,7 +228,7 @@ class ChatFormat:
         tail = self._newline
         if (
             ids[: len(head)] == head
-            and ids[len(ids) - len(tail):] == tail
+            and (not tail or ids[len(ids) - len(tail):] == tail)
             and ids[len(ids) - len(tail) - 1] == self.end_of_turn_id
         ):
             return len(head), len(ids) - len(tail)
@@ -216,7 +236,7 @@ class ChatFormat:
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         offsets = enc["offset_mapping"]
         start = next(i for i, (a, _) in enumerate(offsets) if a >= header_chars)
-        end_char = len(text) - 1  # the final newline is not supervised
+        end_char = len(text) - (0 if self.compact else 1)  # a final newline is not supervised
         end = max(i for i, (_, b) in enumerate(offsets) if b <= end_char) + 1
         return start, end
 
@@ -235,7 +255,7 @@ class ChatFormat:
 
 def strip_reserved(text: str) -> str:
     """Generated text without chat-structure token text (so it can be recorded and re-encoded), stripped."""
-    for tok in _RESERVED:
+    for tok in (*_RESERVED, *ROLE_TOKENS.values()):
         text = text.replace(tok, "")
     return text.strip()
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
 from aura.errors import AuraError
+from aura.models.hf.chat import ROLE_TOKENS
 from aura.models.nano.config import NanoConfig
 from aura.models.nano.model import NanoVLM
-from aura.models.nano.tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS
+from aura.models.nano.tokenizer import CHAT_TEMPLATE, COMPACT_CHAT_TEMPLATE, SPECIAL_TOKENS
 
 BUNDLED = "nano"
 
@@ -55,13 +57,15 @@ def load_tokenizer(directory: str | os.PathLike[str]) -> PreTrainedTokenizerFast
     path = Path(directory) / "tokenizer.json"
     if not path.is_file():
         raise CheckpointError(f"{directory}: no tokenizer.json (not an aura-nano checkpoint)")
+    backend = Tokenizer.from_file(str(path))
+    compact = all(backend.token_to_id(t) is not None for t in ROLE_TOKENS.values())  # made for the compact layout
     tok = PreTrainedTokenizerFast(
-        tokenizer_file=str(path),
+        tokenizer_object=backend,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL_TOKENS[1:],
+        additional_special_tokens=[*SPECIAL_TOKENS[1:], *(ROLE_TOKENS.values() if compact else ())],
     )
-    tok.chat_template = CHAT_TEMPLATE
+    tok.chat_template = COMPACT_CHAT_TEMPLATE if compact else CHAT_TEMPLATE
     return tok
 
 

@@ -97,6 +97,10 @@ class NanoConfig(BaseModel):
                              "what it believes without untangling them from the pooled features")
     question_first: bool = Field(False, description="render each user turn's question before its chunk's visual "
                                  "tokens, so the visual tokens are read with the question in view")
+    compact_format: bool = Field(False, description="write the chat format's compact layout (a role token "
+                                 "per message, no newlines, no vision brackets: ChatFormat(compact=True)), "
+                                 "so a silent chunk costs its visual tokens + 5 instead of + 13; the "
+                                 "tokenizer must have the role tokens (train_tokenizer(compact=True))")
     word_dim: int = Field(0, ge=0, description="> 0: every token's input embedding also gets a learnt "
                           "projection of a frozen pre-trained vector of this width (the model's word_table: "
                           "SmolLM2's embeddings, models/nano/word_vectors.py); 0: none")

@@ -23,6 +23,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
+from aura.models.hf.chat import ROLE_TOKENS
 from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
 from aura.models.nano.config import NanoConfig
 from aura.models.nano.curriculum import WatchTag
@@ -203,6 +204,10 @@ class RecipeConfig(BaseModel):
             raise ValueError("look_hard_only needs at least one watch tag")
         if self.question_state_layer > self.model.n_layers:
             raise ValueError(f"question_state_layer must be 1..{self.model.n_layers} (the decoder's blocks)")
+        if self.model.compact_format and self.word_vectors:
+            raise ValueError("compact_format needs the recipe's own tokenizer (SmolLM2's has no role tokens)")
+        if self.model.compact_format and self.question_state_weight > 0:
+            raise ValueError("question_state reads the ChatML layout; it does not work with compact_format")
         return self
 
     def context(self) -> ContextConfig:
@@ -504,14 +509,15 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, "look.jsonl")
 
 
-def sample_texts(path: Path) -> Iterator[str]:
-    """The text of every sample, in ChatML form, for tokenizer training."""
+def sample_texts(path: Path, *, compact: bool = False) -> Iterator[str]:
+    """The text of every sample, in ChatML form (the compact layout's with ``compact``), for tokenizer training."""
     for _, row in iter_jsonl(path):
         parts = []
         for m in row["messages"]:
             content = m["content"]
             text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
-            parts.append(f"<|im_start|>{m['role']}\n{text}<|im_end|>\n")
+            parts.append(f"{ROLE_TOKENS[m['role']]}{text}<|im_end|>" if compact
+                         else f"<|im_start|>{m['role']}\n{text}<|im_end|>\n")
         yield "".join(parts)
 
 
@@ -660,8 +666,10 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
 
     tok_dir = out / "tokenizer"
     if not (tok_dir / "tokenizer.json").is_file():
-        texts = itertools.chain(sample_texts(samples), sample_texts(looks))
-        tok = smollm2_tokenizer(cfg.word_vocab, texts) if cfg.word_vectors else train_tokenizer(texts, cfg.vocab_size)
+        compact = cfg.model.compact_format
+        texts = itertools.chain(sample_texts(samples, compact=compact), sample_texts(looks, compact=compact))
+        tok = (smollm2_tokenizer(cfg.word_vocab, texts) if cfg.word_vectors
+               else train_tokenizer(texts, cfg.vocab_size, compact=compact))
         tok_dir.mkdir(parents=True, exist_ok=True)
         tok.backend_tokenizer.save(str(tok_dir / "tokenizer.json"))
     tok = load_tokenizer(tok_dir)

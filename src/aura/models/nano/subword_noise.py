@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from aura.models.hf.chat import IM_START, TEXT, ChatFormat, EncodedMessage
+from aura.models.hf.chat import TEXT, ChatFormat, EncodedMessage
 
 STEM_SUFFIX = 3
 """A stem-only cut (``SubwordPieces`` with ``stems``) falls within a word's last this many characters."""
@@ -94,11 +94,11 @@ class SubwordNoiseFormat(ChatFormat):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"subword noise must be in [0, 1), got {p}")
         super().__init__(base.tokenizer, base.style, base.merge_size, base.temporal_patch_size, base.fps,
-                         base.text_first)
+                         base.text_first, base.compact)
         self.p = float(p)
         self.rng = np.random.default_rng([int(seed), 23])
         self.pieces = SubwordPieces(base.tokenizer, keep, stems)
-        self._header = len(self._encode(f"{IM_START}user\n"))
+        self._header = len(self._encode(self.header("user")))
 
     def encode_message(self, message: dict, grid_for_chunk: Any) -> EncodedMessage:
         """The message's canonical encoding; for a user message, its word tokens after the header

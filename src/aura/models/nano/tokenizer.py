@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from aura.models.hf.chat import CHATML_SPECIAL_TOKENS
+from aura.models.hf.chat import CHATML_SPECIAL_TOKENS, ROLE_TOKENS
 from aura.models.nano.config import EVENT_KINDS
 from aura.stream.config import SILENT_TOKEN
 from aura.world.scene import EventKind
@@ -32,15 +32,33 @@ CHAT_TEMPLATE = (
 )
 """ChatML with video parts as one placeholder (expanded per chunk by the chat format)."""
 
+COMPACT_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|' + message['role'] + '|>' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'video' %}{{ '<|video_pad|>' }}"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}"
+    "{{ '<|im_end|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
+)
+"""The compact layout (``ChatFormat(compact=True)``): a role token, the content, ``<|im_end|>``."""
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
-    """A byte-level BPE of at most ``vocab_size`` tokens trained on ``texts`` (deterministic)."""
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, *, compact: bool = False) -> PreTrainedTokenizerFast:
+    """A byte-level BPE of at most ``vocab_size`` tokens trained on ``texts`` (deterministic).
+
+    ``compact`` adds the role tokens of the compact chat layout (``<|user|>``, ...) as specials.
+    """
+    specials = [*SPECIAL_TOKENS, *(ROLE_TOKENS.values() if compact else ())]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -49,9 +67,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedT
         tokenizer_object=tok,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL_TOKENS[1:],
+        additional_special_tokens=specials[1:],
     )
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = COMPACT_CHAT_TEMPLATE if compact else CHAT_TEMPLATE
     return fast
 
 

@@ -161,6 +161,8 @@ def nano_preprocess(nano: NanoVLM, *, features: bool = False) -> Any:
 
 def nano_chat_format(tokenizer: Any, cfg: NanoConfig | None = None) -> ChatFormat:
     """Nano's chat format: ChatML, one ``<|vision_start|>`` + pads + ``<|vision_end|>`` per chunk
-    (after the turn's question when ``cfg.question_first``)."""
+    (after the turn's question when ``cfg.question_first``); the compact layout when
+    ``cfg.compact_format``."""
     return ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1,
-                                     text_first=bool(cfg is not None and cfg.question_first))
+                                     text_first=bool(cfg is not None and cfg.question_first),
+                                     compact=bool(cfg is not None and cfg.compact_format))
