@@ -634,6 +634,9 @@ def test_the_compact_layout_trains_its_own_tokenizer_and_serves_from_the_checkpo
     default = RecipeConfig(out_dir="x")
     assert flagged.model.compact_format and not default.model.compact_format
     assert flagged.model_copy(update={"model": default.model}) == default
+    paused = nano_recipe_config(parser.parse_args(["train", "nano", "--decision-pauses", "2", "--output-dir", "x"]))
+    assert paused.model.decision_pauses == 2 and default.model.decision_pauses == 0
+    assert paused.model_copy(update={"model": default.model}) == default
     with pytest.raises(ValidationError, match="role tokens"):
         RecipeConfig(out_dir="x", word_vectors=True, model=flagged.model)
 
@@ -665,3 +668,10 @@ def test_the_compact_layout_trains_its_own_tokenizer_and_serves_from_the_checkpo
     assert stage2(cfg)[-1]["samples_seen"] == stage2(chatml)[-1]["samples_seen"]
     assert compact_tokens < 0.9 * chatml_tokens  # 0.75 at the recipe's size (docs/nano.md)
     assert all(np.isfinite(m["loss"]) for m in stage2(cfg))
+    # pause tokens: the run's tokenizer has the token, every stage trains with it, the checkpoint serves with it
+    paused = cfg.model_copy(update={"out_dir": str(tmp_path / "paused"), "data_dir": chatml.data_dir,
+                                    "model": cfg.model.model_copy(update={"decision_pauses": 2})})
+    served = load_model(f"nano:{train_nano(paused, progress=False)}")
+    assert served.tokenizer.convert_ids_to_tokens(served.format.generation_prompt()) == ["<|assistant|>", "<|pause|>",
+                                                                                        "<|pause|>"]
+    assert sum(m["tokens"] for m in stage2(paused)) > compact_tokens

@@ -23,15 +23,16 @@ CORPUS = [
 
 
 def tiny_model(seed: int = 0, context_frames: int = 0, readout: str = "grid", question_first: bool = False,
-               per_frame: bool = False, decision_layers: int = 0, compact: bool = False) -> tuple[NanoVLM, object]:
+               per_frame: bool = False, decision_layers: int = 0, compact: bool = False,
+               pauses: int = 0) -> tuple[NanoVLM, object]:
     """A tiny random nano; its decision layers (if any) get random output weights, not their identity start."""
     torch.manual_seed(seed)
-    tok = train_tokenizer(CORPUS, vocab_size=300, compact=compact)
+    tok = train_tokenizer(CORPUS, vocab_size=300, compact=compact, pause=pauses > 0)
     slots = readout == "slots"
     cfg = NanoConfig(vocab_size=len(tok), image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
                      n_layers=2, n_heads=2, context_frames=context_frames, visual_readout=readout,
                      slot_embed=slots and question_first, question_first=question_first, per_frame=per_frame,
-                     compact_format=compact)
+                     compact_format=compact, decision_pauses=pauses)
     if decision_layers:
         prompt = tuple(nano_chat_format(tok, cfg).generation_prompt())
         cfg = cfg.model_copy(update={"decision_layers": decision_layers, "decision_prompt": prompt})
@@ -51,20 +52,22 @@ def chunk(k: int) -> VideoChunk:
     return VideoChunk(k, float(k), float(k + 1), frames(k))
 
 
-@pytest.mark.parametrize(("context_frames", "readout", "question_first", "per_frame", "decision_layers", "compact"),
-                         [(0, "grid", False, False, 0, False), (1, "grid", False, False, 0, False),
-                          (1, "slots", False, False, 0, False), (1, "slots", True, False, 0, False),
-                          (1, "slots", True, True, 0, False), (1, "slots", True, False, 2, False),
-                          (1, "slots", True, False, 2, True)])
+@pytest.mark.parametrize(("context_frames", "readout", "question_first", "per_frame", "decision_layers", "compact",
+                          "pauses"),
+                         [(0, "grid", False, False, 0, False, 0), (1, "grid", False, False, 0, False, 0),
+                          (1, "slots", False, False, 0, False, 0), (1, "slots", True, False, 0, False, 0),
+                          (1, "slots", True, True, 0, False, 0), (1, "slots", True, False, 2, False, 0),
+                          (1, "slots", True, False, 2, True, 0), (1, "slots", True, False, 0, True, 3)])
 def test_cached_steps_equal_from_scratch_forward(context_frames: int, readout: str, question_first: bool,
-                                                 per_frame: bool, decision_layers: int, compact: bool) -> None:
+                                                 per_frame: bool, decision_layers: int, compact: bool,
+                                                 pauses: int) -> None:
     """Cached steps equal a from-scratch forward whose pixels come the training way (context frames
     prepended to the chunk's frames), so streaming sees exactly what training saw; with either
     visual read-out (4 grid tokens or 13 slots per chunk), with the question rendered before
     the chunk (slot embeddings on), with each frame encoded alone, with decision layers, and in
-    the compact chat layout."""
+    the compact chat layout with pause tokens."""
     model, tok = tiny_model(context_frames=context_frames, readout=readout, question_first=question_first,
-                            per_frame=per_frame, decision_layers=decision_layers, compact=compact)
+                            per_frame=per_frame, decision_layers=decision_layers, compact=compact, pauses=pauses)
     nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
                               max_new_tokens=4)
     rebuilds = 0
@@ -190,6 +193,29 @@ def test_compact_layout_spends_five_tokens_a_silent_chunk_and_survives_a_checkpo
         again.begin_step(chunk(0), "who is <|user|> here?")
     with pytest.raises(AuraError, match="no <\\|system\\|> token"):  # a ChatML tokenizer cannot serve the layout
         NanoStreamingModel(loaded, tiny_model()[1])
+
+
+def test_pause_tokens_close_the_reply_header_and_are_never_targets(tmp_path: Path) -> None:
+    """With K pauses the generation prompt (so the silence decision) ends after K <|pause|> tokens,
+    every recorded reply keeps them in its header and none of them is supervised; the count travels
+    with the checkpoint, and a question that types the token is refused."""
+    model, tok = tiny_model(readout="slots", question_first=True, compact=True, pauses=3)
+    nano = NanoStreamingModel(model, tok, ContextConfig(window_chunks=4, float_chunks=3, history_groups=2),
+                              max_new_tokens=2)
+    assert tok.convert_ids_to_tokens(nano.format.generation_prompt()) == ["<|assistant|>"] + ["<|pause|>"] * 3
+    for k in range(3):
+        nano.step(chunk(k), "How many objects are there?" if k == 1 else None)
+    replies = [m for m in nano.context.messages() if m["role"] == "assistant"]
+    for message, enc in zip(replies, nano.encode(replies), strict=True):
+        start, end = enc.supervised
+        assert tok.convert_ids_to_tokens(enc.input_ids[:start]) == ["<|assistant|>"] + ["<|pause|>"] * 3
+        assert tok.decode(enc.input_ids[start:end - 1]) == message["content"]  # the reply, then <|im_end|>
+    save_checkpoint(tmp_path / "ckpt", model, tok)
+    loaded, tok2 = load_checkpoint(tmp_path / "ckpt")
+    again = NanoStreamingModel(loaded, tok2)
+    assert loaded.cfg.decision_pauses == 3 and again.format.generation_prompt() == nano.format.generation_prompt()
+    with pytest.raises(AuraError, match="pause"):
+        again.begin_step(chunk(0), "wait <|pause|> then answer")
 
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:

@@ -69,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--compact-format", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: the chat format's compact layout, a role token per message and no "
                       "newlines or vision brackets (fewer tokens a chunk; docs/nano.md)")
+    nano.add_argument("--decision-pauses", type=int, metavar="K", default=None,
+                      help="nano: K <|pause|> tokens close every assistant header, positions to compute on "
+                      "before the reply's first token (docs/nano.md)")
     nano.add_argument("--per-frame", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: the frame encoder sees each input frame alone and pools their stacked "
                            "features (docs/nano.md)")
@@ -272,7 +275,7 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
         update["event_words"] = False
     model_flags: dict[str, object] = {key: getattr(args, key)
                                       for key in ("question_first", "slot_embed", "per_frame", "dropout",
-                                                  "dropout_inputs", "compact_format")
+                                                  "dropout_inputs", "compact_format", "decision_pauses")
                                       if getattr(args, key, None) is not None}
     if getattr(args, "decoder", None) is not None:
         from aura.models.nano.config import parse_decoder_shape

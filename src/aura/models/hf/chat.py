@@ -27,6 +27,8 @@ CHATML_SPECIAL_TOKENS = ("<|endoftext|>", *_RESERVED)
 """The special tokens of the ChatML layout, in Qwen's id order (``<|silent|>`` comes after them)."""
 ROLE_TOKENS = {"system": "<|system|>", "user": "<|user|>", "assistant": "<|assistant|>"}
 """The compact layout's one-token message headers (a tokenizer made for it has them as specials)."""
+PAUSE_TOKEN = "<|pause|>"
+"""Input-only positions between an assistant header and its reply (``ChatFormat(pauses=K)``)."""
 
 TEXT, IMAGE, VIDEO = 0, 1, 2
 
@@ -66,6 +68,10 @@ class ChatFormat:
     fewer tokens: a message is its role token (``<|user|>``, ...) + content + ``<|im_end|>``, with
     no ``<|im_start|>ROLE\\n`` header and no newline after it, and a video is its pads alone. A
     silent chunk then costs pads + 5 tokens instead of pads + 13.
+
+    ``pauses`` (K > 0) ends every assistant header with K ``<|pause|>`` tokens: positions that are
+    input, never supervised, where a model can compute before the reply's first token decides
+    speech or silence (pause tokens, Goyal et al. 2023). The generation prompt includes them.
     """
 
     def __init__(
@@ -77,11 +83,14 @@ class ChatFormat:
         fps: float = 2.0,
         text_first: bool = False,
         compact: bool = False,
+        pauses: int = 0,
     ) -> None:
         if style not in ("qwen3_vl", "qwen2_5_vl", "plain"):
             raise ChatFormatError(f"unknown chat style {style!r} (expected qwen3_vl, qwen2_5_vl or plain)")
         if compact and style != "plain":
             raise ChatFormatError(f"the compact layout is for the plain style, not {style!r}")
+        if pauses < 0:
+            raise ChatFormatError(f"pauses must be >= 0, got {pauses}")
         self.tokenizer = tokenizer
         self.style: Style = style
         self.merge_size = merge_size
@@ -89,7 +98,8 @@ class ChatFormat:
         self.fps = fps
         self.text_first = text_first
         self.compact = compact
-        self.reserved = (*_RESERVED, *ROLE_TOKENS.values()) if compact else _RESERVED
+        self.pauses = int(pauses)
+        self.reserved = (*_RESERVED, *(ROLE_TOKENS.values() if compact else ()), *((PAUSE_TOKEN,) if pauses else ()))
         self.ids = {tok: self._token_id(tok) for tok in (*self.reserved, SILENT_TOKEN)}
         self.silent_token_id: int = self.ids[SILENT_TOKEN]
         self.end_of_turn_id: int = self.ids[IM_END]
@@ -109,19 +119,23 @@ class ChatFormat:
         fps: float = 2.0,
         text_first: bool = False,
         compact: bool = False,
+        pauses: int = 0,
     ) -> ChatFormat:
         """A format for ``tokenizer`` (which must know the Qwen special tokens and ``<|silent|>``).
 
         ``text_first`` renders a user message's text (the question) before its video parts (the
         chunk), whatever their order in the message: a model whose visual tokens then come after
         the question can read them with the question in view (aura-nano's ``question_first``).
-        ``compact`` needs a tokenizer with the role tokens too (see the class).
+        ``compact`` needs a tokenizer with the role tokens too, ``pauses`` one with ``<|pause|>``
+        (see the class).
         """
-        return cls(tokenizer, style, merge_size, temporal_patch_size, fps, text_first, compact)
+        return cls(tokenizer, style, merge_size, temporal_patch_size, fps, text_first, compact, pauses)
 
     def header(self, role: str) -> str:
-        """The text that opens a message of ``role``: ``<|im_start|>ROLE\\n``, or its role token when compact."""
-        return ROLE_TOKENS[role] if self.compact else f"{IM_START}{role}\n"
+        """The text that opens a message of ``role``: ``<|im_start|>ROLE\\n``, or its role token when
+        compact; an assistant's then ends with the format's pause tokens."""
+        head = ROLE_TOKENS[role] if self.compact else f"{IM_START}{role}\n"
+        return head + PAUSE_TOKEN * self.pauses if role == "assistant" else head
 
     # ------------------------------------------------------------------ helpers
     def _token_id(self, token: str) -> int:
@@ -255,7 +269,7 @@ class ChatFormat:
 
 def strip_reserved(text: str) -> str:
     """Generated text without chat-structure token text (so it can be recorded and re-encoded), stripped."""
-    for tok in (*_RESERVED, *ROLE_TOKENS.values()):
+    for tok in (*_RESERVED, *ROLE_TOKENS.values(), PAUSE_TOKEN):
         text = text.replace(tok, "")
     return text.strip()
 

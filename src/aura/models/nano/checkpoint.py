@@ -16,7 +16,7 @@ from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
 from aura.errors import AuraError
-from aura.models.hf.chat import ROLE_TOKENS
+from aura.models.hf.chat import PAUSE_TOKEN, ROLE_TOKENS
 from aura.models.nano.config import NanoConfig
 from aura.models.nano.model import NanoVLM
 from aura.models.nano.tokenizer import CHAT_TEMPLATE, COMPACT_CHAT_TEMPLATE, SPECIAL_TOKENS
@@ -59,11 +59,13 @@ def load_tokenizer(directory: str | os.PathLike[str]) -> PreTrainedTokenizerFast
         raise CheckpointError(f"{directory}: no tokenizer.json (not an aura-nano checkpoint)")
     backend = Tokenizer.from_file(str(path))
     compact = all(backend.token_to_id(t) is not None for t in ROLE_TOKENS.values())  # made for the compact layout
+    pause = backend.token_to_id(PAUSE_TOKEN) is not None
     tok = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        additional_special_tokens=[*SPECIAL_TOKENS[1:], *(ROLE_TOKENS.values() if compact else ())],
+        additional_special_tokens=[*SPECIAL_TOKENS[1:], *(ROLE_TOKENS.values() if compact else ()),
+                                   *((PAUSE_TOKEN,) if pause else ())],
     )
     tok.chat_template = COMPACT_CHAT_TEMPLATE if compact else CHAT_TEMPLATE
     return tok

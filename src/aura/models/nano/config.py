@@ -101,6 +101,10 @@ class NanoConfig(BaseModel):
                                  "per message, no newlines, no vision brackets: ChatFormat(compact=True)), "
                                  "so a silent chunk costs its visual tokens + 5 instead of + 13; the "
                                  "tokenizer must have the role tokens (train_tokenizer(compact=True))")
+    decision_pauses: int = Field(0, ge=0, le=16, description="> 0: every assistant header ends with this many "
+                                 "<|pause|> tokens (ChatFormat(pauses=K)), input positions where the decoder can "
+                                 "compute before the reply's first token decides speech or silence; the tokenizer "
+                                 "must have <|pause|> (train_tokenizer(pause=True))")
     word_dim: int = Field(0, ge=0, description="> 0: every token's input embedding also gets a learnt "
                           "projection of a frozen pre-trained vector of this width (the model's word_table: "
                           "SmolLM2's embeddings, models/nano/word_vectors.py); 0: none")

@@ -204,10 +204,12 @@ class RecipeConfig(BaseModel):
             raise ValueError("look_hard_only needs at least one watch tag")
         if self.question_state_layer > self.model.n_layers:
             raise ValueError(f"question_state_layer must be 1..{self.model.n_layers} (the decoder's blocks)")
-        if self.model.compact_format and self.word_vectors:
-            raise ValueError("compact_format needs the recipe's own tokenizer (SmolLM2's has no role tokens)")
-        if self.model.compact_format and self.question_state_weight > 0:
-            raise ValueError("question_state reads the ChatML layout; it does not work with compact_format")
+        if (self.model.compact_format or self.model.decision_pauses) and self.word_vectors:
+            raise ValueError("compact_format and decision_pauses need the recipe's own tokenizer (SmolLM2's has no "
+                             "role tokens and no pause token)")
+        if (self.model.compact_format or self.model.decision_pauses) and self.question_state_weight > 0:
+            raise ValueError("question_state reads the plain ChatML layout; it does not work with compact_format "
+                             "or decision_pauses")
         return self
 
     def context(self) -> ContextConfig:
@@ -669,7 +671,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         compact = cfg.model.compact_format
         texts = itertools.chain(sample_texts(samples, compact=compact), sample_texts(looks, compact=compact))
         tok = (smollm2_tokenizer(cfg.word_vocab, texts) if cfg.word_vectors
-               else train_tokenizer(texts, cfg.vocab_size, compact=compact))
+               else train_tokenizer(texts, cfg.vocab_size, compact=compact, pause=cfg.model.decision_pauses > 0))
         tok_dir.mkdir(parents=True, exist_ok=True)
         tok.backend_tokenizer.save(str(tok_dir / "tokenizer.json"))
     tok = load_tokenizer(tok_dir)

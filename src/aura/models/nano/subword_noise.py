@@ -94,7 +94,7 @@ class SubwordNoiseFormat(ChatFormat):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"subword noise must be in [0, 1), got {p}")
         super().__init__(base.tokenizer, base.style, base.merge_size, base.temporal_patch_size, base.fps,
-                         base.text_first, base.compact)
+                         base.text_first, base.compact, base.pauses)
         self.p = float(p)
         self.rng = np.random.default_rng([int(seed), 23])
         self.pieces = SubwordPieces(base.tokenizer, keep, stems)

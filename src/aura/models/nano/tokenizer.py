@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from aura.models.hf.chat import CHATML_SPECIAL_TOKENS, ROLE_TOKENS
+from aura.models.hf.chat import CHATML_SPECIAL_TOKENS, PAUSE_TOKEN, ROLE_TOKENS
 from aura.models.nano.config import EVENT_KINDS
 from aura.stream.config import SILENT_TOKEN
 from aura.world.scene import EventKind
@@ -47,12 +47,14 @@ COMPACT_CHAT_TEMPLATE = (
 """The compact layout (``ChatFormat(compact=True)``): a role token, the content, ``<|im_end|>``."""
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, *, compact: bool = False) -> PreTrainedTokenizerFast:
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, *, compact: bool = False,
+                    pause: bool = False) -> PreTrainedTokenizerFast:
     """A byte-level BPE of at most ``vocab_size`` tokens trained on ``texts`` (deterministic).
 
-    ``compact`` adds the role tokens of the compact chat layout (``<|user|>``, ...) as specials.
+    ``compact`` adds the role tokens of the compact chat layout (``<|user|>``, ...) as specials,
+    ``pause`` the pause token (``ChatFormat(pauses=K)``).
     """
-    specials = [*SPECIAL_TOKENS, *(ROLE_TOKENS.values() if compact else ())]
+    specials = [*SPECIAL_TOKENS, *(ROLE_TOKENS.values() if compact else ()), *((PAUSE_TOKEN,) if pause else ())]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

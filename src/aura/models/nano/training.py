@@ -162,7 +162,8 @@ def nano_preprocess(nano: NanoVLM, *, features: bool = False) -> Any:
 def nano_chat_format(tokenizer: Any, cfg: NanoConfig | None = None) -> ChatFormat:
     """Nano's chat format: ChatML, one ``<|vision_start|>`` + pads + ``<|vision_end|>`` per chunk
     (after the turn's question when ``cfg.question_first``); the compact layout when
-    ``cfg.compact_format``."""
+    ``cfg.compact_format``; ``cfg.decision_pauses`` pause tokens closing each assistant header."""
     return ChatFormat.from_tokenizer(tokenizer, "plain", merge_size=1,
                                      text_first=bool(cfg is not None and cfg.question_first),
-                                     compact=bool(cfg is not None and cfg.compact_format))
+                                     compact=bool(cfg is not None and cfg.compact_format),
+                                     pauses=0 if cfg is None else cfg.decision_pauses)
