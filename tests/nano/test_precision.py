@@ -61,6 +61,7 @@ def test_accelerate_bf16_on_cpu_runs_the_forward_under_autocast(monkeypatch: pyt
     from aura.models.nano.training import NanoForTraining
 
     model = NanoForTraining(NanoVLM(CFG, video_pad_id=3))
+    AcceleratorState._reset_state(True)  # a trainer run earlier in this process leaves its precision pinned
     try:
         prepared = Accelerator(mixed_precision="bf16", cpu=True).prepare(model)
         seen = _spy_attention(monkeypatch)

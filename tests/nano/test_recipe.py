@@ -639,6 +639,10 @@ def test_the_compact_layout_trains_its_own_tokenizer_and_serves_from_the_checkpo
     assert paused.model_copy(update={"model": default.model}) == default
     with pytest.raises(ValidationError, match="role tokens"):
         RecipeConfig(out_dir="x", word_vectors=True, model=flagged.model)
+    with pytest.raises(ConfigError) as refused:  # a rule across fields: its message, not the whole recipe
+        nano_recipe_config(parser.parse_args(["train", "nano", "--compact-format", "--word-vectors", "--output-dir",
+                                              "x"]))
+    assert str(refused.value).startswith("aura train nano: compact_format") and "got" not in str(refused.value)
 
     base = toy_recipe(tmp_path / "run")
     cfg = base.model_copy(update={"model": base.model.model_copy(update={"compact_format": True}),

@@ -290,6 +290,8 @@ def nano_recipe_config(args: argparse.Namespace) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"])
+        if not where:  # a rule across fields: its message names them; the input is the whole recipe
+            raise ConfigError(f"aura train nano: {err['msg'].removeprefix('Value error, ')}") from None
         raise ConfigError(f"aura train nano: {where}: {err['msg']} (got {err.get('input')!r})") from None
 
 
