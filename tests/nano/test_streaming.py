@@ -218,6 +218,22 @@ def test_pause_tokens_close_the_reply_header_and_are_never_targets(tmp_path: Pat
         again.begin_step(chunk(0), "wait <|pause|> then answer")
 
 
+@pytest.mark.parametrize(("compact", "pauses"), [(False, 0), (True, 0), (True, 3), (False, 2)])
+def test_the_checkpoint_chat_template_writes_the_format_tokens(tmp_path: Path, compact: bool, pauses: int) -> None:
+    """The loaded tokenizer's chat template renders a text conversation, generation prompt included,
+    to exactly the chat format's tokens, in either layout and with pause tokens."""
+    model, tok = tiny_model(readout="slots", question_first=True, compact=compact, pauses=pauses)
+    save_checkpoint(tmp_path / "ckpt", model, tok)
+    loaded, tok2 = load_checkpoint(tmp_path / "ckpt")
+    fmt = nano_chat_format(tok2, loaded.cfg)
+    messages = [{"role": "system", "content": "You watch."}, {"role": "user", "content": "What colour is the circle?"},
+                {"role": "assistant", "content": "The circle is red."}, {"role": "user", "content": ""},
+                {"role": "assistant", "content": "<|silent|>"}]
+    ids, _ = concat(fmt.encode_messages(messages, lambda part: (1, 1, 1)))
+    rendered = tok2.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=False)
+    assert list(rendered) == ids + fmt.generation_prompt()
+
+
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
     model, tok = tiny_model(seed=3, decision_layers=1)
     save_checkpoint(tmp_path / "ckpt", model, tok)

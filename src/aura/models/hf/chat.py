@@ -33,6 +33,18 @@ PAUSE_TOKEN = "<|pause|>"
 TEXT, IMAGE, VIDEO = 0, 1, 2
 
 
+def message_header(role: str, *, compact: bool = False, pauses: int = 0) -> str:
+    """The text that opens a message of ``role``: ``<|im_start|>ROLE\\n``, or its role token in the
+    compact layout; an assistant's then ends with ``pauses`` pause tokens."""
+    head = ROLE_TOKENS[role] if compact else f"{IM_START}{role}\n"
+    return head + PAUSE_TOKEN * pauses if role == "assistant" else head
+
+
+def message_text(role: str, body: str, *, compact: bool = False, pauses: int = 0) -> str:
+    """One message's whole text in the layout: header, body, ``<|im_end|>`` (and a newline in ChatML)."""
+    return message_header(role, compact=compact, pauses=pauses) + body + IM_END + ("" if compact else "\n")
+
+
 class ChatFormatError(AuraError):
     """A message cannot be encoded (unknown part type, reserved token text, tokenizer lacks a token)."""
 
@@ -132,10 +144,8 @@ class ChatFormat:
         return cls(tokenizer, style, merge_size, temporal_patch_size, fps, text_first, compact, pauses)
 
     def header(self, role: str) -> str:
-        """The text that opens a message of ``role``: ``<|im_start|>ROLE\\n``, or its role token when
-        compact; an assistant's then ends with the format's pause tokens."""
-        head = ROLE_TOKENS[role] if self.compact else f"{IM_START}{role}\n"
-        return head + PAUSE_TOKEN * self.pauses if role == "assistant" else head
+        """The text that opens a message of ``role`` in this format (``message_header``)."""
+        return message_header(role, compact=self.compact, pauses=self.pauses)
 
     # ------------------------------------------------------------------ helpers
     def _token_id(self, token: str) -> int:
@@ -212,7 +222,7 @@ class ChatFormat:
         else:
             raise ChatFormatError(f"a {role} message has content of type {type(content).__name__}")
         header = self.header(role)
-        text = header + "".join(body) + IM_END + ("" if self.compact else "\n")
+        text = message_text(role, "".join(body), compact=self.compact, pauses=self.pauses)
         raw = self._encode(text)
 
         ids: list[int] = []
@@ -242,7 +252,7 @@ class ChatFormat:
         tail = self._newline
         if (
             ids[: len(head)] == head
-            and (not tail or ids[len(ids) - len(tail):] == tail)
+            and ids[len(ids) - len(tail):] == tail
             and ids[len(ids) - len(tail) - 1] == self.end_of_turn_id
         ):
             return len(head), len(ids) - len(tail)

@@ -19,7 +19,7 @@ from aura.errors import AuraError
 from aura.models.hf.chat import PAUSE_TOKEN, ROLE_TOKENS
 from aura.models.nano.config import NanoConfig
 from aura.models.nano.model import NanoVLM
-from aura.models.nano.tokenizer import CHAT_TEMPLATE, COMPACT_CHAT_TEMPLATE, SPECIAL_TOKENS
+from aura.models.nano.tokenizer import chat_template, layout_specials
 
 BUNDLED = "nano"
 
@@ -53,7 +53,8 @@ def save_checkpoint(directory: str | os.PathLike[str], model: NanoVLM, tokenizer
 
 
 def load_tokenizer(directory: str | os.PathLike[str]) -> PreTrainedTokenizerFast:
-    """The tokenizer saved in a checkpoint directory."""
+    """The tokenizer saved in a checkpoint directory (its chat template that of its specials' layout with
+    no pauses; ``load_checkpoint`` sets the model's)."""
     path = Path(directory) / "tokenizer.json"
     if not path.is_file():
         raise CheckpointError(f"{directory}: no tokenizer.json (not an aura-nano checkpoint)")
@@ -64,10 +65,9 @@ def load_tokenizer(directory: str | os.PathLike[str]) -> PreTrainedTokenizerFast
         tokenizer_object=backend,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        additional_special_tokens=[*SPECIAL_TOKENS[1:], *(ROLE_TOKENS.values() if compact else ()),
-                                   *((PAUSE_TOKEN,) if pause else ())],
+        additional_special_tokens=layout_specials(compact=compact, pause=pause)[1:],
     )
-    tok.chat_template = COMPACT_CHAT_TEMPLATE if compact else CHAT_TEMPLATE
+    tok.chat_template = chat_template(compact=compact)
     return tok
 
 
@@ -131,6 +131,7 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> tuple[NanoVLM, PreTrai
             f"{cfg_path}: {where}: {first['msg']} (not a checkpoint of this aura-nano version)"
         ) from None
     tok = load_tokenizer(directory)
+    tok.chat_template = chat_template(compact=cfg.compact_format, pauses=cfg.decision_pauses)
     model = NanoVLM(cfg, video_pad_id=tok.convert_tokens_to_ids("<|video_pad|>"))
     weights = directory / "model.safetensors"
     if not weights.is_file():

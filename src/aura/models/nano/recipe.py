@@ -23,7 +23,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
-from aura.models.hf.chat import ROLE_TOKENS
+from aura.models.hf.chat import message_text
 from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
 from aura.models.nano.config import NanoConfig
 from aura.models.nano.curriculum import WatchTag
@@ -204,10 +204,11 @@ class RecipeConfig(BaseModel):
             raise ValueError("look_hard_only needs at least one watch tag")
         if self.question_state_layer > self.model.n_layers:
             raise ValueError(f"question_state_layer must be 1..{self.model.n_layers} (the decoder's blocks)")
-        if (self.model.compact_format or self.model.decision_pauses) and self.word_vectors:
+        new_tokens = self.model.compact_format or self.model.decision_pauses > 0
+        if new_tokens and self.word_vectors:
             raise ValueError("compact_format and decision_pauses need the recipe's own tokenizer (SmolLM2's has no "
                              "role tokens and no pause token)")
-        if (self.model.compact_format or self.model.decision_pauses) and self.question_state_weight > 0:
+        if new_tokens and self.question_state_weight > 0:
             raise ValueError("question_state reads the plain ChatML layout; it does not work with compact_format "
                              "or decision_pauses")
         return self
@@ -518,8 +519,7 @@ def sample_texts(path: Path, *, compact: bool = False) -> Iterator[str]:
         for m in row["messages"]:
             content = m["content"]
             text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
-            parts.append(f"{ROLE_TOKENS[m['role']]}{text}<|im_end|>" if compact
-                         else f"<|im_start|>{m['role']}\n{text}<|im_end|>\n")
+            parts.append(message_text(m["role"], text, compact=compact))
         yield "".join(parts)
 
 

@@ -11,40 +11,43 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from aura.models.hf.chat import CHATML_SPECIAL_TOKENS, PAUSE_TOKEN, ROLE_TOKENS
+from aura.models.hf.chat import CHATML_SPECIAL_TOKENS, PAUSE_TOKEN, ROLE_TOKENS, message_header
 from aura.models.nano.config import EVENT_KINDS
 from aura.stream.config import SILENT_TOKEN
 from aura.world.scene import EventKind
 
 SPECIAL_TOKENS = [*CHATML_SPECIAL_TOKENS, SILENT_TOKEN]
 
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'video' %}{{ '<|vision_start|><|video_pad|><|vision_end|>' }}"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}"
-    "{{ '<|im_end|>\\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
+
+def chat_template(*, compact: bool = False, pauses: int = 0) -> str:
+    """The Jinja chat template of a layout (``ChatFormat``'s: ChatML or compact, ``pauses`` pause
+    tokens after the assistant header), video parts as one placeholder (expanded per chunk by the
+    chat format)."""
+    video = "<|video_pad|>" if compact else "<|vision_start|><|video_pad|><|vision_end|>"
+    return (
+        "{% for message in messages %}"
+        + ("{{ '<|' + message['role'] + '|>' }}" if compact else "{{ '<|im_start|>' + message['role'] + '\\n' }}")
+        + "{% if message['role'] == 'assistant' %}{{ '" + PAUSE_TOKEN * pauses + "' }}{% endif %}"
+        "{% if message['content'] is string %}{{ message['content'] }}"
+        "{% else %}{% for part in message['content'] %}"
+        "{% if part['type'] == 'video' %}{{ '" + video + "' }}"
+        "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+        "{% endfor %}{% endif %}"
+        "{{ '<|im_end|>" + ("" if compact else "\\n") + "' }}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '" + message_header("assistant", compact=compact, pauses=pauses).replace(
+            "\n", "\\n") + "' }}{% endif %}"
+    )
+
+
+CHAT_TEMPLATE = chat_template()
 """ChatML with video parts as one placeholder (expanded per chunk by the chat format)."""
 
-COMPACT_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|' + message['role'] + '|>' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'video' %}{{ '<|video_pad|>' }}"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}"
-    "{{ '<|im_end|>' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
-)
-"""The compact layout (``ChatFormat(compact=True)``): a role token, the content, ``<|im_end|>``."""
+
+def layout_specials(*, compact: bool = False, pause: bool = False) -> list[str]:
+    """The special tokens of a nano tokenizer, in id order: ChatML's, ``<|silent|>``, then the
+    compact layout's role tokens and the pause token when asked for."""
+    return [*SPECIAL_TOKENS, *(ROLE_TOKENS.values() if compact else ()), *((PAUSE_TOKEN,) if pause else ())]
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, *, compact: bool = False,
@@ -54,7 +57,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, *, compact: bo
     ``compact`` adds the role tokens of the compact chat layout (``<|user|>``, ...) as specials,
     ``pause`` the pause token (``ChatFormat(pauses=K)``).
     """
-    specials = [*SPECIAL_TOKENS, *(ROLE_TOKENS.values() if compact else ()), *((PAUSE_TOKEN,) if pause else ())]
+    specials = layout_specials(compact=compact, pause=pause)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -71,7 +74,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, *, compact: bo
         pad_token="<|endoftext|>",
         additional_special_tokens=specials[1:],
     )
-    fast.chat_template = COMPACT_CHAT_TEMPLATE if compact else CHAT_TEMPLATE
+    fast.chat_template = chat_template(compact=compact)
     return fast
 
 
