@@ -49,6 +49,9 @@ class RecipeConfig(BaseModel):
     out_dir: str = "runs/nano"
     data_dir: str | None = Field(None, description="where world streams are rendered (default: OUT_DIR/data)")
     train_streams: int = Field(150, ge=1)
+    stream_streams: int | None = Field(None, ge=1, description="stage 2 trains on this many training-split "
+                                       "streams, the first train_streams of which stages 0 and 1 also use "
+                                       "(default: train_streams; session 36)")
     seconds: tuple[int, int] = (60, 240)
     render_heights: tuple[int, ...] = (72, 96, 128, 160)
     vocab_size: int = Field(768, ge=64)
@@ -410,10 +413,11 @@ def build_vision_clips(cfg: RecipeConfig, out: Path, *, progress: bool = True) -
     return seeds
 
 
-def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
+def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_seeds: list[int] | None = None,
                         progress: bool = True) -> tuple[Path, Path]:
     """Render ``seeds`` into ``out`` (resumable); merge their stream samples into ``out/samples.jsonl``
-    and their stage-1 samples into ``out/look.jsonl``, each in one seeded shuffled order."""
+    and the stage-1 samples of ``look_seeds`` (default: all of ``seeds``) into ``out/look.jsonl``,
+    each in one seeded shuffled order."""
     from tqdm.auto import tqdm
 
     out.mkdir(parents=True, exist_ok=True)
@@ -492,7 +496,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
 
     def merge(which: int, name: str) -> Path:
         rows = []
-        for seed in seeds:
+        for seed in (seeds if which == 0 or look_seeds is None else look_seeds):
             rows += stage2_rows(seed) if which == 0 else [paraphrase_sample(row, rng, cfg.paraphrase_share)
                                                           for row in stage1_rows(seed)]
         if which == 0 and corrupt_share:
@@ -509,6 +513,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *,
     extra += f".w{round(cfg.stream_watch_share * 100)}" if cfg.stream_watch_share else ""
     extra += f".l{round(cfg.stream_look_share * 100)}" if cfg.stream_look_share else ""
     extra += f".p{round(cfg.paraphrase_share * 100)}" if cfg.paraphrase_share else ""
+    extra += f".s{len(seeds)}" if look_seeds is not None and len(look_seeds) != len(seeds) else ""
     return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, "look.jsonl")
 
 
@@ -663,8 +668,11 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "recipe.json", cfg.model_dump_json(indent=2))
     data_dir = Path(cfg.data_dir) if cfg.data_dir else out / "data"
-    seeds = split_seeds("train", cfg.train_streams)
-    samples, looks = build_world_samples(cfg, seeds, data_dir, progress=progress)
+    seeds = split_seeds("train", cfg.train_streams)  # stages 0 and 1
+    stream_seeds = split_seeds("train", cfg.stream_streams) if cfg.stream_streams else seeds
+    if stream_seeds[:len(seeds)] != seeds:
+        raise ConfigError(f"stream_streams ({cfg.stream_streams}) must be at least train_streams ({cfg.train_streams})")
+    samples, looks = build_world_samples(cfg, stream_seeds, data_dir, look_seeds=seeds, progress=progress)
 
     tok_dir = out / "tokenizer"
     if not (tok_dir / "tokenizer.json").is_file():
