@@ -211,6 +211,9 @@ class RecipeConfig(BaseModel):
         if new_tokens and self.word_vectors:
             raise ValueError("compact_format and decision_pauses need the recipe's own tokenizer (SmolLM2's has no "
                              "role tokens and no pause token)")
+        if self.stream_streams is not None and self.stream_streams < self.train_streams:
+            raise ValueError(f"stream_streams ({self.stream_streams}) must be at least train_streams "
+                             f"({self.train_streams}): stage 2's streams include stages 0 and 1's")
         if new_tokens and self.question_state_weight > 0:
             raise ValueError("question_state reads the plain ChatML layout; it does not work with compact_format "
                              "or decision_pauses")
@@ -420,6 +423,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
     each in one seeded shuffled order."""
     from tqdm.auto import tqdm
 
+    look_seeds = seeds if look_seeds is None else look_seeds
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(s, str(out), cfg.model_dump(mode="json")) for s in seeds]
     files: dict[int, tuple[str, str]] = {}
@@ -496,7 +500,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
 
     def merge(which: int, name: str) -> Path:
         rows = []
-        for seed in (seeds if which == 0 or look_seeds is None else look_seeds):
+        for seed in (seeds if which == 0 else look_seeds):
             rows += stage2_rows(seed) if which == 0 else [paraphrase_sample(row, rng, cfg.paraphrase_share)
                                                           for row in stage1_rows(seed)]
         if which == 0 and corrupt_share:
@@ -513,7 +517,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
     extra += f".w{round(cfg.stream_watch_share * 100)}" if cfg.stream_watch_share else ""
     extra += f".l{round(cfg.stream_look_share * 100)}" if cfg.stream_look_share else ""
     extra += f".p{round(cfg.paraphrase_share * 100)}" if cfg.paraphrase_share else ""
-    extra += f".s{len(seeds)}" if look_seeds is not None and len(look_seeds) != len(seeds) else ""
+    extra += f".s{len(seeds)}" if len(look_seeds) != len(seeds) else ""
     return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, "look.jsonl")
 
 
@@ -668,10 +672,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "recipe.json", cfg.model_dump_json(indent=2))
     data_dir = Path(cfg.data_dir) if cfg.data_dir else out / "data"
-    seeds = split_seeds("train", cfg.train_streams)  # stages 0 and 1
-    stream_seeds = split_seeds("train", cfg.stream_streams) if cfg.stream_streams else seeds
-    if stream_seeds[:len(seeds)] != seeds:
-        raise ConfigError(f"stream_streams ({cfg.stream_streams}) must be at least train_streams ({cfg.train_streams})")
+    seeds = split_seeds("train", cfg.train_streams)  # stages 0 and 1; split_seeds' first n of any longer list
+    stream_seeds = split_seeds("train", cfg.stream_streams or cfg.train_streams)
     samples, looks = build_world_samples(cfg, stream_seeds, data_dir, look_seeds=seeds, progress=progress)
 
     tok_dir = out / "tokenizer"
