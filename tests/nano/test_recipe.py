@@ -38,7 +38,7 @@ from aura.world import make_stream, split_seeds
 
 def toy_recipe(out: Path) -> RecipeConfig:
     return RecipeConfig(
-        out_dir=str(out), train_streams=2, seconds=(20, 24), render_heights=(48,), vocab_size=300,
+        out_dir=str(out), train_streams=2, stream_streams=2, seconds=(20, 24), render_heights=(48,), vocab_size=300,
         model=NanoConfig(vocab_size=300, image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32,
                          n_layers=2, n_heads=2, context_frames=1, visual_readout="slots"),
         vision_epochs=1, vision_event_weight=1.0, vision_streams=2, vision_seconds=(12, 12), look_epochs=1,
@@ -695,3 +695,10 @@ def test_stage2_can_train_on_more_streams_than_stages_0_and_1(tmp_path: Path) ->
     assert split_seeds("train", 2)[:1] == split_seeds("train", 1)  # stage 2's streams begin with stage 1's
     with pytest.raises(ValidationError, match="stream_streams"):
         RecipeConfig.model_validate({**cfg.model_dump(), "stream_streams": 1})
+
+
+def test_stage2_streams_default_to_five_thirds_of_the_training_streams() -> None:
+    """Unset, stage 2's streams scale with train_streams (250 for the recipe's 150); set, they are taken as given."""
+    assert RecipeConfig().stage2_streams() == 250
+    assert RecipeConfig(train_streams=20).stage2_streams() == 33
+    assert RecipeConfig(train_streams=20, stream_streams=20).stage2_streams() == 20

@@ -171,14 +171,14 @@ def test_train_nano_flag_sets_the_noise() -> None:
     from aura.errors import ConfigError
 
     parser = build_parser()
-    cfg = nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0.2", "--output-dir", "x"]))
-    assert cfg.subword_noise == 0.2 and not cfg.subword_noise_keep_world
-    kept = nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0.2",
-                                                 "--subword-noise-keep-world", "--output-dir", "x"]))
-    assert kept.subword_noise_keep_world and not kept.subword_noise_stems
-    stems = nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0.2",
-                                                  "--subword-noise-stems", "--output-dir", "x"]))
-    assert stems.subword_noise_stems
-    assert nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x"])).subword_noise == 0.0
+    default = nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x"]))
+    assert default.subword_noise == 0.2 and default.subword_noise_keep_world and default.subword_noise_stems
+    cfg = nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0.1", "--output-dir", "x"]))
+    assert cfg.subword_noise == 0.1 and cfg.subword_noise_keep_world
+    loose = nano_recipe_config(parser.parse_args(["train", "nano", "--no-subword-noise-keep-world",
+                                                  "--no-subword-noise-stems", "--output-dir", "x"]))
+    assert not loose.subword_noise_keep_world and not loose.subword_noise_stems
+    assert nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "0",
+                                                 "--output-dir", "x"])).subword_noise == 0.0
     with pytest.raises(ConfigError, match="subword_noise"):
         nano_recipe_config(parser.parse_args(["train", "nano", "--subword-noise", "1.5", "--output-dir", "x"]))

