@@ -31,3 +31,14 @@ def test_stage0_precision_auto_follows_the_hardware_and_an_explicit_choice_wins(
     assert vision_bf16(RecipeConfig(precision="bf16")) is True
     assert vision_bf16(RecipeConfig(vision_precision="fp32", precision="bf16")) is False
     assert vision_bf16(RecipeConfig(vision_precision="bf16")) is True
+
+
+def test_amx_is_told_apart_from_avx512_bf16(tmp_path: Path) -> None:
+    from aura.train.hardware import cpu_has_amx
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("flags\t\t: fpu avx512f avx512_bf16\n")
+    assert cpu_has_amx(info) is False and cpu_has_bf16_units(info) is True
+    info.write_text("flags\t\t: fpu amx_tile amx_bf16\n")
+    assert cpu_has_amx(info) is True
+    assert cpu_has_amx(tmp_path / "missing") is False

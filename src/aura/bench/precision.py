@@ -15,23 +15,15 @@ import copy
 import json
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from aura.bench import machine
+from aura.train.hardware import cpu_has_amx
 
 PRECISIONS = ("fp32", "bf16")
-
-
-def cpu_has_amx() -> bool:
-    """Whether /proc/cpuinfo lists AMX bfloat16 tiles (False where it cannot be read)."""
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
 
 
 def run_precision_bench(*, layers: int = 4, width: int = 192, heads: int = 4, batch: int = 32, tokens: int = 120,

@@ -191,8 +191,8 @@ class RecipeConfig(BaseModel):
         "attention and the losses stay float32): a stage-1 step about 1.35x faster on CPUs with AMX, the same model")
     vision_precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="stage 0 alone: 'auto' trains under bfloat16 autocast when precision is bf16 or the "
-        "CPU has bfloat16 matrix units (AMX or AVX512-BF16: stage 0 1.8x faster there, the same encoder, "
-        "sessions 36-38), else float32")
+        "CPU has bfloat16 matrix units (a stage-0 step 1.8x faster with AMX, 1.15x with AVX512-BF16 alone, "
+        "the same encoder; sessions 36-38), else float32")
     seed: int = 0
     save_every: int = 50
     workers: int = Field(2, ge=1)
