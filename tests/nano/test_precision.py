@@ -83,12 +83,13 @@ def test_precision_flag_reaches_the_trainer_config(tmp_path) -> None:
     parser: argparse.ArgumentParser = build_parser()
     default = nano_recipe_config(parser.parse_args(["train", "nano", "--output-dir", "x"]))
     bf16 = nano_recipe_config(parser.parse_args(["train", "nano", "--precision", "bf16", "--output-dir", "x"]))
-    assert default.precision == "fp32" and bf16.precision == "bf16"
-    assert bf16.model_copy(update={"precision": "fp32"}) == default  # nothing else changes
+    fp32 = nano_recipe_config(parser.parse_args(["train", "nano", "--precision", "fp32", "--output-dir", "x"]))
+    assert default.precision == "auto" and bf16.precision == "bf16" and fp32.precision == "fp32"
+    assert bf16.model_copy(update={"precision": "auto"}) == default  # nothing else changes
     for stage in ("look", "stream"):
         train = tmp_path / "samples.jsonl"
-        assert _trainer_config(bf16, tmp_path, bf16.model, stage=stage, train=train).train.mixed_precision == "bf16"
-        assert _trainer_config(default, tmp_path, default.model, stage=stage, train=train).train.mixed_precision == "no"
+        for cfg, want in ((bf16, "bf16"), (fp32, "no"), (default, "measure")):
+            assert _trainer_config(cfg, tmp_path, cfg.model, stage=stage, train=train).train.mixed_precision == want
     with pytest.raises(SystemExit) as exc:
         parser.parse_args(["train", "nano", "--precision", "fp8"])
     assert exc.value.code == 2

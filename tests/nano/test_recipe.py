@@ -124,6 +124,10 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     # stage 2 weighs up the silent turns at event chunks (test_stream_samples_mark_hard_negatives); stage 1 has none
     assert "hard_silent_weight: 1.0" in (out / "train" / "config.yaml").read_text()
     assert "hard_silent_weight: null" in (out / "look" / "config.yaml").read_text()
+    # precision auto (the default): stages 1 and 2 each timed both precisions and kept one
+    for stage in ("look", "train"):
+        assert "mixed_precision: measure" in (out / stage / "config.yaml").read_text()
+        assert json.loads((out / stage / "precision.json").read_text())["precision"] in ("bf16", "no")
 
     # the stages' outputs are the stage inputs: the encoder in the final model is the stage-0 one (frozen)
     from safetensors.torch import load_file

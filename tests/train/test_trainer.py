@@ -250,3 +250,67 @@ def test_moving_average_of_the_weights_is_exported_and_resumed(tmp_path: Path, n
     resumed = Trainer(cut).train(resume=True)
     again, _ = load_checkpoint(resumed.checkpoint / "model")
     assert torch.allclose(again.embed.weight, saved.embed.weight, atol=1e-5)
+
+
+def _forced(precision: str):
+    """A stand-in for the trainer's decision that keeps the timings it was given but picks ``precision``."""
+    from aura.train.precision_choice import PrecisionChoice, choose_precision
+
+    def choose(fp32_s: list[float], bf16_s: list[float]) -> PrecisionChoice:
+        real = choose_precision(fp32_s, bf16_s)
+        return PrecisionChoice(precision, real.speedup, real.fp32_ms, real.bf16_ms, real.repeats)
+
+    return choose
+
+
+def test_measured_precision_is_recorded_and_leaves_no_trace(tmp_path: Path, nano_dir: Path, samples_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mixed_precision: measure`` times both precisions on the first batch, writes its choice, and the
+    timing steps change nothing: choosing float32, the run is step for step the float32 run."""
+    extra = ("train.max_steps=8", "train.save_every=100")
+    plain = Trainer(tiny_config(tmp_path / "plain", nano_dir, samples_path, *extra, "train.mixed_precision=no"))
+    fp32 = plain.train()
+    assert not plain.measure_precision and not (tmp_path / "plain" / "precision.json").exists()
+    monkeypatch.setattr("aura.train.trainer.choose_precision", _forced("no"))
+    measured = Trainer(tiny_config(tmp_path / "m", nano_dir, samples_path, *extra, "train.mixed_precision=measure"))
+    assert measured.accelerator.mixed_precision == "no" and measured.measure_precision
+    result = measured.train()
+    assert result.losses == fp32.losses  # exactly: no weight, buffer, gradient or RNG draw was left behind
+    record = json.loads((tmp_path / "m" / "precision.json").read_text())
+    assert record["precision"] == "no" and record["repeats"] >= 1
+    assert record["fp32_ms"] > 0 and record["bf16_ms"] > 0 and record["speedup"] > 0
+    assert measured.precision_choice is not None and measured.precision_choice.precision == "no"
+
+
+def test_measured_bf16_trains_in_bf16_and_a_resume_keeps_it(tmp_path: Path, nano_dir: Path, samples_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = ("train.max_steps=8", "train.save_every=100", "train.mixed_precision=measure")
+    monkeypatch.setattr("aura.train.trainer.choose_precision", _forced("bf16"))
+    full = Trainer(tiny_config(tmp_path / "full", nano_dir, samples_path, *extra)).train()
+    fp32 = Trainer(tiny_config(tmp_path / "fp32", nano_dir, samples_path, *extra[:2],
+                               "train.mixed_precision=no")).train()
+    assert full.losses != fp32.losses  # the autocast ran: bfloat16 rounding shows in the losses,
+    assert full.losses == pytest.approx(fp32.losses, rel=0.05)  # and it is the same training
+    Trainer(tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra)).train(stop_after=4)
+
+    def no_new_choice(*_: object) -> None:
+        raise AssertionError("a resumed run must keep the precision it chose")
+
+    monkeypatch.setattr("aura.train.trainer.choose_precision", no_new_choice)
+    resumed = Trainer(tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra))
+    out = resumed.train(resume=True)
+    assert resumed.precision_choice is not None and resumed.precision_choice.precision == "bf16"
+    assert out.losses == pytest.approx(full.losses[4:], rel=1e-5, abs=1e-6)
+    (tmp_path / "cut" / "precision.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"precision\.json"):
+        Trainer(tiny_config(tmp_path / "cut", nano_dir, samples_path, *extra)).train(resume=True)
+
+
+def test_measured_precision_on_this_machine(tmp_path: Path, nano_dir: Path, samples_path: Path) -> None:
+    """Unforced, the measurement picks one of the two from real timings and the run trains in it."""
+    cfg = tiny_config(tmp_path / "run", nano_dir, samples_path, "train.max_steps=2", "train.mixed_precision=measure")
+    trainer = Trainer(cfg)
+    trainer.train()
+    record = json.loads((tmp_path / "run" / "precision.json").read_text())
+    assert record["precision"] == ("bf16" if record["speedup"] >= record["min_speedup"] else "no")
+    assert trainer._bf16 == (record["precision"] == "bf16")

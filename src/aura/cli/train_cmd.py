@@ -166,9 +166,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     nano.add_argument("--look-ema", type=float, metavar="DECAY", dest="look_ema_decay",
                       help="nano: stage 1 keeps a moving average of the weights and stage 2 starts from it "
                       "(default: none)")
-    nano.add_argument("--precision", choices=["fp32", "bf16"],
-                      help="nano: stages 0-2 in float32 (default) or under bfloat16 autocast (faster on CPUs "
-                           "with AMX or AVX512-BF16 and on GPUs: aura bench precision; docs/nano.md)")
+    nano.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                      help="nano: stages 1 and 2 in float32, under bfloat16 autocast, or auto (default): "
+                           "each stage times both on its first batch and keeps the faster (precision.json); "
+                           "bf16 also turns stage 0's on (docs/nano.md)")
     nano.add_argument("--install", action="store_true",
                       help="nano: copy the final checkpoint over the bundled weights (src/aura/assets/nano)")
     p.set_defaults(func=run_train)

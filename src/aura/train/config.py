@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aura.errors import ConfigError
 from aura.train.loss import LossVariant
 
 ChatStyle = Literal["auto", "qwen3_vl", "qwen2_5_vl", "plain"]
-MixedPrecision = Literal["auto", "bf16", "fp16", "no"]
+MixedPrecision = Literal["auto", "bf16", "fp16", "no", "measure"]
 
 LLM_LINEAR_LAYERS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -95,7 +95,9 @@ class TrainConfig(_Section):
     max_steps: int | None = Field(None, ge=1)
     global_batch_size: int = Field(128, ge=1)
     micro_batch_size: int = Field(1, ge=1)
-    mixed_precision: MixedPrecision = "auto"
+    mixed_precision: MixedPrecision = Field(
+        "auto", description="auto: bf16 on a GPU that supports it, else float32; measure: on one CPU process, time "
+        "float32 and bf16 autocast on the first batch and keep the faster (precision.json; a GPU: as auto)")
     sparse_logits: bool = Field(True, description="compute logits only where the next token is supervised")
     seed: int = 0
     save_every: int = Field(500, ge=1)
@@ -103,6 +105,11 @@ class TrainConfig(_Section):
     log_every: int = Field(1, ge=1)
     tensorboard: bool = False
     progress: bool = True
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _yaml_no(cls, value: Any) -> Any:
+        return "no" if value is False else value  # YAML reads an unquoted `no` as false
 
 
 class Config(_Section):

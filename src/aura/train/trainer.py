@@ -17,6 +17,7 @@ the same data order.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -38,12 +39,16 @@ from aura.train.data import Batch, BatchBuilder, Plan, count_micro_batches, iter
 from aura.train.frames import FrameSource, SyntheticFrames, VideoFileFrames
 from aura.train.loss import LossOutput, predicting_positions, sparse_stream_loss, stream_loss, supervision
 from aura.train.model import Loaded, apply_freezing, apply_lora, load_for_training
+from aura.train.precision_choice import PrecisionChoice, choose_precision, time_paired
 from aura.train.schedule import cosine_with_warmup, warmup_steps_for
 
 log = logging.getLogger(__name__)
 
 CKPT_PREFIX = "step-"
 STATE_FILE = "trainer_state.json"
+PRECISION_FILE = "precision.json"  # mixed_precision measure: what the run chose, and on what timings
+MEASURE_BATCHES = 4  # mixed_precision measure times the run's first micro-batches (lengths vary) ...
+MEASURE_REPEATS = 3  # ... this many times in each precision, after one warm-up
 
 
 @contextmanager
@@ -114,6 +119,9 @@ def check_output_dir(output_dir: str | Path, resume: bool) -> list[Path]:
 
 
 def _mixed_precision(setting: str) -> str:
+    """What the accelerator is built with; ``measure`` leaves a CPU run in float32 until it has timed bf16."""
+    if setting == "measure":
+        setting = "no" if not torch.cuda.is_available() else "auto"
     if setting != "auto":
         return setting
     if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
@@ -214,6 +222,14 @@ class Trainer:
             micro_batch_size=cfg.micro_batch_size, seed=cfg.seed,
         )
         self._tb: Any = None
+        # mixed_precision "measure": bf16 autocast or float32, timed on the first batch (one CPU process only)
+        self.measure_precision = (cfg.mixed_precision == "measure" and accelerator.device.type == "cpu"
+                                  and accelerator.mixed_precision == "no")
+        if self.measure_precision and self.world_size > 1:
+            log.warning("mixed_precision measure: %d processes would each choose; training in float32", self.world_size)
+            self.measure_precision = False
+        self.precision_choice: PrecisionChoice | None = None
+        self._bf16 = False  # our own bf16 autocast (the measured choice), not the accelerator's
 
     # ------------------------------------------------------------------ setup helpers
     def _frame_source(self) -> FrameSource:
@@ -248,15 +264,67 @@ class Trainer:
         variant, hard = self.config.train.loss, self.config.train.hard_silent_weight
         focal = self.config.train.focal_gamma
         if not self.config.train.sparse_logits:
-            logits = self.loaded.logits(self.model, batch, None)
+            logits = self._logits(batch, None)
             return self._with_auxiliary(
                 stream_loss(logits, batch.input_ids, batch.kinds, batch.n_silent, variant, hard, focal), batch)
         mask, _ = supervision(batch.kinds, batch.n_silent, variant)
         positions = predicting_positions(mask)
-        logits = self.loaded.logits(self.model, batch, positions)
+        logits = self._logits(batch, positions)
         return self._with_auxiliary(
             sparse_stream_loss(logits, positions, batch.input_ids, batch.kinds, batch.n_silent, variant, hard, focal),
             batch)
+
+    def _logits(self, batch: Batch, positions: torch.Tensor | None) -> torch.Tensor:
+        if not self._bf16:
+            return self.loaded.logits(self.model, batch, positions)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # as the accelerator's bf16: the forward alone
+            return self.loaded.logits(self.model, batch, positions).float()
+
+    def time_precisions(self, batches: list[Batch]) -> PrecisionChoice:
+        """Time forward + backward of ``batches`` in float32 and under bf16 autocast and train on in the
+        faster (``mixed_precision: measure``); the weights, buffers, gradients and torch's RNG are as before."""
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        buffers = [(b, b.detach().clone()) for b in self.model.buffers()]
+        rng = torch.random.get_rng_state()
+
+        def step(bf16: bool) -> None:
+            self._bf16 = bf16
+            for batch in batches:
+                self.loss(batch).loss.backward()
+                for p in params:
+                    p.grad = None
+
+        try:
+            fp32_s, bf16_s = time_paired(step, repeats=MEASURE_REPEATS)
+        finally:
+            for p in params:
+                p.grad = None
+            with torch.no_grad():
+                for b, saved in buffers:
+                    b.copy_(saved)
+            torch.random.set_rng_state(rng)
+        choice = choose_precision(fp32_s, bf16_s)
+        self._use_precision(choice)
+        if self.is_main:
+            atomic_write_text(self.out / PRECISION_FILE, json.dumps(choice.to_json(), indent=2) + "\n")
+        log.info("mixed_precision measure: float32 %.0f ms, bf16 %.0f ms for %d micro-batches (%.2fx): "
+                 "training in %s", choice.fp32_ms, choice.bf16_ms, len(batches), choice.speedup,
+                 "bf16" if choice.precision == "bf16" else "float32")
+        return choice
+
+    def _use_precision(self, choice: PrecisionChoice) -> None:
+        self.precision_choice = choice
+        self._bf16 = choice.precision == "bf16"
+
+    def _resumed_precision(self) -> None:
+        """A resumed run keeps the precision it chose (``precision.json``), so its steps stay alike."""
+        path = self.out / PRECISION_FILE
+        if not path.is_file():
+            return
+        try:
+            self._use_precision(PrecisionChoice.from_json(json.loads(path.read_text())))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"--resume: {path} is unreadable ({exc}); remove it to measure again") from None
 
     def _with_auxiliary(self, out: LossOutput, batch: Batch) -> LossOutput:
         """``out`` plus the model's own auxiliary loss for the batch just forwarded, when the model
@@ -272,6 +340,15 @@ class Trainer:
         value = getattr(self.accelerator.unwrap_model(self.model), "last_auxiliary", None)
         return {} if value is None else {"auxiliary_loss": float(value)}
 
+    def _built(self, batches: Iterator[list[dict[str, Any]]], limit: int, done: int) -> Iterator[tuple[int, Batch]]:
+        """(index, batch) of an epoch's micro-batches still to train on, built in order: the first
+        ``limit`` of them less the first ``done`` (trained on before a resume: skipped unencoded)."""
+        for i, group in enumerate(batches):
+            if i >= limit:
+                return
+            if i >= done:
+                yield i, self.builder.build(group).to(self.accelerator.device)
+
     def train(self, *, resume: bool = False, stop_after: int | None = None,
               on_step: Callable[[int, float], None] | None = None) -> TrainResult:
         """Train until ``total_steps`` (or ``stop_after`` more steps); checkpoint as configured.
@@ -284,6 +361,8 @@ class Trainer:
         existing = check_output_dir(self.out, resume)
         if resume:
             self._load(existing[-1])
+            if self.measure_precision:
+                self._resumed_precision()
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.out / "config.yaml", config_to_yaml(self.config))
@@ -307,12 +386,13 @@ class Trainer:
             while st.epoch < cfg.epochs and not done:
                 rows = iter_samples(self.config.data.train, skip_bad=skip_bad)
                 batches = shard(plan_micro_batches(rows, self.plan, st.epoch), acc.process_index, self.world_size)
-                for i, group in enumerate(batches):
-                    if i >= limit:
-                        break
-                    if i < st.epoch_micro_batches:
-                        continue  # already trained on before the resume: same plan, skipped unencoded
-                    batch = self.builder.build(group).to(acc.device)
+                built = self._built(batches, limit, st.epoch_micro_batches)
+                if self.measure_precision and self.precision_choice is None:
+                    head = list(itertools.islice(built, MEASURE_BATCHES))  # built in order: the same batches
+                    if head:
+                        self.time_precisions([b for _, b in head])
+                    built = itertools.chain(head, built)
+                for i, batch in built:
                     with acc.accumulate(self.model):
                         out = self.loss(batch)
                         acc.backward(out.loss)
