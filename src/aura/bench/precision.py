@@ -5,7 +5,9 @@ its output cached there): forward of the decoder on a batch of token ids, logits
 positions only, cross-entropy, backward, AdamW. The two precisions step the same batch back to
 back (rotating who goes first) on two copies of one model, so drift on a shared machine hits them
 alike; the report gives medians and the median of the paired ratios. bfloat16 pays only where
-the CPU has bfloat16 matrix units (AMX); the report says whether this one has. ``--compiled`` also
+the CPU has bfloat16 instructions (AMX, AVX512-BF16); the report says whether this one has AMX.
+A training run need not be told: ``mixed_precision: measure`` (``aura train nano``'s default)
+makes the same paired timing on the run's own first batches and keeps the faster. ``--compiled`` also
 steps a third copy in float32 under ``torch.compile`` (whether compiling buys CPU training time).
 """
 
