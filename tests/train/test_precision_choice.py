@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from aura.train.precision_choice import MIN_SPEEDUP, PrecisionChoice, choose_precision, time_paired
+from aura.train.precision_choice import (
+    MIN_SPEEDUP,
+    PrecisionChoice,
+    choose_precision,
+    paired_speedup,
+    time_alternating,
+)
 
 
 class FakeClock:
@@ -23,11 +29,21 @@ class FakeClock:
 
 def test_paired_timing_alternates_and_drops_the_warmup() -> None:
     clock = FakeClock({False: [9.0, 2.0, 2.2, 2.4], True: [9.0, 1.0, 1.0, 1.5]})
-    fp32, bf16 = time_paired(clock.step, repeats=3, warmup=1, clock=clock)
-    assert fp32 == pytest.approx([2.0, 2.2, 2.4]) and bf16 == pytest.approx([1.0, 1.0, 1.5])
+    times = time_alternating(clock.step, (False, True), repeats=3, warmup=1, clock=clock)
+    assert times[False] == pytest.approx([2.0, 2.2, 2.4]) and times[True] == pytest.approx([1.0, 1.0, 1.5])
     assert clock.calls == [False, True, True, False, False, True, True, False]  # who goes first alternates
     with pytest.raises(ValueError):
-        time_paired(clock.step, repeats=0, clock=clock)
+        time_alternating(clock.step, (False, True), repeats=0, clock=clock)
+
+
+def test_three_variants_rotate_and_speedups_pair_by_round() -> None:
+    order: list[str] = []
+    times = time_alternating(order.append, ("a", "b", "c"), repeats=2, warmup=0, clock=iter(range(100)).__next__)
+    assert order == ["a", "b", "c", "c", "b", "a"] and all(len(t) == 2 for t in times.values())
+    assert paired_speedup([4.0, 2.0, 9.0], [2.0, 2.0, 3.0]) == pytest.approx(2.0)  # median of 2, 1, 3
+    assert paired_speedup([1.0], [0.0]) == 1.0  # no usable pair
+    with pytest.raises(ValueError):
+        paired_speedup([1.0], [1.0, 2.0])
 
 
 def test_bf16_only_when_clearly_faster() -> None:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from aura.bench import machine
 from aura.train.hardware import cpu_has_amx
+from aura.train.precision_choice import paired_speedup, time_alternating
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -59,11 +60,9 @@ def run_precision_bench(*, layers: int = 4, width: int = 192, heads: int = 4, ba
     keep = torch.arange(0, tokens - 1, keep_every)
     targets = ids[:, keep + 1]
     losses: dict[str, list[float]] = {p: [] for p in variants}
-    times: dict[str, list[float]] = {p: [] for p in variants}
 
-    def step(precision: str) -> float:
+    def step(precision: str) -> None:
         opt = optimizers[precision]
-        t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             logits, _ = forwards[precision](ids, logits_to_keep=keep)
         loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
@@ -71,18 +70,17 @@ def run_precision_bench(*, layers: int = 4, width: int = 192, heads: int = 4, ba
         opt.step()
         opt.zero_grad(set_to_none=True)
         losses[precision].append(float(loss.detach()))
-        return time.perf_counter() - t0
 
-    compile_s = step("compiled") if compiled else None  # the compilation, not timed with the steps
-    for r in range(warmup + repeats):
-        order = variants if r % 2 == 0 else variants[::-1]
-        for p in order:
-            dt = step(p)
-            if r >= warmup:
-                times[p].append(dt * 1000)
+    compile_s = None
+    if compiled:  # the compilation, not timed with the steps
+        t0 = time.perf_counter()
+        step("compiled")
+        compile_s = time.perf_counter() - t0
+    times = {p: [t * 1000 for t in ts] for p, ts in time_alternating(step, variants, repeats=repeats,
+                                                                      warmup=warmup).items()}
 
     def speedup(over: str) -> float:
-        return statistics.median(a / b for a, b in zip(times["fp32"], times[over], strict=True) if b > 0)
+        return paired_speedup(times["fp32"], times[over])
 
     out = {
         "command": f"aura bench precision --decoder {layers},{width},{heads} --batch {batch} --tokens {tokens}"

@@ -39,7 +39,7 @@ from aura.train.data import Batch, BatchBuilder, Plan, count_micro_batches, iter
 from aura.train.frames import FrameSource, SyntheticFrames, VideoFileFrames
 from aura.train.loss import LossOutput, predicting_positions, sparse_stream_loss, stream_loss, supervision
 from aura.train.model import Loaded, apply_freezing, apply_lora, load_for_training
-from aura.train.precision_choice import PrecisionChoice, choose_precision, time_paired
+from aura.train.precision_choice import PrecisionChoice, choose_precision, time_alternating
 from aura.train.schedule import cosine_with_warmup, warmup_steps_for
 
 log = logging.getLogger(__name__)
@@ -295,7 +295,7 @@ class Trainer:
                     p.grad = None
 
         try:
-            fp32_s, bf16_s = time_paired(step, repeats=MEASURE_REPEATS)
+            times = time_alternating(step, (False, True), repeats=MEASURE_REPEATS)
         finally:
             for p in params:
                 p.grad = None
@@ -303,7 +303,7 @@ class Trainer:
                 for b, saved in buffers:
                     b.copy_(saved)
             torch.random.set_rng_state(rng)
-        choice = choose_precision(fp32_s, bf16_s)
+        choice = choose_precision(times[False], times[True])
         self._use_precision(choice)
         if self.is_main:
             atomic_write_text(self.out / PRECISION_FILE, json.dumps(choice.to_json(), indent=2) + "\n")
@@ -323,7 +323,7 @@ class Trainer:
             return
         try:
             self._use_precision(PrecisionChoice.from_json(json.loads(path.read_text())))
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:  # bad JSON or not a choice
             raise ConfigError(f"--resume: {path} is unreadable ({exc}); remove it to measure again") from None
 
     def _with_auxiliary(self, out: LossOutput, batch: Batch) -> LossOutput:

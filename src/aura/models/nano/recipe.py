@@ -190,7 +190,7 @@ class RecipeConfig(BaseModel):
         "auto", description="stages 1 and 2 (and 0, see vision_precision): 'bf16' trains under bfloat16 autocast "
         "(float32 master weights; attention and the losses stay float32), 'fp32' without; 'auto' times both on "
         "each stage's first batch and keeps the faster (bf16 only if 5% faster; the stage's precision.json), "
-        "since the gain ranges from none to 1.6x with the CPU (sessions 22, 36, 39)")
+        "since the gain ranges from none to 2x with the CPU (sessions 22, 36, 39)")
     vision_precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="stage 0 alone: 'auto' trains under bfloat16 autocast when precision is bf16 or the "
         "CPU has bfloat16 matrix units (a stage-0 step 1.8x faster with AMX, 1.15x with AVX512-BF16 alone, "
