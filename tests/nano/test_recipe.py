@@ -14,12 +14,14 @@ from pydantic import ValidationError
 
 from aura.errors import ConfigError
 from aura.models.nano import NanoConfig
+from aura.models.nano.pixels import resize_frames
 from aura.models.nano.recipe import (
     RecipeConfig,
     build_world_samples,
     density_tag,
     frames_to_pixels,
     look_path,
+    store_small_frames,
     train_nano,
     vision_data,
 )
@@ -33,7 +35,8 @@ from aura.models.nano.vision_pretrain import (
 )
 from aura.models.registry import load_model
 from aura.stream import VideoChunk
-from aura.world import make_stream, split_seeds
+from aura.video import iter_frames
+from aura.world import make_stream, render_video, split_seeds
 
 
 def toy_recipe(out: Path) -> RecipeConfig:
@@ -414,6 +417,19 @@ def test_exact_stream_samples_replace_the_reply_samples(tmp_path: Path) -> None:
                    and any(p["type"] == "text" for p in m["content"]))
 
     assert asked(dense_rows) > asked(rows)
+
+
+def test_small_frames_are_each_decoded_frame_resized(tmp_path: Path) -> None:
+    stream = make_stream(3, duration=12.0)
+    video = tmp_path / "world-3.mp4"
+    render_video(stream.scene, video, height=60, style=stream.style)
+    path = store_small_frames(video, 32, batch=5)  # 24 frames: batches of 5 and a tail of 4
+    stored = np.load(path)
+    one_by_one = [np.clip(np.rint(resize_frames(f[None], 32, 32)[0] * 255.0), 0, 255).astype(np.uint8)
+                  for _, f in iter_frames(video, fps=2.0)]
+    assert stored.dtype == np.uint8 and stored.shape == (24, 32, 32, 3)
+    assert np.array_equal(stored, np.stack(one_by_one))
+    assert not list(tmp_path.glob("*.tmp.npy"))
 
 
 def test_frames_to_pixels_matches_the_streaming_layout() -> None:

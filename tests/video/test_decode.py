@@ -75,6 +75,22 @@ def test_start_end_and_max_side(tmp_path):
     assert [read_index(f) for _, f in near] == [25, 31, 37, 43]
 
 
+@pytest.mark.parametrize("max_side", [None, 50])
+def test_frames_are_pyav_rgb_conversion_of_each_frame(tmp_path, max_side):
+    """The shared converter gives exactly what PyAV's own per-frame conversion gives."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "noise.mp4"
+    write_mp4(path, list(rng.integers(0, 255, (8, 90, 120, 3), dtype=np.uint8)), 2.0)
+    ours = [frame for _, frame in iter_frames(path, 2.0, max_side=max_side)]
+    with av.open(str(path)) as container:
+        kwargs = {} if max_side is None else {"width": 50, "height": 38, "interpolation": "AREA"}  # fit_size
+        theirs = [f.to_ndarray(format="rgb24", **kwargs) for f in container.decode(video=0)]
+    assert len(ours) == len(theirs) == 8
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.shape == b.shape
+        assert np.array_equal(a, b)
+
+
 def test_chunks_have_fixed_frame_count_and_pad_the_tail(tmp_path):
     path = make_clip(tmp_path / "c.mp4", frames=62, rate=25)  # 2.48 s -> samples 0,.5,...,2.0
     chunks = list(iter_chunks(path, ContextConfig()))

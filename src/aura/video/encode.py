@@ -14,6 +14,7 @@ from typing import Any
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from aura.video.errors import EncodeError, NotAVideoError
 
@@ -85,8 +86,9 @@ def decode_mp4_bytes(data: bytes, *, max_frames: int = MAX_DECODE_FRAMES) -> np.
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.video:
                 raise NotAVideoError("video bytes hold no video stream")
+            reformatter = VideoReformatter()  # one swscale context for every frame
             for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(reformatter.reformat(frame, format="rgb24").to_ndarray())
                 if len(frames) > max_frames:
                     raise EncodeError(f"video bytes hold more than {max_frames} frames")
     except av.error.FFmpegError as exc:

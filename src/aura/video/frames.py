@@ -10,6 +10,7 @@ from typing import Any
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from aura.video.errors import CorruptVideoError, EmptyVideoError
 from aura.video.push import PushSource
@@ -83,13 +84,16 @@ def _iter_file(source: Source, fps: float, start: float, end: float | None, max_
         ctx = stream.codec_context
         size = fit_size(ctx.height, ctx.width, max_side) if max_side and ctx.width and ctx.height else None
         stats: Resampled[Any] = Resampled()
+        # One reformatter for the whole file: ``frame.to_ndarray(format=...)`` builds a new
+        # swscale context per frame, which cost more than decoding (8x slower on small frames).
+        reformatter = VideoReformatter()
 
         def convert(frame: Any) -> np.ndarray:
             if size is None:
-                arr = frame.to_ndarray(format="rgb24")
+                rgb = reformatter.reformat(frame, format="rgb24")
             else:
-                arr = frame.to_ndarray(format="rgb24", width=size[1], height=size[0], interpolation="AREA")
-            return upright(arr, frame)
+                rgb = reformatter.reformat(frame, format="rgb24", width=size[1], height=size[0], interpolation="AREA")
+            return upright(rgb.to_ndarray(), frame)
 
         raw = _decode(container, stream, name, start)
         yield from resample(raw, fps, start=start, end=end, stats=stats, convert=convert)  # type: ignore[misc]
