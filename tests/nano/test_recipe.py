@@ -722,3 +722,26 @@ def test_stage2_streams_default_to_five_thirds_of_the_training_streams() -> None
     assert RecipeConfig().stage2_streams() == 250
     assert RecipeConfig(train_streams=20).stage2_streams() == 33
     assert RecipeConfig(train_streams=20, stream_streams=20).stage2_streams() == 20
+
+
+def test_bulk_encoder_features_match_one_chunk_at_a_time() -> None:
+    from aura.models.nano import NanoVLM
+    from aura.models.nano.training import nano_features_many, nano_preprocess
+
+    cfg = NanoConfig(vocab_size=300, image_size=32, vision_channels=(8, 16, 16), grid=2, d_model=32, n_layers=2,
+                     n_heads=2, context_frames=1, visual_readout="slots")
+    torch.manual_seed(0)
+    nano = NanoVLM(cfg, video_pad_id=299)
+    nano.vision.requires_grad_(False)
+    rng = np.random.default_rng(0)
+    chunks = [rng.integers(0, 255, (3, 40, 52, 3), dtype=np.uint8) for _ in range(5)]
+    one = nano_preprocess(nano, features=True)
+    many = nano_features_many(nano)(chunks)
+    assert len(many) == 5
+    for frames, (feats, grid) in zip(chunks, many, strict=True):
+        want, want_grid = one(frames)
+        assert feats.shape == want.shape and grid == want_grid
+        np.testing.assert_allclose(feats, want, atol=1e-5)
+    nano.vision.requires_grad_(True)
+    with pytest.raises(ValueError, match="frozen"):
+        nano_features_many(nano)(chunks)

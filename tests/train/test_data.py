@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aura.errors import InputFileError
@@ -150,3 +151,37 @@ def test_pixel_cache_stays_bounded_over_thousands_of_chunks() -> None:
         assert len(b._cache) <= 16
     b._pixels(sample, {"type": "video", "chunk": 2999, "start": 2999.0, "end": 3000.0})
     assert calls == 3000  # the most recent chunk was a cache hit
+
+
+def test_warm_fills_the_cache_in_bulk_with_what_batches_would_compute() -> None:
+    class Fmt:
+        pass
+
+    single_calls, bulk_sizes = 0, []
+
+    def preprocess(frames):
+        nonlocal single_calls
+        single_calls += 1
+        return frames.reshape(1, -1).astype("float32") * 2.0, (1, 2, 2)
+
+    def preprocess_many(many):
+        bulk_sizes.append(len(many))
+        return [(f.reshape(1, -1).astype("float32") * 2.0, (1, 2, 2)) for f in many]
+
+    def rows(n_chunks, video="v"):
+        return [(i, {"id": f"s{i}", "video_id": video, "messages": [
+            {"role": "user", "content": [{"type": "video", "chunk": k, "start": float(k), "end": k + 1.0}
+                                         for k in range(i, i + 3)]}]}) for i in range(n_chunks)]
+
+    warm = BatchBuilder(Fmt(), SyntheticFrames(8, 8), preprocess, max_length=100, pad_id=0, cache_parts=100)
+    added = warm.warm(rows(10), preprocess_many, batch=4)
+    assert added == 12 and bulk_sizes == [4, 4, 4]  # chunks 0..11, each once, in batches of 4
+    cold = BatchBuilder(Fmt(), SyntheticFrames(8, 8), preprocess, max_length=100, pad_id=0, cache_parts=100)
+    for _, sample in rows(10):
+        for part in sample["messages"][0]["content"]:
+            assert np.array_equal(warm._pixels(sample, part)[0], cold._pixels(sample, part)[0])
+    assert single_calls == 12  # the cold builder computed each chunk once; the warm one never
+    # a full cache is not evicted by warming: only the room left is filled
+    small = BatchBuilder(Fmt(), SyntheticFrames(8, 8), preprocess, max_length=100, pad_id=0, cache_parts=5)
+    assert small.warm(rows(10), preprocess_many, batch=4) == 5 and len(small._cache) == 5
+    assert small.warm(rows(3, video="w"), preprocess_many) == 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,8 @@ class Batch:
 
 
 Preprocess = Callable[[np.ndarray], tuple[np.ndarray, tuple[int, int, int]]]
+PreprocessMany = Callable[[list[np.ndarray]], list[tuple[np.ndarray, tuple[int, int, int]]]]
+"""Preprocess for many parts at once: one ``Preprocess`` output per input, in order."""
 
 
 class BatchBuilder:
@@ -174,8 +176,42 @@ class BatchBuilder:
         self._cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, tuple[int, int, int]]] = OrderedDict()
         self.skipped = 0
 
+    @staticmethod
+    def _key(sample: dict[str, Any], part: dict[str, Any]) -> tuple[Any, ...]:
+        return sample.get("video_id"), sample.get("video"), part.get("chunk"), part.get("start"), part.get("end")
+
+    def warm(self, rows: Iterable[Row], preprocess_many: PreprocessMany, *, batch: int = 256,
+             progress: bool = False) -> int:
+        """Preprocess the video parts of ``rows`` that are not cached yet, ``batch`` at a time with
+        ``preprocess_many`` (which must return what ``preprocess`` would, part by part), and cache
+        them, until the cache is full; return how many were added. Batches then find their parts
+        cached, so a preprocessing that is cheaper in bulk (a frozen encoder) runs in bulk."""
+        from tqdm.auto import tqdm
+
+        if not self.cache_parts:
+            return 0
+        todo: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
+        for _, sample in rows:
+            for m in sample.get("messages", []):
+                for part in video_parts(m):
+                    key = self._key(sample, part)
+                    if key not in self._cache and key not in todo:
+                        todo[key] = (sample, part)
+        room = max(0, self.cache_parts - len(self._cache))
+        keys = list(todo)[:room]
+        bar = tqdm(total=len(keys), desc="cache", unit="part", disable=not progress)
+        for i in range(0, len(keys), batch):
+            group = keys[i : i + batch]
+            outs = preprocess_many([self.frame_source.frames(*todo[k]) for k in group])
+            if len(outs) != len(group):
+                raise ValueError(f"preprocess_many returned {len(outs)} parts for {len(group)}")
+            self._cache.update(zip(group, outs, strict=True))
+            bar.update(len(group))
+        bar.close()
+        return len(keys)
+
     def _pixels(self, sample: dict[str, Any], part: dict[str, Any]) -> tuple[np.ndarray, tuple[int, int, int]]:
-        key = (sample.get("video_id"), sample.get("video"), part.get("chunk"), part.get("start"), part.get("end"))
+        key = self._key(sample, part)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)

@@ -1,7 +1,7 @@
 """Throughput of video I/O and world rendering: ``python -m aura.video.bench``.
 
-Prints seconds for: rendering + encoding a 2-minute world stream (2 FPS, 128 px), decoding the
-bundled sample to 2 FPS chunks, and decoding 20 s of 1080p30 H.264 to 2 FPS frames.
+Prints seconds for: rendering + encoding a 2-minute world stream (2 FPS, 128 px) and decoding it
+back, decoding the bundled sample to 2 FPS chunks, and decoding 20 s of 1080p30 H.264 to 2 FPS frames.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def main() -> None:
         _, t_enc = _timed(lambda: write_mp4(Path(tmp) / "w.mp4", frames, 2.0, crf=stream.style.crf))
         h, w = frames[0].shape[:2]
         print(f"world: 120 s at 2 FPS, {w}x{h}: render {t_render:.2f} s + H.264 encode {t_enc:.2f} s")
+        n, t_back = _timed(lambda: sum(1 for _ in iter_frames(Path(tmp) / "w.mp4", 2.0)))
+        print(f"  decoded back to {n} RGB frames at 2 FPS (what training data does): {t_back:.2f} s")
         n, t_dec = _timed(lambda: sum(1 for _ in iter_chunks(assets_dir() / "sample.mp4")))
         print(f"decode sample.mp4 (80 s, 320x240, 10 FPS) to {n} 2 FPS chunks: {t_dec:.2f} s")
         base = np.linspace(0, 255, 1920 * 1080 * 3, dtype=np.float32).reshape(1080, 1920, 3).astype(np.uint8)

@@ -699,8 +699,14 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
     from aura.models.nano.checkpoint import load_checkpoint
     from aura.models.nano.question_state import QuestionStateReader
     from aura.models.nano.subword_noise import with_subword_noise
-    from aura.models.nano.training import NanoForTraining, nano_chat_format, nano_preprocess
+    from aura.models.nano.training import (
+        NanoForTraining,
+        nano_chat_format,
+        nano_features_many,
+        nano_preprocess,
+    )
     from aura.models.nano.word_vectors import smollm2_tokenizer, smollm2_word_vectors
+    from aura.train.data import iter_samples
     from aura.train.model import Loaded
     from aura.train.trainer import Trainer
     from aura.world import split_seeds
@@ -759,6 +765,9 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         config.train.progress = progress
         frames = NpyFrames(data_dir, context_frames=cfg.model.context_frames, size=cfg.model.image_size)
         trainer = Trainer(config, loaded=loaded, frame_source=frames)
+        if frozen:  # every chunk's features in batches now, not one chunk at a time as batches first meet it
+            rows = iter_samples(train, skip_bad=config.data.on_bad_sample == "skip")
+            trainer.builder.warm(rows, nano_features_many(nano), progress=progress)
         trainer.train(resume=resume and (Path(config.train.output_dir) / "checkpoints").is_dir())
         return trainer.inference_model().nano, trainer.accelerator.unwrap_model(trainer.model).nano
 

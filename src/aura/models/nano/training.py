@@ -159,6 +159,28 @@ def nano_preprocess(nano: NanoVLM, *, features: bool = False) -> Any:
     return preprocess
 
 
+def nano_features_many(nano: NanoVLM) -> Any:
+    """The trainer's ``preprocess_many`` for a frozen frame encoder (``BatchBuilder.warm``): the
+    features ``nano_preprocess(nano, features=True)`` gives for each chunk, computed for many chunks
+    in one batch (several times faster on a CPU than one chunk at a time)."""
+    cfg = nano.cfg
+
+    def preprocess_many(frames: list[np.ndarray]) -> list[tuple[np.ndarray, tuple[int, int, int]]]:
+        if any(p.requires_grad for p in nano.vision.parameters()):
+            raise ValueError("encoder features can be precomputed only for a frozen frame encoder")
+        if not frames:
+            return []
+        pixels = torch.stack([encoder_pixels(f, cfg) for f in frames])
+        mode = nano.vision.training
+        nano.vision.eval()
+        with torch.inference_mode():
+            out = nano.vision(pixels).numpy()
+        nano.vision.train(mode)
+        return [(out[i : i + 1], cfg.token_grid) for i in range(len(frames))]
+
+    return preprocess_many
+
+
 def nano_chat_format(tokenizer: Any, cfg: NanoConfig | None = None) -> ChatFormat:
     """Nano's chat format: ChatML, one ``<|vision_start|>`` + pads + ``<|vision_end|>`` per chunk
     (after the turn's question when ``cfg.question_first``); the compact layout when
