@@ -324,7 +324,7 @@ def store_small_frames(video: Path, size: int, batch: int = 64) -> Path:
     flush()
     path = frames_path(video, size)
     tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, np.concatenate(small) if small else np.zeros((0, size, size, 3), np.uint8))
+    np.save(tmp, np.concatenate(small))  # iter_frames raises on a video with no frame
     os.replace(tmp, path)
     return path
 

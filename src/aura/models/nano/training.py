@@ -142,19 +142,12 @@ def nano_preprocess(nano: NanoVLM, *, features: bool = False) -> Any:
     chunks), so the text stages spend their time on the decoder.
     """
     cfg = nano.cfg
+    many = nano_features_many(nano) if features else None
 
     def preprocess(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
-        pixels = encoder_pixels(frames, cfg)[None]
-        if not features:
-            return pixels.numpy(), cfg.token_grid
-        if any(p.requires_grad for p in nano.vision.parameters()):
-            raise ValueError("encoder features can be precomputed only for a frozen frame encoder")
-        mode = nano.vision.training
-        nano.vision.eval()
-        with torch.inference_mode():
-            out = nano.vision(pixels).numpy()
-        nano.vision.train(mode)
-        return out, cfg.token_grid
+        if many is not None:
+            return many([frames])[0]
+        return encoder_pixels(frames, cfg)[None].numpy(), cfg.token_grid
 
     return preprocess
 
