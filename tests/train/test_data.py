@@ -185,3 +185,36 @@ def test_warm_fills_the_cache_in_bulk_with_what_batches_would_compute() -> None:
     small = BatchBuilder(Fmt(), SyntheticFrames(8, 8), preprocess, max_length=100, pad_id=0, cache_parts=5)
     assert small.warm(rows(10), preprocess_many, batch=4) == 5 and len(small._cache) == 5
     assert small.warm(rows(3, video="w"), preprocess_many) == 0
+
+
+def test_adopt_cache_hands_a_stage_its_predecessors_parts_within_its_bound() -> None:
+    calls = 0
+
+    def preprocess(frames):
+        nonlocal calls
+        calls += 1
+        return frames.reshape(1, -1).astype("float32") + 1.0, (1, 2, 2)
+
+    def preprocess_many(many):
+        return [preprocess(f) for f in many]
+
+    def rows(chunks, video="v"):
+        return [(0, {"id": "s", "video_id": video, "messages": [
+            {"role": "user", "content": [{"type": "video", "chunk": k, "start": float(k), "end": k + 1.0}
+                                         for k in chunks]}]})]
+
+    first = BatchBuilder(object(), SyntheticFrames(8, 8), preprocess, max_length=100, pad_id=0, cache_parts=100)
+    first.warm(rows(range(6)), preprocess_many)
+    assert calls == 6
+    second = BatchBuilder(object(), SyntheticFrames(8, 8), preprocess, max_length=100, pad_id=0, cache_parts=100)
+    assert second.adopt_cache(first) == 6
+    assert second.warm(rows(range(10)), preprocess_many) == 4  # only chunks 6..9 are new
+    assert calls == 10
+    sample = rows([3])[0][1]
+    part = sample["messages"][0]["content"][0]
+    fresh = BatchBuilder(object(), SyntheticFrames(8, 8), preprocess, max_length=100, pad_id=0, cache_parts=0)
+    assert np.array_equal(second._pixels(sample, part)[0], fresh._pixels(sample, part)[0])
+    # a smaller bound keeps the most recently used parts only; a cacheless builder takes none
+    small = BatchBuilder(object(), SyntheticFrames(8, 8), preprocess, max_length=100, pad_id=0, cache_parts=4)
+    assert small.adopt_cache(second) == 4 and len(small._cache) == 4
+    assert fresh.adopt_cache(second) == 0 and not fresh._cache

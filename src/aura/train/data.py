@@ -210,6 +210,21 @@ class BatchBuilder:
         bar.close()
         return len(keys)
 
+    def adopt_cache(self, other: BatchBuilder) -> int:
+        """Take ``other``'s cached parts (up to this builder's bound), for a builder with the same frame
+        source and preprocessing (a later stage over the same videos); return how many were taken."""
+        if not self.cache_parts:
+            return 0
+        taken = 0
+        for key, out in list(other._cache.items())[-self.cache_parts :]:
+            if key not in self._cache:
+                taken += 1
+            self._cache[key] = out
+            self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_parts:
+            self._cache.popitem(last=False)
+        return taken
+
     def _pixels(self, sample: dict[str, Any], part: dict[str, Any]) -> tuple[np.ndarray, tuple[int, int, int]]:
         key = self._key(sample, part)
         hit = self._cache.get(key)

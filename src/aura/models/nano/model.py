@@ -18,6 +18,7 @@ streaming backend appends to it and crops it.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -130,10 +131,34 @@ def rope_tables(head_dim: int, positions: torch.Tensor, theta: float) -> tuple[t
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate (B, H, T, D) queries/keys by position."""
-    half = x.shape[-1] // 2
-    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-    return x * cos + rotated * sin
+    """Rotate (B, H, T, D) queries/keys by position: ``x * cos + rotate_half(x) * sin``, where
+    ``rotate_half`` maps halves (a, b) to (-b, a); ``cos`` and ``sin`` broadcast to ``x`` and get no
+    gradient."""
+    return _Rotary.apply(x, cos, sin)
+
+
+class _Rotary(torch.autograd.Function):
+    """Rotary embedding with a hand-written backward: no concatenated copy of the rotated halves in
+    the forward, no zero-filled slice gradients in the backward (about a third of its time on a CPU)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(cos, sin)
+        half = x.shape[-1] // 2
+        out = x * cos
+        out[..., :half].addcmul_(x[..., half:], sin[..., :half], value=-1)
+        out[..., half:].addcmul_(x[..., :half], sin[..., half:])
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        cos, sin = ctx.saved_tensors
+        half = grad.shape[-1] // 2
+        scaled = grad * sin
+        out = grad * cos  # the rotation's transpose maps halves (a, b) to (b, -a)
+        out[..., :half].add_(scaled[..., half:])
+        out[..., half:].sub_(scaled[..., :half])
+        return out, None, None
 
 
 def feed_forward(cfg: NanoConfig) -> nn.Sequential:

@@ -131,6 +131,9 @@ class RecipeConfig(BaseModel):
     max_steps: int | None = None
     global_batch_size: int = Field(16, ge=1)
     micro_batch_size: int = Field(4, ge=1)
+    group_buffer: int = Field(64, ge=1, description="stages 1 and 2 group samples of similar length into "
+                              "micro-batches inside buffers of this many micro-batches (aura.train.data); "
+                              "larger: less padding, the same samples in another order")
     lr: float = Field(1.5e-3, gt=0.0, description="stage 2's peak learning rate")
     ema_decay: float | None = Field(None, gt=0.0, lt=1.0, description="stage 2 keeps an exponential moving "
                                     "average of the weights with this decay per step; OUT/final is the average "
@@ -671,7 +674,7 @@ def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stag
         "model": {"path": str(out), "freeze_vision": cfg.freeze_vision and cfg.vision_epochs > 0,
                   "freeze_projector": False, "add_silent_token": False},
         "data": {"train": str(train), "max_length": 4096, "video_tokens_estimate": model_cfg.visual_tokens,
-                 "pixel_cache_parts": FEATURE_CACHE_CHUNKS if frozen else 0, "group_buffer": 16},
+                 "pixel_cache_parts": FEATURE_CACHE_CHUNKS if frozen else 0, "group_buffer": cfg.group_buffer},
         "optim": {"lr": cfg.look_lr if look else cfg.lr, "weight_decay": cfg.weight_decay,
                   "warmup_steps": cfg.warmup_steps, "min_lr_ratio": 0.05, "betas": [0.9, 0.95],
                   "ema_decay": cfg.look_ema_decay if look else cfg.ema_decay},
@@ -750,6 +753,8 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         nano.word_table.copy_(word_table)
     log.info("aura-nano: %.2fM parameters", nano.num_parameters() / 1e6)
 
+    builders: list[Any] = []  # the last stage's batch builder, whose cached encoder features the next reuses
+
     def run(stage: str, train: Path) -> tuple[NanoVLM, NanoVLM]:
         """Train one stage; return the weights it hands on (the moving average, if kept) and the last step's."""
         frozen = cfg.freeze_vision and cfg.vision_epochs > 0  # the frozen encoder's output is computed once per chunk
@@ -766,8 +771,11 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         frames = NpyFrames(data_dir, context_frames=cfg.model.context_frames, size=cfg.model.image_size)
         trainer = Trainer(config, loaded=loaded, frame_source=frames)
         if frozen:  # every chunk's features in batches now, not one chunk at a time as batches first meet it
+            if builders:  # the encoder is frozen: stage 1's features are stage 2's
+                trainer.builder.adopt_cache(builders[-1])
             rows = iter_samples(train, skip_bad=config.data.on_bad_sample == "skip")
             trainer.builder.warm(rows, nano_features_many(nano), progress=progress)
+            builders[:] = [trainer.builder]
         trainer.train(resume=resume and (Path(config.train.output_dir) / "checkpoints").is_dir())
         return trainer.inference_model().nano, trainer.accelerator.unwrap_model(trainer.model).nano
 
@@ -786,6 +794,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
             nano, _ = run("look", looks)
             save_checkpoint(look_final, nano, tok)
     nano, last = run("stream", samples)
+    builders.clear()
     plot_loss_curves(out, out / "loss.png")
     final = out / "final"
     if nano is not last:  # a moving average was kept: the last step's weights beside it, for comparison
