@@ -131,7 +131,7 @@ class RecipeConfig(BaseModel):
     max_steps: int | None = None
     global_batch_size: int = Field(16, ge=1)
     micro_batch_size: int = Field(4, ge=1)
-    group_buffer: int = Field(64, ge=1, description="stages 1 and 2 group samples of similar length into "
+    group_buffer: int = Field(16, ge=1, description="stages 1 and 2 group samples of similar length into "
                               "micro-batches inside buffers of this many micro-batches (aura.train.data); "
                               "larger: less padding, the same samples in another order")
     lr: float = Field(1.5e-3, gt=0.0, description="stage 2's peak learning rate")
