@@ -221,9 +221,13 @@ class BatchBuilder:
                 taken += 1
             self._cache[key] = out
             self._cache.move_to_end(key)
+        self._evict()
+        return taken
+
+    def _evict(self) -> None:
+        """Drop the least recently used parts beyond the bound."""
         while len(self._cache) > self.cache_parts:
             self._cache.popitem(last=False)
-        return taken
 
     def _pixels(self, sample: dict[str, Any], part: dict[str, Any]) -> tuple[np.ndarray, tuple[int, int, int]]:
         key = self._key(sample, part)
@@ -234,8 +238,7 @@ class BatchBuilder:
         out = self.preprocess(self.frame_source.frames(sample, part))
         if self.cache_parts:
             self._cache[key] = out
-            while len(self._cache) > self.cache_parts:
-                self._cache.popitem(last=False)
+            self._evict()
         return out
 
     def encode(self, row: Row) -> tuple[EncodedSample, list[np.ndarray]] | None:

@@ -753,10 +753,11 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         nano.word_table.copy_(word_table)
     log.info("aura-nano: %.2fM parameters", nano.num_parameters() / 1e6)
 
-    builders: list[Any] = []  # the last stage's batch builder, whose cached encoder features the next reuses
+    previous: Any = None  # the last stage's batch builder: its cached encoder features are the next stage's
 
     def run(stage: str, train: Path) -> tuple[NanoVLM, NanoVLM]:
         """Train one stage; return the weights it hands on (the moving average, if kept) and the last step's."""
+        nonlocal previous
         frozen = cfg.freeze_vision and cfg.vision_epochs > 0  # the frozen encoder's output is computed once per chunk
         reader = QuestionStateReader(tok) if cfg.question_state_weight > 0 else None
         wrapper = NanoForTraining(nano, features=frozen, question_state=reader,
@@ -771,11 +772,11 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
         frames = NpyFrames(data_dir, context_frames=cfg.model.context_frames, size=cfg.model.image_size)
         trainer = Trainer(config, loaded=loaded, frame_source=frames)
         if frozen:  # every chunk's features in batches now, not one chunk at a time as batches first meet it
-            if builders:  # the encoder is frozen: stage 1's features are stage 2's
-                trainer.builder.adopt_cache(builders[-1])
+            if previous is not None:  # the encoder is frozen: stage 1's features are stage 2's
+                trainer.builder.adopt_cache(previous)
             rows = iter_samples(train, skip_bad=config.data.on_bad_sample == "skip")
             trainer.builder.warm(rows, nano_features_many(nano), progress=progress)
-            builders[:] = [trainer.builder]
+            previous = trainer.builder
         trainer.train(resume=resume and (Path(config.train.output_dir) / "checkpoints").is_dir())
         return trainer.inference_model().nano, trainer.accelerator.unwrap_model(trainer.model).nano
 
@@ -794,7 +795,7 @@ def train_nano(cfg: RecipeConfig, *, resume: bool = False, install_to: Path | No
             nano, _ = run("look", looks)
             save_checkpoint(look_final, nano, tok)
     nano, last = run("stream", samples)
-    builders.clear()
+    previous = None  # the feature cache is not needed for calibration
     plot_loss_curves(out, out / "loss.png")
     final = out / "final"
     if nano is not last:  # a moving average was kept: the last step's weights beside it, for comparison
