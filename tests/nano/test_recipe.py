@@ -280,6 +280,36 @@ def test_stage1_marks_hard_negatives_only_when_it_weighs_them(tmp_path: Path) ->
     assert _trainer_config(base, tmp_path, model_cfg, stage="look", train=looks).train.hard_silent_weight is None
 
 
+def test_fresh_stage1_draws_train_each_epoch_on_other_questions_of_the_same_chunks(tmp_path: Path) -> None:
+    """With ``look_fresh`` stage 1's file holds one draw per epoch, the first the usual samples and
+    the others the same chunks asked other questions, and stage 1 trains it once; stage 2 is unchanged."""
+    from aura.models.nano.recipe import _trainer_config
+
+    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0,
+                                                           "look_epochs": 3})
+    seeds = split_seeds("train", 1)
+    samples, looks = build_world_samples(base, seeds, tmp_path / "data", progress=False)
+    plain = [json.loads(line) for line in looks.read_text().splitlines()]
+    stage2 = samples.read_text()
+    cfg = base.model_copy(update={"look_fresh": True})
+    samples, fresh_file = build_world_samples(cfg, seeds, tmp_path / "data", progress=False)
+    assert fresh_file != looks and samples.read_text() == stage2
+    fresh = [json.loads(line) for line in fresh_file.read_text().splitlines()]
+    by_draw: dict[str, list[dict]] = {"0": [], "1": [], "2": []}
+    for row in fresh:
+        by_draw[row["id"].split("@draw")[1] if "@draw" in row["id"] else "0"].append(row)
+    key = lambda row: row["id"]  # noqa: E731
+    assert sorted(by_draw["0"], key=key) == sorted(plain, key=key)  # the first draw is the usual samples
+    for d in ("1", "2"):
+        assert by_draw[d] and [m["content"] for r in by_draw[d] for m in r["messages"]] != [
+            m["content"] for r in by_draw["0"] for m in r["messages"]]
+        look_chunks = lambda rows: sorted(r["id"].split("@")[0] for r in rows if r["kind"] == "look")  # noqa: E731
+        assert look_chunks(by_draw[d]) == look_chunks(by_draw["0"])  # every chunk asked, each draw
+    assert _trainer_config(cfg, tmp_path, cfg.model, stage="look", train=fresh_file).train.epochs == 1
+    assert _trainer_config(base, tmp_path, base.model, stage="look", train=looks).train.epochs == 3
+    assert _trainer_config(cfg, tmp_path, cfg.model, stage="stream", train=samples).train.epochs == cfg.epochs
+
+
 def test_stage1_adds_the_stream_decisions_of_other_question_plans(tmp_path: Path) -> None:
     """With ``look_stream_plans`` stage 1 also holds the decision at every event chunk of plans 1..P
     (their exact stream contexts, the decision alone supervised), stage 2 is unchanged, and the

@@ -308,17 +308,19 @@ def unasked_samples(stream: WorldStream, video: str, rng: np.random.Generator, p
 def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_share: float = 0.5,
                  change_negatives: float = 1.0, watch: bool = True,
                  proactive_targets: int = 1, watch_gap: int = 3,
-                 watch_history: float = 0.0, unasked: int = 0) -> list[dict[str, Any]]:
+                 watch_history: float = 0.0, unasked: int = 0, draw: int = 0) -> list[dict[str, Any]]:
     """Stage-1 samples over every whole chunk of ``stream`` (whose frames are ``video``).
 
-    Deterministic for a given stream and ``seed``. ``describe_share`` is the chance a chunk
-    also gets a describe sample; ``change_negatives`` the number of "Nothing changed." samples
-    per change sample; ``watch`` adds the ``watch`` samples (``watch_samples``, with
-    ``proactive_targets``, ``max_gap=watch_gap`` and ``history_share=watch_history``), and
+    Deterministic for a given stream, ``seed`` and ``draw``: another ``draw`` asks other questions
+    of the same chunks (draw 0 is the recipe's first and only one unless ``look_fresh``).
+    ``describe_share`` is the chance a chunk also gets a describe sample; ``change_negatives`` the
+    number of "Nothing changed." samples per change sample; ``watch`` adds the ``watch`` samples
+    (``watch_samples``, with ``proactive_targets``, ``max_gap=watch_gap`` and ``history_share=watch_history``), and
     ``unasked`` samples per event chunk of silence at events no question asks about
     (``unasked_samples``, with ``max_gap=watch_gap``).
     """
-    rng = np.random.default_rng([stream.seed, seed, 11])
+    extra = [draw] if draw else []  # draw 0 keeps the streams' original samples
+    rng = np.random.default_rng([stream.seed, seed, 11, *extra])
     scene = stream.scene
     n_chunks = math.floor(scene.duration + 1e-9)
     out: list[dict[str, Any]] = []
@@ -343,10 +345,10 @@ def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_sha
                     _chunk(c, CHANGE_QUESTION), {"role": "assistant", "content": describe_events(events, rng)}]
         out.append(_sample(stream, video, "change", c, messages))
     if watch:
-        out += watch_samples(stream, video, np.random.default_rng([stream.seed, seed, 13]),
+        out += watch_samples(stream, video, np.random.default_rng([stream.seed, seed, 13, *extra]),
                              proactive_targets=proactive_targets, max_gap=watch_gap,
                              history_share=watch_history)
     if watch and unasked:
-        out += unasked_samples(stream, video, np.random.default_rng([stream.seed, seed, 19]), per_event=unasked,
+        out += unasked_samples(stream, video, np.random.default_rng([stream.seed, seed, 19, *extra]), per_event=unasked,
                                max_gap=watch_gap)
     return out

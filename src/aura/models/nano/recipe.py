@@ -84,6 +84,9 @@ class RecipeConfig(BaseModel):
                                        "(chunk_events) with this weight; 0: not (docs/nano.md)")
     freeze_vision: bool = Field(True, description="keep the pre-trained frame encoder frozen in the text stages")
     look_epochs: int = Field(3, ge=0, description="stage 1 (look: per-chunk questions) epochs; 0 skips it")
+    look_fresh: bool = Field(False, description="each stage-1 epoch trains its own draw of the samples (the same "
+                             "chunks asked other questions, targets, gaps and histories) instead of the first "
+                             "draw again: look.jsonl holds look_epochs draws, trained once (an experiment)")
     look_proactive_targets: int = Field(4, ge=1, le=8, description="stage 1: proactive targets asked about "
                                         "per event chunk in the watch samples, of each kind (that appeared; "
                                         "still absent, half of them near misses) (curriculum.watch_samples)")
@@ -254,17 +257,18 @@ def frames_path(video: str | Path, size: int = 64) -> Path:
 
 
 def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3, watch_history: float = 0.0,
-              unasked: int = 0, seed: int = 0) -> Path:
+              unasked: int = 0, seed: int = 0, draw: int = 0) -> Path:
     """Where a rendered stream's stage-1 (look) samples are stored (named by the curriculum's
     version and the options that differ from its first form, one proactive target and a 3-chunk gap
     with no histories, and the recipe's seed where it is not 0, so a changed curriculum is written
-    anew beside already rendered streams)."""
+    anew beside already rendered streams); a ``draw`` after the first (``look_fresh``) gets its own file."""
     from aura.models.nano.curriculum import CURRICULUM_VERSION
 
     tag = (f".p{proactive_targets}" if proactive_targets != 1 else "") + (f".g{watch_gap}" if watch_gap != 3 else "")
     tag += f".h{round(watch_history * 100)}" if watch_history else ""
     tag += f".u{unasked}" if unasked else ""
     tag += f".s{seed}" if seed else ""  # the samples are drawn with the recipe's seed
+    tag += f".d{draw}" if draw else ""
     return Path(video).with_suffix(f".look-v{CURRICULUM_VERSION}{tag}.jsonl")
 
 
@@ -345,6 +349,11 @@ def _recipe_stream(seed: int, cfg: RecipeConfig, plan: int = 0) -> tuple[Any, in
     return stream, int(rng.choice(cfg.render_heights))
 
 
+def look_draws(cfg: RecipeConfig) -> int:
+    """How many draws of each stream's stage-1 samples the recipe trains (``look_fresh``: one per epoch)."""
+    return max(cfg.look_epochs, 1) if cfg.look_fresh else 1
+
+
 def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]:
     """Render one world stream, decode it back, store small frames, its samples and look samples. Idempotent."""
     seed, out, raw = args
@@ -355,12 +364,13 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     out_dir = Path(out)
     video = out_dir / f"world-{seed}.mp4"
     samples_file = out_dir / f"world-{seed}.samples{context_tag(cfg)}{density_tag(cfg)}.jsonl"
-    look_file = look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history,
-                          cfg.look_unasked, cfg.seed)
+    look_files = [look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history,
+                            cfg.look_unasked, cfg.seed, draw) for draw in range(look_draws(cfg))]
+    look_file = look_files[0]
     size = cfg.model.image_size
     decisions_file = decisions_path(video, cfg) if cfg.look_stream_plans else None
     pairs_file = pairs_path(video, cfg) if cfg.look_pair_plans else None
-    if (samples_file.is_file() and look_file.is_file() and frames_path(video, size).is_file()
+    if (samples_file.is_file() and all(f.is_file() for f in look_files) and frames_path(video, size).is_file()
             and (decisions_file is None or decisions_file.is_file()) and (pairs_file is None or pairs_file.is_file())):
         return seed, str(samples_file), str(look_file)
     stream, height = _recipe_stream(seed, cfg)
@@ -371,12 +381,12 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     if not samples_file.is_file():
         samples = list(unroll(stream.to_timeline(video=video.name), cfg.context()))
         write_jsonl_atomic(samples_file, samples)
-    if not look_file.is_file():
-        write_jsonl_atomic(look_file, look_samples(stream, video.name, seed=cfg.seed,
-                                                   proactive_targets=cfg.look_proactive_targets,
-                                                   watch_gap=cfg.look_watch_gap,
-                                                   watch_history=cfg.look_watch_history,
-                                                   unasked=cfg.look_unasked))
+    for draw, path in enumerate(look_files):
+        if not path.is_file():
+            write_jsonl_atomic(path, look_samples(stream, video.name, seed=cfg.seed,
+                                                  proactive_targets=cfg.look_proactive_targets,
+                                                  watch_gap=cfg.look_watch_gap, watch_history=cfg.look_watch_history,
+                                                  unasked=cfg.look_unasked, draw=draw))
     events = event_chunks(stream.scene)
     if decisions_file is not None and not decisions_file.is_file():
         from aura.models.nano.stream_decisions import stream_decisions
@@ -523,6 +533,12 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
         """A stream's stage-1 rows, their silent turns at event chunks marked hard when stage 1
         weighs them (``look_hard_silent_weight``)."""
         rows: Iterator[dict[str, Any]] = (row for _, row in iter_jsonl(files[seed][1]))
+        if look_draws(cfg) > 1:  # look_fresh: every epoch's own draw, its ids told apart
+            rows = itertools.chain(rows, (
+                {**row, "id": f"{row['id']}@draw{draw}"} for draw in range(1, look_draws(cfg))
+                for _, row in iter_jsonl(look_path(out / f"world-{seed}.mp4", cfg.look_proactive_targets,
+                                                   cfg.look_watch_gap, cfg.look_watch_history, cfg.look_unasked,
+                                                   cfg.seed, draw))))
         if cfg.look_stream_plans:
             decisions = decisions_path(out / f"world-{seed}.mp4", cfg)
             rows = itertools.chain(rows, (row for _, row in iter_jsonl(decisions)))
@@ -557,7 +573,8 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
     extra += f".l{round(cfg.stream_look_share * 100)}" if cfg.stream_look_share else ""
     extra += f".p{round(cfg.paraphrase_share * 100)}" if cfg.paraphrase_share else ""
     extra += f".s{len(seeds)}" if len(look_seeds) != len(seeds) else ""
-    return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, "look.jsonl")
+    look_name = f"look.f{look_draws(cfg)}.jsonl" if cfg.look_fresh else "look.jsonl"
+    return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, look_name)
 
 
 def sample_texts(path: Path, *, compact: bool = False) -> Iterator[str]:
@@ -681,7 +698,8 @@ def _trainer_config(cfg: RecipeConfig, out: Path, model_cfg: NanoConfig, *, stag
         "train": {"output_dir": str(out / ("look" if look else "train")), "loss": cfg.loss,
                   "hard_silent_weight": cfg.look_hard_silent_weight if look else cfg.hard_silent_weight,
                   "focal_gamma": 0.0 if look else cfg.focal_gamma,
-                  "epochs": cfg.look_epochs if look else cfg.epochs, "max_steps": None if look else cfg.max_steps,
+                  "epochs": (1 if cfg.look_fresh else cfg.look_epochs) if look else cfg.epochs,
+                  "max_steps": None if look else cfg.max_steps,
                   "global_batch_size": cfg.look_batch_size if look else cfg.global_batch_size,
                   "micro_batch_size": cfg.look_batch_size if look else cfg.micro_batch_size,
                   "mixed_precision": {"bf16": "bf16", "fp32": "no", "auto": "measure"}[cfg.precision],
