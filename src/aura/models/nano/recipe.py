@@ -86,7 +86,7 @@ class RecipeConfig(BaseModel):
     look_epochs: int = Field(3, ge=0, description="stage 1 (look: per-chunk questions) epochs; 0 skips it")
     look_fresh: bool = Field(False, description="each stage-1 epoch trains its own draw of the samples (the same "
                              "chunks asked other questions, targets, gaps and histories) instead of the first "
-                             "draw again: look.jsonl holds look_epochs draws, trained once (an experiment)")
+                             "draw again: look.fE.jsonl holds E = look_epochs draws, trained once (an experiment)")
     look_proactive_targets: int = Field(4, ge=1, le=8, description="stage 1: proactive targets asked about "
                                         "per event chunk in the watch samples, of each kind (that appeared; "
                                         "still absent, half of them near misses) (curriculum.watch_samples)")
@@ -354,6 +354,12 @@ def look_draws(cfg: RecipeConfig) -> int:
     return max(cfg.look_epochs, 1) if cfg.look_fresh else 1
 
 
+def look_files(video: str | Path, cfg: RecipeConfig) -> list[Path]:
+    """The files of a rendered stream's stage-1 samples that ``cfg`` trains, one per draw (``look_draws``)."""
+    return [look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history,
+                      cfg.look_unasked, cfg.seed, draw) for draw in range(look_draws(cfg))]
+
+
 def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]:
     """Render one world stream, decode it back, store small frames, its samples and look samples. Idempotent."""
     seed, out, raw = args
@@ -364,13 +370,12 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     out_dir = Path(out)
     video = out_dir / f"world-{seed}.mp4"
     samples_file = out_dir / f"world-{seed}.samples{context_tag(cfg)}{density_tag(cfg)}.jsonl"
-    look_files = [look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history,
-                            cfg.look_unasked, cfg.seed, draw) for draw in range(look_draws(cfg))]
-    look_file = look_files[0]
+    draws = look_files(video, cfg)
+    look_file = draws[0]
     size = cfg.model.image_size
     decisions_file = decisions_path(video, cfg) if cfg.look_stream_plans else None
     pairs_file = pairs_path(video, cfg) if cfg.look_pair_plans else None
-    if (samples_file.is_file() and all(f.is_file() for f in look_files) and frames_path(video, size).is_file()
+    if (samples_file.is_file() and all(f.is_file() for f in draws) and frames_path(video, size).is_file()
             and (decisions_file is None or decisions_file.is_file()) and (pairs_file is None or pairs_file.is_file())):
         return seed, str(samples_file), str(look_file)
     stream, height = _recipe_stream(seed, cfg)
@@ -381,7 +386,7 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
     if not samples_file.is_file():
         samples = list(unroll(stream.to_timeline(video=video.name), cfg.context()))
         write_jsonl_atomic(samples_file, samples)
-    for draw, path in enumerate(look_files):
+    for draw, path in enumerate(draws):
         if not path.is_file():
             write_jsonl_atomic(path, look_samples(stream, video.name, seed=cfg.seed,
                                                   proactive_targets=cfg.look_proactive_targets,
@@ -533,12 +538,9 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
         """A stream's stage-1 rows, their silent turns at event chunks marked hard when stage 1
         weighs them (``look_hard_silent_weight``)."""
         rows: Iterator[dict[str, Any]] = (row for _, row in iter_jsonl(files[seed][1]))
-        if look_draws(cfg) > 1:  # look_fresh: every epoch's own draw, its ids told apart
-            rows = itertools.chain(rows, (
-                {**row, "id": f"{row['id']}@draw{draw}"} for draw in range(1, look_draws(cfg))
-                for _, row in iter_jsonl(look_path(out / f"world-{seed}.mp4", cfg.look_proactive_targets,
-                                                   cfg.look_watch_gap, cfg.look_watch_history, cfg.look_unasked,
-                                                   cfg.seed, draw))))
+        later = look_files(out / f"world-{seed}.mp4", cfg)[1:]  # look_fresh: every epoch's own draw
+        rows = itertools.chain(rows, ({**row, "id": f"{row['id']}@draw{draw}"}  # its ids told apart
+                                      for draw, path in enumerate(later, 1) for _, row in iter_jsonl(path)))
         if cfg.look_stream_plans:
             decisions = decisions_path(out / f"world-{seed}.mp4", cfg)
             rows = itertools.chain(rows, (row for _, row in iter_jsonl(decisions)))
