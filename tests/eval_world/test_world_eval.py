@@ -22,7 +22,7 @@ from tests.eval_world.doubles import EarlyModel, OracleModel, RandomTalker, Sile
 
 CONFIG = WorldEvalConfig(streams=6, seconds=(120, 160), height=64)
 HEADLINE = ["realtime_accuracy", "realtime_accuracy_next", "backward_accuracy", "proactive_on_time",
-            "proactive_silent_when_absent", "multi_recall", "multi_precision", "ack_rate"]
+            "proactive_silent_when_absent", "multi_recall", "multi_precision", "ack_rate", "ack_worded"]
 
 
 @pytest.fixture(scope="module")
@@ -370,3 +370,26 @@ def test_real_time_answers_are_broken_down_by_wording() -> None:
     assert by["realtime:count"]["How many objects are there?"]["accuracy"] == 100.0
     assert by["realtime:count"]["How many objects are there?"]["wrong_reply"] is None
     assert by["realtime:shape_of_colour"]["Name the shape of the {colour} thing."]["wrong_reply"] == "(silent)"
+
+
+def test_acknowledgements_are_worded_only_when_one_of_the_worlds_is_said_whole() -> None:
+    """Any reply in the question's chunk acknowledges it; only a world wording, word for word and
+    naming the question's own target, is worded: a blend of two wordings or a cut one is not."""
+    from aura.eval.world_metrics import aggregate
+
+    target = {"colour": "red", "shape": "square"}
+    questions = [{**q("p", 2.0, "proactive"), "target": target}, q("m", 6.0, "multi")]
+    owed = [owe("p", 2.0, kind="ack"), owe("m", 6.0, kind="ack")]
+
+    def acks(proactive: str, multi: str) -> tuple[bool, bool, float]:
+        scored = score_stream(row({2: proactive, 6: multi}, 10, questions, owed))
+        rec = {r["id"]: r for r in scored["questions"]}
+        assert rec["p"]["acked"] and rec["m"]["acked"]
+        return rec["p"]["ack_worded"], rec["m"]["ack_worded"], aggregate([scored], "all")["ack_worded"]
+
+    assert acks("Will do, I'll tell you as soon as a red square appears.", "Got it, I'll keep you posted.") \
+        == (True, True, 100.0)
+    assert acks("Will do, I'll tell", "Got it, I'll tell you posted.") == (False, False, 0.0)
+    assert acks("Will do, I'll tell you as soon as a blue square appears.", " OK, I'll report every one. ") \
+        == (False, True, 50.0)  # the wrong target; surrounding spaces do not matter
+    assert acks("OK, I'll report every one.", "Sure, I'll tell you when I see it.") == (False, False, 0.0)

@@ -354,6 +354,7 @@ ROWS = [
     ("multi_recall", "multi-response recall"),
     ("multi_precision", "multi-response precision"),
     ("ack_rate", "proactive/multi acknowledged in their chunk"),
+    ("ack_worded", "... in one of the world's acknowledgements, word for word (diagnostic)"),
     ("silence", "silent where nothing is due"),
     ("silence_at_events", "silent where nothing is due but something happens"),
 ]

@@ -33,7 +33,10 @@ early proactive answer and a false report).
 - silence at events: the same, over the free chunks that first show an event of the scene (an
   object appears, disappears or changes colour) that no open question asks about: the hard part
   of silence, measured when the row lists the scene's ``events`` (``[{"time": t, ...}]``);
-- acknowledgement: proactive/multi questions with any reply in their own chunk.
+- acknowledgement: proactive/multi questions with any reply in their own chunk; *worded* when
+  that reply is one of the world's acknowledgements of the question's type, word for word (with
+  the question's target where the wording names one): a diagnostic of garbled acknowledgements
+  ("Got it, I'll tell you posted."), which the acknowledgement rate counts as given.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from aura.world.answers import agrees, reply_form
-from aura.world.phrasing import wording_of
+from aura.world.phrasing import is_acknowledgement, wording_of
+from aura.world.questions import target_text
 
 TOLERANCE_CHUNKS = 2
 """Chunks after the evidence's chunk in which a proactive answer or a multi report still counts."""
@@ -146,6 +150,8 @@ def score_stream(row: dict[str, Any], tolerance: int = TOLERANCE_CHUNKS) -> dict
             rec["correct_next"] = rec["correct"] or (k + 1 in said and agrees(facts, said[k + 1]))
         else:
             rec["acked"] = ka in said
+            named = target_text(q["target"]) if q["type"] == "proactive" and q.get("target") else None
+            rec["ack_worded"] = ka in said and is_acknowledgement(q["type"], said[ka], named)
         if q["type"] == "proactive":
             rec["has_target"] = bool(mine)
             if mine:
@@ -277,6 +283,7 @@ def aggregate(scored: list[dict[str, Any]], phrasing: str = "all") -> dict[str, 
         "multi_recall": _pct(hits, events),
         "multi_precision": _pct(hits, reports),
         "ack_rate": _pct(sum(r["acked"] for r in pro + mul), len(pro + mul)),
+        "ack_worded": _pct(sum(r.get("ack_worded", False) for r in pro + mul), len(pro + mul)),
         "silence": None,
         "silence_at_events": None,
         "mean_delay_chunks": sum(delays) / len(delays) if delays else None,

@@ -157,6 +157,18 @@ def _question_patterns() -> dict[str, list[tuple[re.Pattern[str], str, bool]]]:
     return out
 
 
+def is_acknowledgement(kind: str, text: str, target: str | None = None) -> bool:
+    """Whether ``text`` is one of the world's acknowledgements of a ``kind`` ("proactive" or
+    "multi") question, word for word, with ``target`` (``"red triangle"``) as its target where the
+    wording names one (any target when ``target`` is None)."""
+    for template in ACKS.get(kind, []):
+        parts = [re.escape(p) for p in template.split("{target}")]
+        fill_in = ".+?" if target is None else re.escape(target)
+        if re.fullmatch(fill_in.join(parts), text.strip()):
+            return True
+    return False
+
+
 def wording_of(kind: str, text: str) -> tuple[str, bool] | None:
     """The template of ``kind`` that ``text`` fills, and whether it is held out (None when no
     template of that kind words it)."""
