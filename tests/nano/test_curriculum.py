@@ -11,6 +11,7 @@ from aura.models.nano.curriculum import (
     DESCRIBE_QUESTION,
     NOTHING_CHANGED,
     SILENT,
+    acknowledgement_sample,
     describe_objects,
     look_samples,
     unasked_samples,
@@ -227,3 +228,42 @@ def test_unasked_samples_are_silent_at_events_no_open_question_asks_about() -> N
     more = look_samples(stream, "v.mp4", proactive_targets=4, watch_gap=8, watch_history=0.5, unasked=2)
     assert more[: len(plain)] == plain  # the other samples stay the same
     assert [s["watch"] for s in more[len(plain):]] == ["unasked"] * (len(more) - len(plain)) and len(more) > len(plain)
+
+
+def test_acknowledgement_samples_make_the_acknowledgement_the_target() -> None:
+    """A watch sample cut after its acknowledgement trains that acknowledgement (the loss trains a
+    sample's last reply only: in the whole sample it is context); one whose question is only in
+    the text history has none to cut."""
+    import numpy as np
+
+    from aura.models.nano.checkpoint import bundled_checkpoint, load_tokenizer
+    from aura.models.nano.training import nano_chat_format
+    from aura.train.labels import TokenKind, encode_sample
+    from aura.world.phrasing import ACKS
+
+    fmt = nano_chat_format(load_tokenizer(bundled_checkpoint()))
+    acks = {a.split("{")[0] for kind in ACKS.values() for a in kind}
+    stream = make_stream(5, duration=150.0)
+    samples = watch_samples(stream, "v.mp4", np.random.default_rng(5))
+    cut = [(s, acknowledgement_sample(s)) for s in samples]
+    assert sum(c is not None for _, c in cut) > len(samples) // 2
+    for whole, c in cut:
+        if c is None:
+            continue
+        check_messages(c)
+        last = c["messages"][-1]
+        assert last["role"] == "assistant" and any(last["content"].startswith(a) for a in acks)
+        assert c["messages"] == whole["messages"][: len(c["messages"])] and c["id"] == whole["id"] + "@ack"
+        grid = lambda part: (1, 2, 2)  # noqa: E731
+        ack_ids = fmt.tokenizer.encode(last["content"], add_special_tokens=False)
+        trained = encode_sample(c, fmt, grid)
+        assert trained.input_ids[trained.kinds == int(TokenKind.TARGET)].tolist()[: len(ack_ids)] == ack_ids
+        context = encode_sample(whole, fmt, grid)  # in the whole sample the acknowledgement is not trained
+        assert int((context.kinds == int(TokenKind.TARGET)).sum()) < len(context.input_ids)
+        assert context.input_ids[context.kinds == int(TokenKind.TARGET)].tolist()[: len(ack_ids)] != ack_ids
+    history = {"id": "h", "messages": [
+        {"role": "user", "content": "Tell me when a red circle appears."},
+        {"role": "assistant", "content": "Sure, I'll tell you when I see it."},
+        {"role": "user", "content": [{"type": "video", "chunk": 3}]},
+        {"role": "assistant", "content": "There is a red circle now."}]}
+    assert acknowledgement_sample(history) is None

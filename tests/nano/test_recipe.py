@@ -310,6 +310,33 @@ def test_fresh_stage1_draws_train_each_epoch_on_other_questions_of_the_same_chun
     assert _trainer_config(cfg, tmp_path, cfg.model, stage="stream", train=samples).train.epochs == cfg.epochs
 
 
+def test_acknowledgement_targets_add_cut_copies_of_watch_samples_in_both_stages(tmp_path: Path) -> None:
+    """With ``ack_targets`` 1 every watch sample that acknowledges a question in one of its chunks
+    also comes cut after that acknowledgement, in stage 1 and (behind the system prompt) in stage
+    2's watch share; everything else, and the files without the option, stay as they were."""
+    base = toy_recipe(tmp_path / "run").model_copy(update={"seconds": (90, 90), "corrupt_share": 0.0,
+                                                           "stream_watch_share": 1.0})
+    seeds = split_seeds("train", 1)
+    samples, looks = build_world_samples(base, seeds, tmp_path / "data", progress=False)
+    plain1 = [json.loads(line) for line in looks.read_text().splitlines()]
+    plain2 = [json.loads(line) for line in samples.read_text().splitlines()]
+    cfg = base.model_copy(update={"ack_targets": 1.0})
+    samples_a, looks_a = build_world_samples(cfg, seeds, tmp_path / "data", progress=False)
+    assert samples_a != samples and looks_a != looks and looks.read_text().splitlines()  # both kept
+    key = lambda row: row["id"]  # noqa: E731
+    for plain, path in ((plain1, looks_a), (plain2, samples_a)):
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        cut = {row["id"]: row for row in rows if row["id"].endswith("@ack")}
+        kept = sorted((row for row in rows if not row["id"].endswith("@ack")), key=key)
+        assert [r["id"] for r in kept] == [r["id"] for r in sorted(plain, key=key)]
+        watch = {row["id"]: row for row in kept if row.get("kind") == "watch"}
+        assert cut and len(cut) <= len(watch)
+        for ident, row in cut.items():
+            whole = watch[ident.removesuffix("@ack")]["messages"]
+            assert row["messages"] == whole[: len(row["messages"])] and len(row["messages"]) < len(whole)
+            assert row["messages"][-1]["role"] == "assistant" and row["messages"][-1]["content"] != "<|silent|>"
+
+
 def test_stage1_adds_the_stream_decisions_of_other_question_plans(tmp_path: Path) -> None:
     """With ``look_stream_plans`` stage 1 also holds the decision at every event chunk of plans 1..P
     (their exact stream contexts, the decision alone supervised), stage 2 is unchanged, and the

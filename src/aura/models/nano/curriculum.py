@@ -116,6 +116,24 @@ def _watch(stream: WorldStream, video: str, k: int, question: str | None, ack: s
     return _sample(stream, video, "watch", k, messages)
 
 
+def acknowledgement_sample(sample: dict[str, Any]) -> dict[str, Any] | None:
+    """``sample`` cut right after the acknowledgement of the question asked in one of its chunks,
+    so that the acknowledgement is its target (None when no chunk asks a question that a later
+    reply answers before the last message). The balanced loss trains a sample's last reply
+    only, so an acknowledgement inside a watch sample is context, never a target."""
+    messages = sample["messages"]
+    for i in range(1, len(messages) - 1):
+        user, reply = messages[i - 1], messages[i]
+        parts = user.get("content") if user.get("role") == "user" else None
+        if not isinstance(parts, list) or reply.get("role") != "assistant":
+            continue
+        asked = any(p.get("type") == "text" and str(p.get("text", "")).strip() for p in parts)
+        said = isinstance(reply.get("content"), str) and reply["content"] not in ("", SILENT)
+        if asked and said and any(p.get("type") == "video" for p in parts):
+            return {**sample, "id": f"{sample['id']}@ack", "messages": messages[: i + 1]}
+    return None
+
+
 def _answered_group(stream: WorldStream, before: int, rng: np.random.Generator) -> QAGroup | None:
     """An answered proactive question (question, ack, "", answer) about an object that appeared
     before chunk ``before`` (None if none did): done, so it asks for nothing more, but it looks

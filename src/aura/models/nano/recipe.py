@@ -26,7 +26,7 @@ from aura.fileio import atomic_write_text, iter_jsonl, write_jsonl_atomic
 from aura.models.hf.chat import message_text
 from aura.models.nano.checkpoint import load_tokenizer, save_checkpoint, save_generation
 from aura.models.nano.config import NanoConfig
-from aura.models.nano.curriculum import WatchTag
+from aura.models.nano.curriculum import WatchTag, acknowledgement_sample
 from aura.models.nano.curves import plot_loss_curves
 from aura.models.nano.exposure import with_corrupted_histories
 from aura.models.nano.hard_negatives import event_chunks, mark_decision, mark_hard_silences, silent_anchors
@@ -169,6 +169,10 @@ class RecipeConfig(BaseModel):
                                  "negative (models/nano/hard_negatives.py)")
     stream_watch_share: float = Field(0.3, ge=0.0, le=1.0, description="share of the stage-1 watch samples also "
                                       "trained in stage 2, with the system prompt")
+    ack_targets: float = Field(0.0, ge=0.0, le=1.0, description="share of the watch samples (stage 1's, and "
+                               "those stage 2 replays) also trained cut after their acknowledgement, "
+                               "which is then the target (curriculum.acknowledgement_sample); 0: "
+                               "acknowledgements are trained only where stage 2's exact samples hold one")
     stream_look_share: float = Field(0.15, ge=0.0, le=1.0, description="share of the stage-1 look samples "
                                      "(real-time questions) also trained in stage 2, with the system prompt")
     paraphrase_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the training phrasings reworded "
@@ -496,6 +500,14 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
 
     corrupt_share = cfg.corrupt_share if cfg.loss != "plain" else 0.0  # plain CE would learn the false reports
     rng = np.random.default_rng([cfg.seed, 17])
+    ack_rng = np.random.default_rng([cfg.seed, 23])  # its own draws: the other shares stay as they were
+
+    def with_acks(row: dict[str, Any]) -> list[dict[str, Any]]:
+        """``row``, and (a share ``ack_targets`` of the watch rows) its copy ending at its acknowledgement."""
+        if not cfg.ack_targets or row.get("kind") != "watch" or ack_rng.random() >= cfg.ack_targets:
+            return [row]
+        cut = acknowledgement_sample(row)
+        return [row] if cut is None else [row, cut]
     system = cfg.context().system_prompt
 
     @functools.cache
@@ -531,7 +543,7 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
                 share = shares.get(row.get("kind"), 0.0)
                 if share and rng.random() < share:
                     messages = [{"role": "system", "content": system}, *row["messages"]]
-                    rows.append(mark_hard_silences({**row, "messages": messages}, events))
+                    rows += [mark_hard_silences(r, events) for r in with_acks({**row, "messages": messages})]
         return [paraphrase_sample(row, rng, cfg.paraphrase_share) for row in rows]
 
     def stage1_rows(seed: int) -> Iterator[dict[str, Any]]:
@@ -547,6 +559,8 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
         if cfg.look_pair_plans:
             pairs = pairs_path(out / f"world-{seed}.mp4", cfg)
             rows = itertools.chain(rows, (row for _, row in iter_jsonl(pairs)))
+        if cfg.ack_targets:
+            rows = (r for row in rows for r in with_acks(row))
         if cfg.look_hard_silent_weight is None:
             return rows
         if cfg.look_hard_only is not None:
@@ -575,7 +589,9 @@ def build_world_samples(cfg: RecipeConfig, seeds: list[int], out: Path, *, look_
     extra += f".l{round(cfg.stream_look_share * 100)}" if cfg.stream_look_share else ""
     extra += f".p{round(cfg.paraphrase_share * 100)}" if cfg.paraphrase_share else ""
     extra += f".s{len(seeds)}" if len(look_seeds) != len(seeds) else ""
-    look_name = f"look.f{look_draws(cfg)}.jsonl" if cfg.look_fresh else "look.jsonl"
+    acks = f".a{round(cfg.ack_targets * 100)}" if cfg.ack_targets else ""
+    look_name = (f"look.f{look_draws(cfg)}" if cfg.look_fresh else "look") + f"{acks}.jsonl"
+    extra += acks
     return merge(0, f"samples{context_tag(cfg)}{corrupt}{extra}.jsonl"), merge(1, look_name)
 
 
