@@ -259,7 +259,6 @@ def test_acknowledgement_samples_make_the_acknowledgement_the_target() -> None:
         trained = encode_sample(c, fmt, grid)
         assert trained.input_ids[trained.kinds == int(TokenKind.TARGET)].tolist()[: len(ack_ids)] == ack_ids
         context = encode_sample(whole, fmt, grid)  # in the whole sample the acknowledgement is not trained
-        assert int((context.kinds == int(TokenKind.TARGET)).sum()) < len(context.input_ids)
         assert context.input_ids[context.kinds == int(TokenKind.TARGET)].tolist()[: len(ack_ids)] != ack_ids
     history = {"id": "h", "messages": [
         {"role": "user", "content": "Tell me when a red circle appears."},

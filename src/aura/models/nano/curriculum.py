@@ -34,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 
 from aura.stream.history import QAGroup
+from aura.stream.messages import is_silent
 from aura.world.phrasing import ACKS, ANSWERS, fill, pick, pick_question
 from aura.world.questions import WorldStream, matches, realtime_qa, target_text
 from aura.world.scene import ObjectState, Scene, WorldEvent
@@ -117,9 +118,9 @@ def _watch(stream: WorldStream, video: str, k: int, question: str | None, ack: s
 
 
 def acknowledgement_sample(sample: dict[str, Any]) -> dict[str, Any] | None:
-    """``sample`` cut right after the acknowledgement of the question asked in one of its chunks,
-    so that the acknowledgement is its target (None when no chunk asks a question that a later
-    reply answers before the last message). The balanced loss trains a sample's last reply
+    """``sample`` cut right after the first spoken reply to a chunk that asks a question (the
+    acknowledgement of a watch sample's question), so that this reply is its target; None when
+    no such reply comes before the last message. The balanced loss trains a sample's last reply
     only, so an acknowledgement inside a watch sample is context, never a target."""
     messages = sample["messages"]
     for i in range(1, len(messages) - 1):
@@ -128,7 +129,7 @@ def acknowledgement_sample(sample: dict[str, Any]) -> dict[str, Any] | None:
         if not isinstance(parts, list) or reply.get("role") != "assistant":
             continue
         asked = any(p.get("type") == "text" and str(p.get("text", "")).strip() for p in parts)
-        said = isinstance(reply.get("content"), str) and reply["content"] not in ("", SILENT)
+        said = isinstance(reply.get("content"), str) and bool(reply["content"].strip()) and not is_silent(reply)
         if asked and said and any(p.get("type") == "video" for p in parts):
             return {**sample, "id": f"{sample['id']}@ack", "messages": messages[: i + 1]}
     return None
