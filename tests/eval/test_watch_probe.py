@@ -25,6 +25,14 @@ def test_summary_counts_right_decisions_and_the_proactive_auc() -> None:
     # owed answers below silent decisions: 4 + 4 + 2 of 12 pairs
     assert s["proactive_auc"] == round(10 / 12, 3)
     assert summarize({"quiet": [1.0]})["proactive_auc"] is None
+    assert s["multi_auc"] is None  # no multi-response decisions
+
+
+def test_summary_gives_the_kind_binding_as_the_multi_response_auc() -> None:
+    margins = {"multi-report": [-2.0, 0.5], "multi-other": [1.0, -3.0, 4.0]}
+    # reports below other-kind silences: -2 below 1 and 4, 0.5 below 1 and 4: 4 of 6 pairs
+    assert summarize(margins)["multi_auc"] == round(4 / 6, 3)
+    assert summarize({"multi-report": [-1.0]})["multi_auc"] is None
 
 
 def test_stream_decisions_are_summarized_by_case_with_their_aucs() -> None:

@@ -157,6 +157,28 @@ def test_more_proactive_targets_add_near_misses_and_keep_the_default_draw() -> N
     assert near >= tags["proactive-absent"] // 3  # many share a colour or a shape with what is there
 
 
+def test_other_share_sets_how_many_other_kind_silences_are_asked() -> None:
+    import numpy as np
+
+    stream = make_stream(5, duration=150.0)
+    count = {}
+    for share in (0.0, 0.5, 1.0):
+        samples = watch_samples(stream, "v.mp4", np.random.default_rng(3), max_gap=8, other_share=share)
+        count[share] = {t: sum(s["watch"] == t for s in samples) for t in ("multi-report", "multi-other")}
+        for s in samples:
+            if s["watch"] == "multi-other":  # the decision is silent and no event of the asked kind is there
+                kind = _multi_kind(s["messages"][0]["content"][-1]["text"])
+                k = _chunks(s)[-2]
+                assert not [e for e in stream.scene.events if e.kind == kind and math.floor(e.sample_time) == k]
+    assert count[0.0]["multi-other"] == 0
+    assert 0 < count[0.5]["multi-other"] < count[1.0]["multi-other"]
+    assert count[1.0]["multi-other"] > 1.5 * count[0.5]["multi-other"]
+    # the reports of the kind that happened are asked whatever the share
+    assert min(c["multi-report"] for c in count.values()) > 0
+    assert watch_samples(stream, "v.mp4", np.random.default_rng(3), max_gap=8) == \
+        watch_samples(stream, "v.mp4", np.random.default_rng(3), max_gap=8, other_share=0.5)
+
+
 def test_watch_questions_asked_further_back_or_in_the_history() -> None:
     import numpy as np
 

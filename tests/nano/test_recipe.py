@@ -20,6 +20,7 @@ from aura.models.nano.recipe import (
     build_world_samples,
     density_tag,
     frames_to_pixels,
+    look_files,
     look_path,
     store_small_frames,
     train_nano,
@@ -602,6 +603,11 @@ def test_train_nano_flags_name_the_experiments() -> None:
     assert look_path("d/world-3.mp4", 4, 8, 0.5).name == "world-3.look-v2.p4.g8.h50.jsonl"
     assert look_path("d/world-3.mp4").name == "world-3.look-v2.jsonl"  # the curriculum's first form
     assert look_path("d/world-3.mp4", 4, 8, 0.5, 2).name == "world-3.look-v2.p4.g8.h50.u2.jsonl"
+    others = nano_recipe_config(parser.parse_args(["train", "nano", "--set", "look_multi_other=1",
+                                                   "--output-dir", "x"]))
+    assert others.look_multi_other == 1.0 and others.model_copy(update={"look_multi_other": 0.5}) == default
+    assert look_files("d/world-3.mp4", others)[0].name == "world-3.look-v2.p4.g8.h50.o100.jsonl"
+    assert look_files("d/world-3.mp4", default)[0] == look_path("d/world-3.mp4", 4, 8, 0.5)
     unasked = nano_recipe_config(parser.parse_args(["train", "nano", "--unasked", "2", "--output-dir", "x"]))
     assert unasked.look_unasked == 2 and unasked.model_copy(update={"look_unasked": 0}) == default
     weighed = nano_recipe_config(parser.parse_args(["train", "nano", "--look-hard-weight", "1", "--output-dir", "x"]))

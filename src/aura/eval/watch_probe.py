@@ -149,7 +149,9 @@ def _stream_samples(world: Any, context: Any) -> list[tuple[dict[str, Any], str]
 
 def summarize(margins: dict[str, list[float]]) -> dict[str, Any]:
     """Per tag: count, share right at bias 0 (a reply for ``SPEAKING_TAGS``, silence otherwise),
-    median margin; the proactive AUC (None without both kinds of proactive decision); and with stream
+    median margin; the proactive AUC (None without both kinds of proactive decision); the multi-response
+    AUC (reports of the asked kind against silences at an event of another kind: the kind binding; None
+    without both); and with stream
     decisions, ``stream_auc``: each silent ``stream:`` case's AUC against the owed ones (how often
     an owed margin is below a silent one)."""
     table: dict[str, Any] = {}
@@ -160,7 +162,8 @@ def summarize(margins: dict[str, list[float]]) -> dict[str, Any]:
                       "median_margin": round(float(np.median(m)), 2)}
     out: dict[str, Any] = {"decisions": table,
                            "proactive_auc": _rounded_auc(margins.get("proactive-answer", []),
-                                                         margins.get("proactive-absent", []))}
+                                                         margins.get("proactive-absent", [])),
+                           "multi_auc": _rounded_auc(margins.get("multi-report", []), margins.get("multi-other", []))}
     owed_stream = margins.get("stream:owed", [])
     cases = sorted(t for t in margins if t.startswith("stream:") and t != "stream:owed")
     if cases:
@@ -216,4 +219,6 @@ def cli_watch(args: argparse.Namespace) -> int:
         print(f"every silent stream decision against the owed ones: AUC {aucs['stream:all']}")
     else:
         print(f"proactive AUC (owed answers below silent decisions): {summary['proactive_auc']}")
+        print(f"multi-response AUC (reports of the asked kind below silences at another kind): "
+              f"{summary['multi_auc']}")
     return 0

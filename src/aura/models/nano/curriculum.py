@@ -203,11 +203,12 @@ def _choose(group: list[dict[str, Any]], n: int, first: list[dict[str, Any]],
 
 def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
                   quiet_share: float = 0.5, proactive_targets: int = 1,
-                  max_gap: int = 3, history_share: float = 0.0) -> list[dict[str, Any]]:
+                  max_gap: int = 3, history_share: float = 0.0, other_share: float = 0.5) -> list[dict[str, Any]]:
     """The ``watch`` samples of a stream: at every event chunk, a proactive question for a target
     that first shows there (answer) and one for a target still absent (silence), when the scene
-    allows; a multi-response question of the event's kind (report) and of a kind that did not
-    happen (silence); and at ``quiet_share`` of the event chunks a quiet chunk (silence).
+    allows; a multi-response question of the event's kind (report) and, each with chance
+    ``other_share``, of the kinds that did not happen (silence); and at ``quiet_share`` of the
+    event chunks a quiet chunk (silence).
 
     ``proactive_targets`` > 1 asks about up to that many targets of each kind per event chunk,
     half of the absent ones near misses (sharing a colour or a shape with what appeared).
@@ -257,7 +258,7 @@ def watch_samples(stream: WorldStream, video: str, rng: np.random.Generator,
             if mine:
                 reply = " ".join(fill(pick(ANSWERS, f"multi_{kind}", rng), colour=e.colour, shape=e.shape,
                                       old=e.old_colour) for e in mine)
-            elif rng.random() < 0.5:
+            elif rng.random() < other_share:
                 reply = SILENT
             else:
                 continue
@@ -327,14 +328,16 @@ def unasked_samples(stream: WorldStream, video: str, rng: np.random.Generator, p
 def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_share: float = 0.5,
                  change_negatives: float = 1.0, watch: bool = True,
                  proactive_targets: int = 1, watch_gap: int = 3,
-                 watch_history: float = 0.0, unasked: int = 0, draw: int = 0) -> list[dict[str, Any]]:
+                 watch_history: float = 0.0, unasked: int = 0, draw: int = 0,
+                 multi_other: float = 0.5) -> list[dict[str, Any]]:
     """Stage-1 samples over every whole chunk of ``stream`` (whose frames are ``video``).
 
     Deterministic for a given stream, ``seed`` and ``draw``: another ``draw`` asks other questions
     of the same chunks (draw 0 is the recipe's first and only one unless ``look_fresh``).
     ``describe_share`` is the chance a chunk also gets a describe sample; ``change_negatives`` the
     number of "Nothing changed." samples per change sample; ``watch`` adds the ``watch`` samples
-    (``watch_samples``, with ``proactive_targets``, ``max_gap=watch_gap`` and ``history_share=watch_history``), and
+    (``watch_samples``, with ``proactive_targets``, ``max_gap=watch_gap``, ``history_share=watch_history``
+    and ``other_share=multi_other``), and
     ``unasked`` samples per event chunk of silence at events no question asks about
     (``unasked_samples``, with ``max_gap=watch_gap``).
     """
@@ -366,7 +369,7 @@ def look_samples(stream: WorldStream, video: str, *, seed: int = 0, describe_sha
     if watch:
         out += watch_samples(stream, video, np.random.default_rng([stream.seed, seed, 13, *extra]),
                              proactive_targets=proactive_targets, max_gap=watch_gap,
-                             history_share=watch_history)
+                             history_share=watch_history, other_share=multi_other)
     if watch and unasked:
         out += unasked_samples(stream, video, np.random.default_rng([stream.seed, seed, 19, *extra]), per_event=unasked,
                                max_gap=watch_gap)

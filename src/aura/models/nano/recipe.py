@@ -96,6 +96,10 @@ class RecipeConfig(BaseModel):
                                       "with a text history as streams have (older questions, answered proactive "
                                       "ones among them; half the time their own question too, its chunk gone "
                                       "from the window: curriculum.question_in_history)")
+    look_multi_other: float = Field(0.5, ge=0.0, le=1.0, description="stage 1: chance that a watch sample "
+                                    "asks, at an event chunk, for each multi-response kind that did not happen "
+                                    "there (a silent decision: the kind binding's negatives; the reports of the "
+                                    "kind that did are always asked)")
     look_unasked: int = Field(0, ge=0, le=4, description="stage 1: samples per event chunk whose decision is "
                               "silence at an event no open question asks about (curriculum.unasked_samples)")
     look_stream_plans: int = Field(0, ge=0, le=8, description="stage 1 also trains the decision at every event "
@@ -261,7 +265,7 @@ def frames_path(video: str | Path, size: int = 64) -> Path:
 
 
 def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3, watch_history: float = 0.0,
-              unasked: int = 0, seed: int = 0, draw: int = 0) -> Path:
+              unasked: int = 0, seed: int = 0, draw: int = 0, multi_other: float = 0.5) -> Path:
     """Where a rendered stream's stage-1 (look) samples are stored (named by the curriculum's
     version and the options that differ from its first form, one proactive target and a 3-chunk gap
     with no histories, and the recipe's seed where it is not 0, so a changed curriculum is written
@@ -271,6 +275,7 @@ def look_path(video: str | Path, proactive_targets: int = 1, watch_gap: int = 3,
     tag = (f".p{proactive_targets}" if proactive_targets != 1 else "") + (f".g{watch_gap}" if watch_gap != 3 else "")
     tag += f".h{round(watch_history * 100)}" if watch_history else ""
     tag += f".u{unasked}" if unasked else ""
+    tag += f".o{round(multi_other * 100)}" if multi_other != 0.5 else ""
     tag += f".s{seed}" if seed else ""  # the samples are drawn with the recipe's seed
     tag += f".d{draw}" if draw else ""
     return Path(video).with_suffix(f".look-v{CURRICULUM_VERSION}{tag}.jsonl")
@@ -361,7 +366,7 @@ def look_draws(cfg: RecipeConfig) -> int:
 def look_files(video: str | Path, cfg: RecipeConfig) -> list[Path]:
     """The files of a rendered stream's stage-1 samples that ``cfg`` trains, one per draw (``look_draws``)."""
     return [look_path(video, cfg.look_proactive_targets, cfg.look_watch_gap, cfg.look_watch_history,
-                      cfg.look_unasked, cfg.seed, draw) for draw in range(look_draws(cfg))]
+                      cfg.look_unasked, cfg.seed, draw, cfg.look_multi_other) for draw in range(look_draws(cfg))]
 
 
 def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]:
@@ -395,7 +400,8 @@ def _build_stream(args: tuple[int, str, dict[str, Any]]) -> tuple[int, str, str]
             write_jsonl_atomic(path, look_samples(stream, video.name, seed=cfg.seed,
                                                   proactive_targets=cfg.look_proactive_targets,
                                                   watch_gap=cfg.look_watch_gap, watch_history=cfg.look_watch_history,
-                                                  unasked=cfg.look_unasked, draw=draw))
+                                                  unasked=cfg.look_unasked, draw=draw,
+                                                  multi_other=cfg.look_multi_other))
     events = event_chunks(stream.scene)
     if decisions_file is not None and not decisions_file.is_file():
         from aura.models.nano.stream_decisions import stream_decisions
