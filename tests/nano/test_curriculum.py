@@ -175,8 +175,6 @@ def test_other_share_sets_how_many_other_kind_silences_are_asked() -> None:
     assert count[1.0]["multi-other"] > 1.5 * count[0.5]["multi-other"]
     # the reports of the kind that happened are asked whatever the share
     assert min(c["multi-report"] for c in count.values()) > 0
-    assert watch_samples(stream, "v.mp4", np.random.default_rng(3), max_gap=8) == \
-        watch_samples(stream, "v.mp4", np.random.default_rng(3), max_gap=8, other_share=0.5)
 
 
 def test_watch_questions_asked_further_back_or_in_the_history() -> None:
