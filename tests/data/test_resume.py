@@ -90,6 +90,29 @@ def test_interrupted_run_keeps_finished_items_and_resumes(tmp_path: Path) -> Non
     assert sorted(ids) == [f"i{k}" for k in range(6)]  # each exactly once
 
 
+def test_an_interrupt_settled_first_does_not_lose_results_that_were_ready(tmp_path: Path, monkeypatch) -> None:
+    """When several items finish together and one was interrupted, the others are still stored."""
+    import concurrent.futures
+
+    import aura.data.runner as runner
+
+    def wait_for_all_newest_first(fs, return_when=None):  # every future done, the interrupted one listed first
+        concurrent.futures.wait(fs, return_when=concurrent.futures.ALL_COMPLETED)
+        return list(reversed(list(fs))), set()
+
+    monkeypatch.setattr(runner, "wait", wait_for_all_newest_first)
+
+    def process(x: str) -> Outcome:
+        if x == "i1":
+            raise KeyboardInterrupt
+        return Outcome(items=[{"id": x}])
+
+    store = StageStore(tmp_path, "toy", Shard())
+    with pytest.raises(KeyboardInterrupt):
+        run_items(store, [Item(f"i{k}", f"i{k}") for k in range(4)], process, concurrency=1, progress=False)
+    assert {r["id"] for r in iter_rows(tmp_path, "toy")} == {"i0"}
+
+
 def test_failures_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     def process(x: int) -> Outcome:
         if x % 3 == 0:

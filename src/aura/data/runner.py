@@ -141,8 +141,14 @@ def run_items(
                 if not inflight:
                     break
                 ready, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                for fut in ready:
-                    settle(inflight.pop(fut), fut)
+                interrupt: BaseException | None = None
+                for fut in [f for f in inflight if f in ready]:  # in submission order, every one
+                    try:
+                        settle(inflight.pop(fut), fut)
+                    except BaseException as exc:  # an interrupt inside one item: keep the others' results
+                        interrupt = interrupt or exc
+                if interrupt is not None:
+                    raise interrupt
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # queued items never start; running ones end unrecorded
             raise
