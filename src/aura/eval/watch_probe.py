@@ -149,11 +149,10 @@ def _stream_samples(world: Any, context: Any) -> list[tuple[dict[str, Any], str]
 
 def summarize(margins: dict[str, list[float]]) -> dict[str, Any]:
     """Per tag: count, share right at bias 0 (a reply for ``SPEAKING_TAGS``, silence otherwise),
-    median margin; the proactive AUC (None without both kinds of proactive decision); the multi-response
-    AUC (reports of the asked kind against silences at an event of another kind: the kind binding; None
-    without both); and with stream
-    decisions, ``stream_auc``: each silent ``stream:`` case's AUC against the owed ones (how often
-    an owed margin is below a silent one)."""
+    median margin; the proactive AUC (None without both kinds of proactive decision); the
+    multi-response AUC (reports of the asked kind against silences at an event of another kind:
+    the kind binding; None without both); and with stream decisions, ``stream_auc``: each silent
+    ``stream:`` case's AUC against the owed ones (how often an owed margin is below a silent one)."""
     table: dict[str, Any] = {}
     for tag, values in sorted(margins.items()):
         m = np.asarray(values, dtype=np.float64)
